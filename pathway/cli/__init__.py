@@ -1,0 +1,8 @@
+"""The ``pathway`` command. Each module below adds its commands to the one Typer app."""
+
+from pathway.cli import core  # noqa: F401  (registers commands)
+from pathway.cli.app import app
+
+
+def main() -> None:
+    app()

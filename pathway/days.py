@@ -1,0 +1,94 @@
+"""Counting days the way councils do: whole days between Europe/London dates, calendar or working."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from pathway.errors import ValidationError
+
+LONDON = ZoneInfo("Europe/London")
+UTC = dt.UTC
+
+
+def parse_time(value: str | dt.datetime | dt.date | None, field: str = "occurred_at") -> dt.datetime | None:
+    """An aware UTC datetime from ISO 8601 text, a datetime or a date (a bare date is midnight in London)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                value = dt.date.fromisoformat(text)
+            else:
+                value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(
+                f"{field}: {text!r} is not an ISO 8601 date or time (e.g. 2026-03-02 or 2026-03-02T09:15:00+00:00)",
+                field=field,
+            ) from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=LONDON)
+        return value.astimezone(UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), tzinfo=LONDON).astimezone(UTC)
+    raise ValidationError(f"{field}: expected an ISO 8601 date or time, got {type(value).__name__}", field=field)
+
+
+def parse_date(value: str | dt.date | None, field: str = "date") -> dt.date | None:
+    """A date from ISO text (YYYY-MM-DD) or a date; a datetime is taken on its London date."""
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, dt.datetime):
+        return london_date(value)
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationError(f"{field}: {value!r} is not a date (YYYY-MM-DD)", field=field) from None
+
+
+def london_date(value: dt.datetime) -> dt.date:
+    """The Europe/London calendar date of an instant (a naive value is taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(LONDON).date()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+@lru_cache(maxsize=64)
+def bank_holidays(year: int) -> frozenset[dt.date]:
+    """England and Wales bank holidays for a year."""
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
+
+
+def is_working_day(day: dt.date) -> bool:
+    return day.weekday() < 5 and day not in bank_holidays(day.year)
+
+
+def days_between(start: dt.date, end: dt.date, mode: str = "calendar") -> int:
+    """Whole days from ``start`` to ``end``: calendar days, or working days counted in (start, end]."""
+    if mode == "calendar":
+        return (end - start).days
+    if mode != "working":
+        raise ValidationError(f"day mode {mode!r}: use 'calendar' or 'working'", field="day_mode")
+    sign = 1
+    if end < start:
+        start, end, sign = end, start, -1
+    count = 0
+    day = start + dt.timedelta(days=1)
+    while day <= end:
+        count += is_working_day(day)
+        day += dt.timedelta(days=1)
+    return sign * count
+
+
+def days_from(start: dt.datetime, end: dt.datetime, mode: str = "calendar") -> int:
+    """Whole days between two instants, on their London dates."""
+    return days_between(london_date(start), london_date(end), mode)

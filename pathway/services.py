@@ -1,0 +1,286 @@
+"""The use cases of the pathway, each run inside one unit of work (one transaction) by the Engine.
+
+Functions here take an open connection: they check everything first and raise a
+PathwayError before writing, so a refused request leaves no trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pathway import days
+from pathway.episode import EpisodeState, Fact, apply, fold, start
+from pathway.errors import Conflict, NotFound, ValidationError
+from pathway.models import Episode, Event, Outbox, Team, Worker
+from pathway.settings import PRIORITIES, Settings
+from pathway.stages import TRIGGERS
+
+EPISODE = Episode.__table__
+EVENT = Event.__table__
+OUTBOX = Outbox.__table__
+TEAM = Team.__table__
+WORKER = Worker.__table__
+
+STATE_FIELDS = [f.name for f in dataclasses.fields(EpisodeState)]
+# A reference from the back end's system, never a name: letters, digits and . _ : / - only.
+REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Clocks differ a little between a back end and the engine; more than this ahead is a mistake.
+FUTURE_SLACK = dt.timedelta(minutes=5)
+
+
+def request_hash(body: dict) -> str:
+    """A fingerprint of a request, to tell a retry (same body) from a reused key (another body)."""
+    text = json.dumps(body, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_key(value: str, what: str) -> str:
+    if not isinstance(value, str) or not KEY_PATTERN.match(value):
+        raise ValidationError(
+            f"{what} key {value!r} must be 1-64 characters of lower-case letters, digits, '_' or '-'",
+            field="key",
+        )
+    return value
+
+
+def check_person_ref(value: str) -> str:
+    if not isinstance(value, str) or not REF_PATTERN.match(value):
+        raise ValidationError(
+            f"person_ref {value!r} must be the back end's reference for the person (1-64 characters: "
+            "letters, digits and . _ : / -), never a name or address",
+            field="person_ref",
+        )
+    return value
+
+
+def check_priority(value: str) -> str:
+    if value not in PRIORITIES:
+        raise ValidationError(f"unknown priority {value!r}; priorities are: {', '.join(PRIORITIES)}",
+                              field="priority")
+    return value
+
+
+def event_time(value, now: dt.datetime, field: str = "occurred_at") -> dt.datetime:
+    at = days.parse_time(value, field) if value is not None else now
+    if at > now + FUTURE_SLACK:
+        raise ValidationError(f"{field} {at.isoformat()} is in the future (now is {now.isoformat()})",
+                              field=field)
+    return at
+
+
+# -- teams and workers ---------------------------------------------------------------------------
+
+def create_team(conn: Connection, key: str, name: str, actor: str, now: dt.datetime) -> dict:
+    check_key(key, "team")
+    if not name or not name.strip():
+        raise ValidationError("a team needs a name", field="name")
+    if conn.execute(sa.select(TEAM.c.key).where(TEAM.c.key == key)).first():
+        raise Conflict(f"team {key!r} already exists")
+    row = {"key": key, "name": name.strip(), "created_at": now, "created_by": actor}
+    conn.execute(TEAM.insert().values(**row))
+    return row
+
+
+def create_worker(conn: Connection, key: str, name: str, team: str, caseload_cap: int | None,
+                  actor: str, now: dt.datetime) -> dict:
+    check_key(key, "worker")
+    if not name or not name.strip():
+        raise ValidationError("a worker needs a name", field="name")
+    if caseload_cap is not None and (not isinstance(caseload_cap, int) or caseload_cap < 1):
+        raise ValidationError(f"caseload_cap must be a whole number of at least 1, not {caseload_cap!r}",
+                              field="caseload_cap")
+    get_team(conn, team)
+    if conn.execute(sa.select(WORKER.c.key).where(WORKER.c.key == key)).first():
+        raise Conflict(f"worker {key!r} already exists")
+    row = {"key": key, "name": name.strip(), "team": team, "caseload_cap": caseload_cap,
+           "created_at": now, "created_by": actor}
+    conn.execute(WORKER.insert().values(**row))
+    return row
+
+
+def get_team(conn: Connection, key: str) -> dict:
+    row = conn.execute(sa.select(TEAM).where(TEAM.c.key == key)).mappings().first()
+    if row is None:
+        raise NotFound(f"no team {key!r}", field="team")
+    return dict(row)
+
+
+def get_worker(conn: Connection, key: str) -> dict:
+    row = conn.execute(sa.select(WORKER).where(WORKER.c.key == key)).mappings().first()
+    if row is None:
+        raise NotFound(f"no worker {key!r}", field="worker")
+    return dict(row)
+
+
+# -- episodes ------------------------------------------------------------------------------------
+
+def load_state(conn: Connection, episode_id: int) -> EpisodeState:
+    cols = [EPISODE.c[name] for name in STATE_FIELDS]
+    row = conn.execute(sa.select(*cols).where(EPISODE.c.id == episode_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no episode {episode_id}", episode_id=episode_id)
+    return EpisodeState(**row)
+
+
+def load_facts(conn: Connection, episode_id: int, up_to_seq: int | None = None) -> list[Fact]:
+    q = (sa.select(EVENT.c.trigger, EVENT.c.occurred_at, EVENT.c.worker, EVENT.c.outcome, EVENT.c.data)
+         .where(EVENT.c.episode_id == episode_id).order_by(EVENT.c.seq))
+    if up_to_seq is not None:
+        q = q.where(EVENT.c.seq <= up_to_seq)
+    return [Fact(**row) for row in conn.execute(q).mappings()]
+
+
+def replay(conn: Connection, episode_id: int, up_to_seq: int | None = None) -> EpisodeState:
+    facts = load_facts(conn, episode_id, up_to_seq)
+    if not facts:
+        raise NotFound(f"no episode {episode_id}", episode_id=episode_id)
+    return fold(episode_id, facts)
+
+
+def history(conn: Connection, episode_id: int) -> list[dict]:
+    load_state(conn, episode_id)  # 404 for an unknown episode rather than an empty log
+    cols = [c for c in EVENT.c if c.name not in ("request_hash",)]
+    q = sa.select(*cols).where(EVENT.c.episode_id == episode_id).order_by(EVENT.c.seq)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _outbox(conn: Connection, state: EpisodeState, event: dict, now: dt.datetime) -> None:
+    payload = {
+        "kind": f"episode.{event['trigger']}",
+        "episode_id": state.id, "seq": event["seq"], "trigger": event["trigger"],
+        "from_stage": event["from_stage"], "to_stage": event["to_stage"],
+        "occurred_at": event["occurred_at"].isoformat(), "actor": event["actor"],
+        "person_ref": state.person_ref, "client_group": state.client_group, "team": state.team,
+        "priority": state.priority, "worker": state.worker, "outcome": event["outcome"],
+    }
+    conn.execute(OUTBOX.insert().values(kind=payload["kind"], episode_id=state.id, payload=payload,
+                                        created_at=now, attempts=0))
+
+
+def _event_row(state_before: EpisodeState | None, state: EpisodeState, fact: Fact, actor: str,
+               note: str | None, allocation: str | None, idempotency_key: str | None,
+               body_hash: str | None, now: dt.datetime) -> dict:
+    first = fact.trigger == "allocate" and state_before is not None and state_before.allocated_at is None
+    return {
+        "episode_id": state.id, "seq": state.version, "trigger": fact.trigger,
+        "from_stage": state_before.stage if state_before else None, "to_stage": state.stage,
+        "occurred_at": fact.occurred_at, "occurred_on": days.london_date(fact.occurred_at),
+        "recorded_at": now, "actor": actor, "worker": fact.worker, "outcome": fact.outcome, "note": note,
+        "wait_from": state.wait_from,
+        "wait_from_on": days.london_date(state.wait_from) if state.wait_from else None,
+        "first_allocation": first, "allocation": allocation if fact.trigger == "allocate" else None,
+        "data": fact.data, "idempotency_key": idempotency_key, "request_hash": body_hash,
+    }
+
+
+def _state_values(state: EpisodeState) -> dict:
+    return {name: getattr(state, name) for name in STATE_FIELDS if name != "id"}
+
+
+def record_contact(conn: Connection, settings: Settings, *, person_ref: str, client_group: str, team: str,
+                   occurred_at=None, priority: str = "normal", route: str | None = None,
+                   idempotency_key: str | None = None, actor: str, now: dt.datetime) -> EpisodeState:
+    body = {"person_ref": person_ref, "client_group": client_group, "team": team,
+            "occurred_at": occurred_at, "priority": priority, "route": route}
+    body_hash = request_hash(body)
+    if idempotency_key is not None:
+        found = conn.execute(sa.select(EPISODE.c.id, EPISODE.c.request_hash)
+                             .where(EPISODE.c.idempotency_key == idempotency_key)).first()
+        if found is not None:
+            if found.request_hash != body_hash:
+                raise Conflict(f"idempotency_key {idempotency_key!r} was already used for a different contact",
+                               episode_id=found.id)
+            return replay(conn, found.id, up_to_seq=1)
+    check_person_ref(person_ref)
+    settings.check_client_group(client_group)
+    check_priority(priority)
+    if route is not None and (not isinstance(route, str) or not 0 < len(route) <= 64):
+        raise ValidationError("route must be a short code (1-64 characters)", field="route")
+    get_team(conn, team)
+    at = event_time(occurred_at, now)
+    fact = Fact("record_contact", at, data={"person_ref": person_ref, "client_group": client_group,
+                                            "team": team, "priority": priority, "route": route})
+    state = start(None, fact)
+    episode_id = conn.execute(
+        EPISODE.insert().values(**_state_values(state), idempotency_key=idempotency_key,
+                                request_hash=body_hash).returning(EPISODE.c.id)
+    ).scalar_one()
+    state = dataclasses.replace(state, id=episode_id)
+    event = _event_row(None, state, fact, actor, None, None, None, None, now)
+    conn.execute(EVENT.insert().values(**event))
+    _outbox(conn, state, event, now)
+    return state
+
+
+def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *, occurred_at=None,
+         worker: str | None = None, outcome: str | None = None, note: str | None = None,
+         keep_worker: bool = False, to: str | None = None, idempotency_key: str | None = None,
+         expected_version: int | None = None, allocation: str | None = None, actor: str,
+         now: dt.datetime, check_allocation=None) -> EpisodeState:
+    """Move an episode on by ``trigger``; ``check_allocation(conn, state, worker_row)`` may refuse
+    an allocation (the duty desk's caseload caps) before anything is written."""
+    if trigger not in TRIGGERS:
+        raise ValidationError(f"unknown trigger {trigger!r}; triggers are: {', '.join(TRIGGERS)}",
+                              field="trigger")
+    state = load_state(conn, episode_id)
+    body = {"trigger": trigger, "occurred_at": occurred_at, "worker": worker, "outcome": outcome,
+            "note": note, "keep_worker": keep_worker, "to": to}
+    body_hash = request_hash(body)
+    if idempotency_key is not None:
+        found = conn.execute(sa.select(EVENT.c.seq, EVENT.c.request_hash).where(
+            EVENT.c.episode_id == episode_id, EVENT.c.idempotency_key == idempotency_key)).first()
+        if found is not None:
+            if found.request_hash != body_hash:
+                raise Conflict(f"idempotency_key {idempotency_key!r} was already used on episode "
+                               f"{episode_id} for a different request", episode_id=episode_id)
+            return replay(conn, episode_id, up_to_seq=found.seq)
+    if expected_version is not None and expected_version != state.version:
+        raise Conflict(f"episode {episode_id} has changed (version {state.version}, "
+                       f"expected {expected_version}); reload it and try again",
+                       episode_id=episode_id, version=state.version)
+    if outcome is not None:
+        settings.check_outcome(outcome)
+    if worker is not None and trigger != "allocate":
+        raise ValidationError(f"worker is given only with allocate, not with {trigger}", field="worker")
+    if note is not None and len(note) > 4000:
+        raise ValidationError("note is longer than 4000 characters", field="note")
+    at = event_time(occurred_at, now)
+    if at < state.stage_at:
+        raise ValidationError(
+            f"occurred_at {at.isoformat()} is before the episode's previous event "
+            f"({state.stage_at.isoformat()}); events may be back-dated, but not out of order",
+            field="occurred_at")
+    data = {}
+    if keep_worker:
+        data["keep_worker"] = True
+    if to is not None:
+        data["to"] = to
+    fact = Fact(trigger, at, worker=worker, outcome=outcome, data=data)
+    new = apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
+    if trigger == "allocate":
+        worker_row = get_worker(conn, worker)
+        if worker_row["team"] != state.team:
+            raise ValidationError(f"worker {worker!r} is in team {worker_row['team']!r}, "
+                                  f"not the episode's team {state.team!r}", field="worker")
+        if check_allocation is not None:
+            check_allocation(conn, state, worker_row)
+        allocation = allocation or "manager"
+    updated = conn.execute(
+        EPISODE.update().where(EPISODE.c.id == episode_id, EPISODE.c.version == state.version)
+        .values(**_state_values(new))
+    ).rowcount
+    if updated != 1:
+        raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
+                       episode_id=episode_id)
+    event = _event_row(state, new, fact, actor, note, allocation, idempotency_key, body_hash, now)
+    conn.execute(EVENT.insert().values(**event))
+    _outbox(conn, new, event, now)
+    return new

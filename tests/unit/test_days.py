@@ -1,0 +1,37 @@
+"""Counting days on Europe/London dates, calendar and working."""
+
+import datetime as dt
+
+import pytest
+
+from pathway.days import days_between, days_from, parse_time
+from pathway.errors import ValidationError
+
+UTC = dt.UTC
+
+
+def test_calendar_days_use_london_dates():
+    # 23:30 UTC on 31 May is 00:30 on 1 June in London (BST): one day, not zero.
+    start = dt.datetime(2026, 5, 31, 23, 30, tzinfo=UTC)
+    assert days_from(dt.datetime(2026, 5, 31, 8, tzinfo=UTC), start) == 1
+    assert days_from(start, dt.datetime(2026, 6, 1, 22, tzinfo=UTC)) == 0
+
+
+def test_working_days_skip_weekends_and_bank_holidays():
+    # Fri 22 May 2026 -> Tue 26 May 2026: Sat, Sun and the late May bank holiday (Mon 25) don't count.
+    assert days_between(dt.date(2026, 5, 22), dt.date(2026, 5, 26), "working") == 1
+    assert days_between(dt.date(2026, 5, 22), dt.date(2026, 5, 26), "calendar") == 4
+    # Christmas 2026: Fri 25 Dec and Mon 28 Dec (Boxing Day substitute) are bank holidays.
+    assert days_between(dt.date(2026, 12, 24), dt.date(2026, 12, 29), "working") == 1
+    assert days_between(dt.date(2026, 3, 2), dt.date(2026, 3, 2), "working") == 0
+
+
+def test_bare_date_is_midnight_in_london():
+    assert parse_time("2026-07-01") == dt.datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
+    assert parse_time("2026-01-05") == dt.datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+    assert parse_time("2026-01-05T10:00:00Z") == dt.datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def test_bad_time_says_what_is_allowed():
+    with pytest.raises(ValidationError, match="not an ISO 8601"):
+        parse_time("next tuesday")
