@@ -135,3 +135,11 @@ class Engine:
                             "allocation": ev["allocation"],
                             "days": days.days_from(ev["wait_from"], ev["occurred_at"], mode)})
         return out
+
+    # -- duty desk: queues and self-allocation (pathway/allocation.py) ------------------------------
+
+    # -- reports (pathway/reports.py) --------------------------------------------------------------
+
+    # -- background work: outbox, webhooks, wait tracking (pathway/outbox.py, workers/) ---------------
+
+    # -- history in and national returns out (pathway/history.py, pathway/cld.py) --------------------
