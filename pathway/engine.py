@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pathway import days, services
 from pathway.db import make_engine, unit_of_work, upgrade
 from pathway.episode import EpisodeState
+from pathway.reports import Reports
 from pathway.settings import Settings, load_settings
 
 
@@ -50,6 +51,7 @@ class Engine:
         self.db = make_engine(self.settings.database_url)
         self.actor = actor
         self.clock = clock
+        self.reports = Reports(self)  # -- reports: waits, allocation, trends, … (pathway/reports.py)
         if migrate:
             upgrade(self.db)
 

@@ -1,0 +1,72 @@
+"""The working-day calendar as a table, so reports count working days in SQL as a difference of indexes.
+
+``calendar_day`` holds one row per date from FIRST_DAY to LAST_DAY: whether it is a working day
+(a weekday that is not an England and Wales bank holiday, as pathway.days says) and
+``working_index``, the number of working days from FIRST_DAY up to and including it. The working
+days in (start, end] are then ``index(end) - index(start)``, the same count as
+``pathway.days.days_between(start, end, "working")``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
+
+from pathway import days
+
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2060, 12, 31)
+
+
+class CalendarDay(SQLModel, table=True):
+    """One date of the working-day calendar."""
+
+    __tablename__ = "calendar_day"
+
+    day: dt.date = Field(primary_key=True)
+    is_working: bool
+    working_index: int
+
+
+CALENDAR = CalendarDay.__table__
+
+
+@lru_cache(maxsize=4)
+def calendar_rows(first: dt.date = FIRST_DAY, last: dt.date = LAST_DAY) -> tuple[dict, ...]:
+    """Every date from ``first`` to ``last`` with its working flag and running working-day index."""
+    rows, index, day = [], 0, first
+    while day <= last:
+        working = days.is_working_day(day)
+        index += working
+        rows.append({"day": day, "is_working": working, "working_index": index})
+        day += dt.timedelta(days=1)
+    return tuple(rows)
+
+
+def fill(conn: Connection) -> int:
+    """(Re)build the calendar, e.g. after the holidays package learned of a new bank holiday."""
+    rows = calendar_rows()
+    conn.execute(CALENDAR.delete())
+    conn.execute(CALENDAR.insert(), [dict(r) for r in rows])
+    return len(rows)
+
+
+def check_covered(day: dt.date, field: str) -> None:
+    """Working days can be counted only inside the calendar's range."""
+    from pathway.errors import ValidationError
+
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError(f"{field} {day.isoformat()} is outside the working-day calendar "
+                              f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})", field=field)
+
+
+def working_days_sql(start, end):
+    """SQL for the working days in (start, end] of two date expressions, via the calendar table."""
+    c_start = CALENDAR.alias("cal_start")
+    c_end = CALENDAR.alias("cal_end")
+    return (sa.select(c_end.c.working_index).where(c_end.c.day == end).scalar_subquery()
+            - sa.select(c_start.c.working_index).where(c_start.c.day == start).scalar_subquery())
