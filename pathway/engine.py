@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from pathway import days, services
+from pathway import allocation, days, services
 from pathway.db import make_engine, unit_of_work, upgrade
 from pathway.episode import EpisodeState
 from pathway.reports import Reports
@@ -109,7 +109,8 @@ class Engine:
                 conn, self.settings, episode_id, trigger, occurred_at=occurred_at, worker=worker,
                 outcome=outcome, note=note, keep_worker=keep_worker, to=to,
                 idempotency_key=idempotency_key, expected_version=expected_version,
-                actor=actor or self.actor, now=self.now())
+                actor=actor or self.actor, now=self.now(),
+                check_allocation=allocation.allocation_check(self.settings))
         return self.episode_out(state)
 
     def get(self, episode_id: int) -> EpisodeOut:
@@ -139,6 +140,37 @@ class Engine:
         return out
 
     # -- duty desk: queues and self-allocation (pathway/allocation.py) ------------------------------
+
+    def queue(self, team: str) -> list[EpisodeOut]:
+        """The team's waiting episodes in claim order (pathway.allocation.CLAIM_ORDER)."""
+        with self.transaction(write=False) as conn:
+            return [self.episode_out(state) for state in allocation.queue(conn, team)]
+
+    def claim_next(self, team: str, worker: str, *, actor: str | None = None) -> EpisodeOut | None:
+        """Self-allocation: ``worker`` takes the first claimable episode of their team's queue.
+
+        None when nothing waits; CaseloadFull when the worker is at cap (a crisis may still be
+        taken over cap when ``caseload.crisis_over_cap`` is set, the default)."""
+        with self.transaction() as conn:
+            state = allocation.claim_next(conn, self.settings, team, worker, actor=actor or self.actor,
+                                          now=self.now())
+        return None if state is None else self.episode_out(state)
+
+    def claim(self, episode_id: int, worker: str, *, actor: str | None = None) -> EpisodeOut:
+        """Self-allocation of one waiting episode; Conflict if someone has already taken it."""
+        with self.transaction() as conn:
+            state = allocation.claim(conn, self.settings, episode_id, worker, actor=actor or self.actor,
+                                     now=self.now())
+        return self.episode_out(state)
+
+    def caseloads(self, team: str | None = None) -> list[dict]:
+        """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
+        with self.transaction(write=False) as conn:
+            return allocation.caseloads(conn, self.settings, team)
+
+    # -- reports (pathway/reports.py) --------------------------------------------------------------
+
+    # -- background work: outbox, webhooks, wait tracking (pathway/outbox.py, workers/) ---------------
 
     # -- reports (pathway/reports.py) --------------------------------------------------------------
 

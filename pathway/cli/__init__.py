@@ -1,5 +1,6 @@
 """The ``pathway`` command. Each module below adds its commands to the one Typer app."""
 
+import pathway.cli.duty  # noqa: F401
 from pathway.cli import core  # noqa: F401  (registers commands)
 from pathway.cli.app import app
 
