@@ -55,6 +55,19 @@ def fill(conn: Connection) -> int:
     return len(rows)
 
 
+def ensure(db) -> None:
+    """Fill the calendar if it is missing (the migration fills it; a truncated table is refilled)."""
+    from pathway.db import unit_of_work
+
+    ends = sa.select(sa.func.count()).select_from(CALENDAR).where(CALENDAR.c.day.in_([FIRST_DAY, LAST_DAY]))
+    with unit_of_work(db, write=False) as conn:
+        if conn.execute(ends).scalar_one() == 2:
+            return
+    with unit_of_work(db) as conn:
+        if conn.execute(ends).scalar_one() != 2:
+            fill(conn)
+
+
 def check_covered(day: dt.date, field: str) -> None:
     """Working days can be counted only inside the calendar's range."""
     from pathway.errors import ValidationError

@@ -31,6 +31,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from pathway import days
 from pathway.calendar import check_covered, working_days_sql
+from pathway.calendar import ensure as ensure_calendar
 from pathway.errors import ValidationError
 from pathway.models import Episode, Event, Team
 from pathway.settings import PRIORITIES, Settings
@@ -362,6 +363,7 @@ class Reports:
         if mode == "working":
             for value, field in dates:
                 check_covered(value, field)
+            ensure_calendar(self.engine.db)
         return mode
 
     def as_at(self, value) -> dt.date:
