@@ -172,8 +172,106 @@ class Engine:
 
     # -- background work: outbox, webhooks, wait tracking (pathway/outbox.py, workers/) ---------------
 
-    # -- reports (pathway/reports.py) --------------------------------------------------------------
+    def add_webhook(self, url: str, events, secret: str, *, actor: str | None = None) -> dict:
+        """Subscribe ``url`` to event kinds (pathway.webhooks.EVENT_KINDS); deliveries are signed with ``secret``."""
+        from pathway import webhooks
 
-    # -- background work: outbox, webhooks, wait tracking (pathway/outbox.py, workers/) ---------------
+        with self.transaction() as conn:
+            return webhooks.add(conn, url, events, secret, actor or self.actor, self.now())
+
+    def webhooks(self) -> list[dict]:
+        """Every webhook subscription (never its secret)."""
+        from pathway import webhooks
+
+        with self.transaction(write=False) as conn:
+            return webhooks.listing(conn)
+
+    def resume_webhook(self, webhook_id: int) -> dict:
+        """Un-pause a subscriber that was paused after repeated failures; its waiting deliveries go out."""
+        from pathway import webhooks
+
+        with self.transaction() as conn:
+            return webhooks.resume(conn, webhook_id, self.now())
+
+    def deliveries(self, webhook_id: int | None = None) -> list[dict]:
+        """The delivery log: every delivery with its status and attempts."""
+        from pathway import webhooks
+
+        with self.transaction(write=False) as conn:
+            return webhooks.delivery_log(conn, webhook_id)
+
+    def relay_outbox(self) -> dict:
+        """Turn every pending outbox row into deliveries for its subscribers (batch by batch) and mark it sent."""
+        from pathway import outbox
+
+        total = {"relayed": 0, "deliveries": []}
+        while True:
+            with self.transaction() as conn:
+                step = outbox.relay(conn, self.now())
+            if not step["relayed"]:
+                return total
+            total["relayed"] += step["relayed"]
+            total["deliveries"] += step["deliveries"]
+
+    def due_deliveries(self) -> list[int]:
+        from pathway import webhooks
+
+        with self.transaction(write=False) as conn:
+            return webhooks.due(conn, self.now())
+
+    def send_deliveries(self, ids: list[int] | None = None, policy=None) -> dict:
+        """Post due deliveries now (``ids``, or every due one); returns counts by outcome."""
+        from pathway import webhooks
+
+        policy = policy or webhooks.Policy.from_env()
+        total = {"delivered": 0, "retry": 0, "failed": 0}
+        while True:
+            step = webhooks.send(self.db, self.now, policy, ids=ids)
+            for k, v in step.items():
+                total[k] += v
+            if ids is not None or not any(step.values()):
+                return total
+
+    def dispatch_outbox(self, policy=None) -> dict:
+        """Relay the outbox and send what is due, in this process (the eager form of pathway.dispatch_outbox)."""
+        relayed = self.relay_outbox()
+        return {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"]),
+                **self.send_deliveries(policy=policy)}
+
+    def track_waits(self, as_at=None, *, team: str | None = None) -> dict:
+        """Snapshot the waits of ``as_at`` (default today) and of missed days, and record today's breaches."""
+        from pathway import waits
+
+        day = days.parse_date(as_at, "as_at") if as_at is not None else None
+        with self.transaction() as conn:
+            return waits.track(conn, self.settings, self.now(), day, team)
+
+    def wait_snapshots(self, day=None, *, team: str | None = None) -> list[dict]:
+        """Stored snapshot rows (of one day, or all), by day, team, client group and stage."""
+        import sqlalchemy as sa
+
+        from pathway.tracking_models import WaitSnapshot
+
+        t = WaitSnapshot.__table__
+        q = sa.select(t).order_by(t.c.day, t.c.team, t.c.client_group, t.c.stage)
+        if day is not None:
+            q = q.where(t.c.day == days.parse_date(day, "day"))
+        if team is not None:
+            q = q.where(t.c.team == team)
+        with self.transaction(write=False) as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def breaches(self, *, team: str | None = None) -> list[dict]:
+        """Recorded breaches, oldest first."""
+        import sqlalchemy as sa
+
+        from pathway.tracking_models import Breach
+
+        t = Breach.__table__
+        q = sa.select(t).order_by(t.c.id)
+        if team is not None:
+            q = q.where(t.c.team == team)
+        with self.transaction(write=False) as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     # -- history in and national returns out (pathway/history.py, pathway/cld.py) --------------------

@@ -99,3 +99,4 @@ class Outbox(SQLModel, table=True):
     sent_at: dt.datetime | None = None
     attempts: int = 0
     last_error: str | None = None
+from pathway import tracking_models as _tracking_models  # noqa: E402,F401  (wait snapshots, breaches, webhooks)
