@@ -188,34 +188,44 @@ def _threshold(stage, client_group, settings: Settings):
     return sa.case(*whens, else_=None) if whens else sa.null()
 
 
-def _summarise(rows, group_by: list[str], measures: dict, settings: Settings, filters: dict):
+def _summarise(rows, group_by: list[str], measures: dict, settings: Settings, filters: dict, periods=None,
+               ranked_by: str | None = "days"):
     """GROUP BY the groupings over ``rows`` (a subquery with a ``days`` column), then lay the
-    groups over every known value of each grouping so empty groups appear with zeros."""
-    part = [rows.c[g] for g in group_by] or None
-    ranked = sa.select(
-        *rows.c,
-        sa.func.row_number().over(partition_by=part, order_by=rows.c.days).label("rn"),
-        sa.func.count().over(partition_by=part).label("n"),
-    ).subquery("ranked")
-    agg_cols = [ranked.c[g] for g in group_by]
-    agg = sa.select(*agg_cols, *(expr(ranked).label(name) for name, expr in measures.items()))
-    if group_by:
+    groups over every known value of each grouping so empty groups appear with zeros.
+
+    With ``periods`` (a subquery of period_start, period_end), ``rows`` carries period_start too
+    and every period gets its rows, first in the order."""
+    keys = (["period_start"] if periods is not None else []) + list(group_by)
+    part = [rows.c[g] for g in keys] or None
+    extra = []
+    if ranked_by is not None:
+        extra = [sa.func.row_number().over(partition_by=part, order_by=rows.c[ranked_by]).label("rn"),
+                 sa.func.count().over(partition_by=part).label("n")]
+    ranked = sa.select(*rows.c, *extra).subquery("ranked")
+    agg_cols = [ranked.c[g] for g in keys]
+    agg = sa.select(*agg_cols, *(expr(ranked).label(name) for name in measures for expr in [measures[name]]))
+    if keys:
         agg = agg.group_by(*agg_cols)
     agg = agg.subquery("agg")
-    if not group_by:
+    if not keys:
         return sa.select(*(_zero(agg.c[name], name) for name in measures))
     dims = [_dimension(g, settings, **filters) for g in group_by]
-    frame = dims[0]
-    for d in dims[1:]:
+    frames = ([periods] if periods is not None else []) + dims
+    frame = frames[0]
+    for d in frames[1:]:
         frame = frame.join(d, sa.true())
-    on = sa.and_(*(d.c[g] == agg.c[g] for d, g in zip(dims, group_by, strict=True)))
-    return (sa.select(*(d.c[g] for d, g in zip(dims, group_by, strict=True)),
-                      *(_zero(agg.c[name], name) for name in measures))
+    pairs = ([(periods, "period_start")] if periods is not None else []) + list(zip(dims, group_by, strict=True))
+    on = sa.and_(*(d.c[g] == agg.c[g] for d, g in pairs))
+    heads = ([periods.c.period_start, periods.c.period_end] if periods is not None else []) + \
+        [d.c[g] for d, g in zip(dims, group_by, strict=True)]
+    return (sa.select(*heads, *(_zero(agg.c[name], name) for name in measures))
             .select_from(frame.outerjoin(agg, on))
-            .order_by(*(d.c.ord for d in dims)))
+            .order_by(*(d.c.ord for d in frames)))
 
 
-COUNTS = {"waiting", "over_threshold", "allocated", "self_allocated", "manager_allocated", "days_total"}
+COUNTS = {"waiting", "over_threshold", "allocated", "self_allocated", "manager_allocated", "days_total",
+          "contacts", "resolved_at_contact", "c1_started", "crises", "c3_started", "closed", "met_at_c1",
+          "repeat_contacts", "cohort_resolved_at_contact", "cohort_met_at_c1", "cohort_needing_c3"}
 
 
 def _zero(col, name):
@@ -239,25 +249,19 @@ def _episode_filters(query, team, client_group, priority):
 
 # -- the public selectables ----------------------------------------------------------------------
 
-def waits_select(as_at_date: dt.date, group_by: Sequence[str], team: str | None = None, *,
-                 priority: str | None = None, client_group: str | None = None, stage: str | None = None,
-                 settings: Settings | None = None, day_mode: str | None = None) -> sa.Select:
-    """Who was waiting at the end of ``as_at_date``, per group: one SQL SELECT.
-
-    The signature is stable: the wait tracking task INSERTs … SELECTs daily snapshots from it.
-    Its columns, in order, are the ``group_by`` names (each of client_group, stage, team,
-    priority) followed by ``waiting, median_days, p90_days, max_days, over_threshold``;
-    ``median_days`` and ``p90_days`` are exact (k/10 values) as floats, unrounded floats of
-    those; every combination of the grouped values has a row (waiting 0 when empty).
-    """
-    settings = settings or Settings()
-    group_by = check_group_by(group_by)
-    mode = check_day_mode(day_mode, settings)
-    # The first instant after the London day: an episode changed after it may have waited that day.
-    day_end = days.parse_time(as_at_date + dt.timedelta(days=1))
+def _candidates(first_day: dt.date, last_day: dt.date, team, client_group, priority):
+    """Episodes that may have waited on some day in [first_day, last_day]: contact made by then,
+    and either waiting now or changed since first_day (an unchanged episode is as it is now)."""
+    since = days.parse_time(first_day + dt.timedelta(days=1))  # first instant after first_day's London day
+    until = days.parse_time(last_day + dt.timedelta(days=1))
     cand = sa.select(EPISODE.c.id, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority).where(
-        EPISODE.c.contact_at < day_end, sa.or_(EPISODE.c.stage.in_(WAITING), EPISODE.c.stage_at >= day_end))
-    cand = _episode_filters(cand, team, client_group, priority).subquery("cand")
+        EPISODE.c.contact_at < until, sa.or_(EPISODE.c.stage.in_(WAITING), EPISODE.c.stage_at >= since))
+    return _episode_filters(cand, team, client_group, priority).subquery("cand")
+
+
+def _waiting_rows(as_at_date: dt.date, mode: str, team, client_group, priority, stage):
+    """One row per episode waiting at the end of ``as_at_date``: its groupings and days waiting."""
+    cand = _candidates(as_at_date, as_at_date, team, client_group, priority)
     last = (
         sa.select(cand.c.client_group, cand.c.team, cand.c.priority, EVENT.c.to_stage.label("stage"),
                   EVENT.c.wait_from_on,
@@ -267,23 +271,96 @@ def waits_select(as_at_date: dt.date, group_by: Sequence[str], team: str | None 
         .where(EVENT.c.occurred_on <= date_param(as_at_date))
         .subquery("last_event")
     )
-    waiting = sa.select(
+    return sa.select(
         last.c.client_group, last.c.team, last.c.priority, last.c.stage,
         day_count(last.c.wait_from_on, date_param(as_at_date), mode).label("days"),
     ).where(last.c.k == 1, last.c.stage.in_([stage] if stage else WAITING)).subquery("waiting")
 
+
+def _waiting_rows_in(periods, first_day, last_day, mode: str, team, client_group, priority, stage):
+    """One row per episode and period waiting at the period's ``as_at``: each event holds from its
+    day until the next event's day, so the state on a day is the event whose span covers it."""
+    cand = _candidates(first_day, last_day, team, client_group, priority)
+    spans = (
+        sa.select(cand.c.client_group, cand.c.team, cand.c.priority, EVENT.c.to_stage.label("stage"),
+                  EVENT.c.wait_from_on, EVENT.c.occurred_on,
+                  sa.func.lead(EVENT.c.occurred_on).over(partition_by=EVENT.c.episode_id, order_by=EVENT.c.seq)
+                  .label("next_on"))
+        .select_from(cand.join(EVENT, EVENT.c.episode_id == cand.c.id))
+        .subquery("spans")
+    )
+    covers = sa.and_(spans.c.occurred_on <= periods.c.as_at,
+                     sa.or_(spans.c.next_on.is_(None), spans.c.next_on > periods.c.as_at))
+    return sa.select(
+        periods.c.period_start, spans.c.client_group, spans.c.team, spans.c.priority, spans.c.stage,
+        day_count(spans.c.wait_from_on, periods.c.as_at, mode).label("days"),
+    ).select_from(spans.join(periods, covers)).where(
+        spans.c.stage.in_([stage] if stage else WAITING)).subquery("waiting")
+
+
+def _wait_measures(settings: Settings) -> dict:
     def over(r):
         limit = _threshold(r.c.stage, r.c.client_group, settings)
         return sa.func.sum(sa.case((r.c.days > limit, 1), else_=0))
 
-    measures = {
+    return {
         "waiting": lambda r: sa.func.count(),
         "median_days": lambda r: percentile(r.c.days, r.c.rn, r.c.n, MEDIAN),
         "p90_days": lambda r: percentile(r.c.days, r.c.rn, r.c.n, P90),
         "max_days": lambda r: sa.func.max(r.c.days),
         "over_threshold": over,
     }
-    return _summarise(waiting, group_by, measures, settings, _filters(team, client_group, priority, stage))
+
+
+def _allocation_rows(start, end, mode: str, team, client_group, priority, stage, periods=None):
+    """One row per first allocation made in [start, end] (or in each period)."""
+    cols = [EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
+            EVENT.c.allocation, day_count(EVENT.c.wait_from_on, EVENT.c.occurred_on, mode).label("days")]
+    source = EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)
+    if periods is not None:
+        cols.insert(0, periods.c.period_start)
+        source = source.join(periods, sa.and_(EVENT.c.occurred_on >= periods.c.period_start,
+                                              EVENT.c.occurred_on <= periods.c.period_end))
+    q = sa.select(*cols).select_from(source).where(
+        EVENT.c.trigger == "allocate", EVENT.c.first_allocation.is_(True),
+        EVENT.c.occurred_on >= date_param(start), EVENT.c.occurred_on <= date_param(end))
+    q = _episode_filters(q, team, client_group, priority)
+    if stage is not None:
+        q = q.where(EVENT.c.from_stage == stage)
+    return q.subquery("allocations")
+
+
+def _allocation_measures() -> dict:
+    def count_of(kind):
+        return lambda r: sa.func.sum(sa.case((r.c.allocation == kind, 1), else_=0))
+
+    return {
+        "allocated": lambda r: sa.func.count(),
+        "days_total": lambda r: sa.func.sum(r.c.days),
+        "median_days": lambda r: percentile(r.c.days, r.c.rn, r.c.n, MEDIAN),
+        "p90_days": lambda r: percentile(r.c.days, r.c.rn, r.c.n, P90),
+        "self_allocated": count_of("self"),
+        "manager_allocated": count_of("manager"),
+    }
+
+
+def waits_select(as_at_date: dt.date, group_by: Sequence[str], team: str | None = None, *,
+                 priority: str | None = None, client_group: str | None = None, stage: str | None = None,
+                 settings: Settings | None = None, day_mode: str | None = None) -> sa.Select:
+    """Who was waiting at the end of ``as_at_date``, per group: one SQL SELECT.
+
+    The signature is stable: the wait tracking task INSERTs … SELECTs daily snapshots from it.
+    Its columns, in order, are the ``group_by`` names (each of client_group, stage, team,
+    priority) followed by ``waiting, median_days, p90_days, max_days, over_threshold``;
+    ``median_days`` and ``p90_days`` are floats of exact tenths (unrounded); every combination
+    of the grouped values has a row (waiting 0, percentiles NULL when nobody waits).
+    """
+    settings = settings or Settings()
+    group_by = check_group_by(group_by)
+    mode = check_day_mode(day_mode, settings)
+    rows = _waiting_rows(as_at_date, mode, team, client_group, priority, stage)
+    return _summarise(rows, group_by, _wait_measures(settings), settings,
+                      _filters(team, client_group, priority, stage))
 
 
 def allocation_select(start: dt.date, end: dt.date, group_by: Sequence[str], team: str | None = None, *,
@@ -298,29 +375,122 @@ def allocation_select(start: dt.date, end: dt.date, group_by: Sequence[str], tea
     settings = settings or Settings()
     group_by = check_group_by(group_by)
     mode = check_day_mode(day_mode, settings)
-    allocations = sa.select(
-        EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
-        EVENT.c.allocation, day_count(EVENT.c.wait_from_on, EVENT.c.occurred_on, mode).label("days"),
-    ).select_from(EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)).where(
-        EVENT.c.trigger == "allocate", EVENT.c.first_allocation.is_(True),
-        EVENT.c.occurred_on >= date_param(start), EVENT.c.occurred_on <= date_param(end))
-    allocations = _episode_filters(allocations, team, client_group, priority)
-    if stage is not None:
-        allocations = allocations.where(EVENT.c.from_stage == stage)
-    allocations = allocations.subquery("allocations")
+    rows = _allocation_rows(start, end, mode, team, client_group, priority, stage)
+    return _summarise(rows, group_by, _allocation_measures(), settings,
+                      _filters(team, client_group, priority, stage))
 
-    def count_of(kind):
-        return lambda r: sa.func.sum(sa.case((r.c.allocation == kind, 1), else_=0))
+
+def periods_table(start: dt.date, end: dt.date, period: str, today: dt.date):
+    """The report's time axis as a small table: period_start, period_end, as_at (the period's
+    last day, or today while it runs) and its order. Weeks run Monday to Sunday."""
+    if period not in ("week", "month", "day"):
+        raise ValidationError(f"period {period!r}: use 'week' or 'month'", field="period")
+    spans = []
+    if period == "day":
+        first = start
+    elif period == "week":
+        first = start - dt.timedelta(days=start.weekday())
+    else:
+        first = start.replace(day=1)
+    while first <= end:
+        if period == "day":
+            nxt = first + dt.timedelta(days=1)
+        elif period == "week":
+            nxt = first + dt.timedelta(days=7)
+        else:
+            nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        last = nxt - dt.timedelta(days=1)
+        spans.append((first, last, min(last, today)))
+        first = nxt
+    if len(spans) > 2000:
+        raise ValidationError(f"{len(spans)} periods from {start} to {end}: at most 2000; choose a longer period",
+                              field="period")
+    selects = [sa.select(date_param(a).label("period_start"), date_param(b).label("period_end"),
+                         date_param(c).label("as_at"), sa.literal(i, sa.Integer()).label("ord"))
+               for i, (a, b, c) in enumerate(spans)]
+    query = selects[0] if len(selects) == 1 else sa.union_all(*selects)
+    return query.subquery("periods"), spans
+
+
+def trend_selects(start: dt.date, end: dt.date, period: str, today: dt.date, group_by: Sequence[str],
+                  team: str | None = None, *, priority: str | None = None, client_group: str | None = None,
+                  stage: str | None = None, settings: Settings | None = None,
+                  day_mode: str | None = None) -> tuple[sa.Select, sa.Select]:
+    """Waits at the end of each period and first allocations made in it: two SELECTs whose rows
+    (period_start, period_end, groupings, figures) come in the same order."""
+    settings = settings or Settings()
+    group_by = check_group_by(group_by)
+    mode = check_day_mode(day_mode, settings)
+    filters = _filters(team, client_group, priority, stage)
+    periods, spans = periods_table(start, end, period, today)
+    first_as_at, last_as_at = spans[0][2], spans[-1][2]
+    waits = _summarise(_waiting_rows_in(periods, first_as_at, last_as_at, mode, team, client_group, priority,
+                                        stage), group_by, _wait_measures(settings), settings, filters, periods)
+    periods2, _ = periods_table(start, end, period, today)
+    allocs = _summarise(_allocation_rows(spans[0][0], spans[-1][1], mode, team, client_group, priority, stage,
+                                         periods2), group_by, _allocation_measures(), settings, filters, periods2)
+    return waits, allocs
+
+
+def outcomes_select(start: dt.date, end: dt.date, group_by: Sequence[str], team: str | None = None, *,
+                    priority: str | None = None, client_group: str | None = None,
+                    settings: Settings | None = None, repeat_days: int = 90) -> sa.Select:
+    """Flow by month: events counted in the month they happened; the cohort figures follow the
+    month's contacts to wherever their episodes have gone since."""
+    settings = settings or Settings()
+    group_by = check_group_by(group_by)
+    if "stage" in group_by:
+        raise ValidationError("outcomes are grouped by client_group, team or priority, not stage", field="group_by")
+    periods, spans = periods_table(start, end, "month", end)
+    ev = EVENT.alias("later")
+
+    def ever(condition):
+        """1 if the contact's episode has (so far) an event meeting ``condition``."""
+        return sa.case((sa.exists().where(ev.c.episode_id == EVENT.c.episode_id, condition), 1), else_=0)
+
+    closes = EVENT.alias("earlier_close")
+    earlier = EPISODE.alias("earlier_episode")
+    repeat = sa.exists().where(
+        earlier.c.person_ref == EPISODE.c.person_ref, earlier.c.id != EPISODE.c.id,
+        closes.c.episode_id == earlier.c.id, closes.c.to_stage == "closed",
+        closes.c.occurred_at < EVENT.c.occurred_at,
+        calendar_days(closes.c.occurred_on, EVENT.c.occurred_on) <= repeat_days)
+    is_contact = EVENT.c.trigger == "record_contact"
+
+    def flag(condition):
+        return sa.case((condition, 1), else_=0)
+
+    rows = sa.select(
+        periods.c.period_start, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority,
+        flag(is_contact).label("is_contact"),
+        flag(EVENT.c.trigger == "resolve").label("is_resolve"),
+        flag(EVENT.c.trigger == "refer").label("is_refer"),
+        flag(EVENT.c.trigger == "crisis").label("is_crisis"),
+        flag(sa.and_(EVENT.c.to_stage == "c3_waiting", EVENT.c.trigger != "release")).label("is_c3"),
+        flag(EVENT.c.to_stage == "closed").label("is_closed"),
+        flag(sa.and_(EVENT.c.to_stage == "closed", EVENT.c.outcome == "met_at_c1")).label("is_met_at_c1"),
+        sa.case((is_contact, ever(ev.c.trigger == "resolve")), else_=0).label("c_resolved"),
+        sa.case((is_contact, ever(sa.and_(ev.c.to_stage == "closed", ev.c.outcome == "met_at_c1"))),
+                else_=0).label("c_met_at_c1"),
+        sa.case((is_contact, ever(ev.c.to_stage.in_(["c3_waiting", "c3_active"]))), else_=0).label("c_c3"),
+        sa.case((sa.and_(is_contact, repeat), 1), else_=0).label("is_repeat"),
+    ).select_from(EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id).join(
+        periods, sa.and_(EVENT.c.occurred_on >= periods.c.period_start, EVENT.c.occurred_on <= periods.c.period_end))
+    ).where(EVENT.c.occurred_on >= date_param(spans[0][0]), EVENT.c.occurred_on <= date_param(spans[-1][1]))
+    rows = _episode_filters(rows, team, client_group, priority).subquery("flow")
+
+    def total(col):
+        return lambda r: sa.func.sum(r.c[col])
 
     measures = {
-        "allocated": lambda r: sa.func.count(),
-        "days_total": lambda r: sa.func.sum(r.c.days),
-        "median_days": lambda r: percentile(r.c.days, r.c.rn, r.c.n, MEDIAN),
-        "p90_days": lambda r: percentile(r.c.days, r.c.rn, r.c.n, P90),
-        "self_allocated": count_of("self"),
-        "manager_allocated": count_of("manager"),
+        "contacts": total("is_contact"), "resolved_at_contact": total("is_resolve"), "c1_started": total("is_refer"),
+        "crises": total("is_crisis"), "c3_started": total("is_c3"), "closed": total("is_closed"),
+        "met_at_c1": total("is_met_at_c1"), "repeat_contacts": total("is_repeat"),
+        "cohort_resolved_at_contact": total("c_resolved"), "cohort_met_at_c1": total("c_met_at_c1"),
+        "cohort_needing_c3": total("c_c3"),
     }
-    return _summarise(allocations, group_by, measures, settings, _filters(team, client_group, priority, stage))
+    return _summarise(rows, group_by, measures, settings, _filters(team, client_group, priority), periods,
+                      ranked_by=None)
 
 
 # -- the reports as the engine offers them -------------------------------------------------------
@@ -424,3 +594,138 @@ class Reports:
                    "self_allocated": row["self_allocated"], "manager_allocated": row["manager_allocated"]}
             out.append(row)
         return out
+
+    def trends(self, group_by: Sequence[str] | str | None = ("client_group",), start=None, end=None,
+               period: str = "week", team: str | None = None, priority: str | None = None,
+               client_group: str | None = None, stage: str | None = None,
+               day_mode: str | None = None) -> list[dict]:
+        """Per week (Monday to Sunday) or month from ``start`` to ``end`` (default the 12 weeks or
+        months to today): who waited at the end of the period (``waiting, median_days, p90_days,
+        over_threshold``, as the waits report on that day, or today while the period runs) and the
+        first allocations made in it (``allocated, mean_days_to_allocation, median_days_to_allocation``)."""
+        group_by = check_group_by(group_by)
+        default = 12 * (7 if period == "week" else 30)
+        start_day, end_day = self.period(start, end, default_days=default)
+        today = self.today()
+        if start_day > today:
+            raise ValidationError(f"from {start_day.isoformat()} is in the future (today is {today.isoformat()})",
+                                  field="from")
+        end_day = min(end_day, today)
+        filters = self._check_filters(team, client_group, priority, stage)
+        mode = self._check_mode(day_mode, (start_day, "from"), (end_day, "to"))
+        waits_q, allocs_q = trend_selects(start_day, end_day, period, today, group_by, filters["team"],
+                                          priority=priority, client_group=client_group, stage=stage,
+                                          settings=self.settings, day_mode=mode)
+        waits, allocs = self._rows(waits_q), self._rows(allocs_q)
+        out = []
+        for w, a in zip(waits, allocs, strict=True):  # the same periods × groups, in the same order
+            out.append({"period_start": w["period_start"], "period_end": w["period_end"],
+                        **{g: w[g] for g in group_by}, "waiting": w["waiting"],
+                        "median_days": one_decimal(w["median_days"]), "p90_days": one_decimal(w["p90_days"]),
+                        "over_threshold": w["over_threshold"], "allocated": a["allocated"],
+                        "mean_days_to_allocation": one_decimal((a["days_total"], a["allocated"])),
+                        "median_days_to_allocation": one_decimal(a["median_days"])})
+        return out
+
+    def caseloads(self, team: str | None = None, by: str = "worker") -> list[dict]:
+        """Active episodes per worker against their cap (the duty desk's count), or per team:
+        ``workers, caseload, capacity, over_cap`` (workers above their cap)."""
+        from pathway import allocation
+
+        if by not in ("worker", "team"):
+            raise ValidationError(f"caseloads by {by!r}: use 'worker' or 'team'", field="by")
+        self._check_team(team)
+        with self.engine.transaction(write=False) as conn:
+            rows = allocation.caseloads(conn, self.settings, team)
+        if by == "worker":
+            return rows
+        teams: dict[str, dict] = {}
+        for row in rows:  # one row per worker: a few dozen at most
+            t = teams.setdefault(row["team"], {"team": row["team"], "workers": 0, "caseload": 0, "capacity": 0,
+                                               "over_cap": 0})
+            t["workers"] += 1
+            t["caseload"] += row["caseload"]
+            t["capacity"] += row["cap"]
+            t["over_cap"] += bool(row["over_cap"])
+        return list(teams.values())
+
+    def outcomes(self, group_by: Sequence[str] | str | None = (), start=None, end=None, team: str | None = None,
+                 priority: str | None = None, client_group: str | None = None) -> list[dict]:
+        """By month from ``start`` to ``end`` (default the 12 months to today): contacts,
+        conversations started, closures and outcomes, repeat contacts, and the shares of the
+        month's contacts resolved at contact, met at conversation 1 and needing conversation 3."""
+        group_by = check_group_by(group_by)
+        start_day, end_day = self.period(start, end, default_days=365)
+        filters = self._check_filters(team, client_group, priority)
+        rows = self._rows(outcomes_select(start_day, end_day, group_by, filters["team"], priority=priority,
+                                          client_group=client_group, settings=self.settings))
+        out = []
+        for row in rows:
+            n = row["contacts"]
+            out.append({
+                "month": row["period_start"].isoformat()[:7] if hasattr(row["period_start"], "isoformat")
+                else str(row["period_start"])[:7],
+                **{g: row[g] for g in group_by},
+                **{k: row[k] for k in ("contacts", "resolved_at_contact", "c1_started", "crises", "c3_started",
+                                       "closed", "met_at_c1", "repeat_contacts")},
+                "share_resolved_at_contact": one_decimal((100 * row["cohort_resolved_at_contact"], n)),
+                "share_met_at_c1": one_decimal((100 * row["cohort_met_at_c1"], n)),
+                "share_needing_c3": one_decimal((100 * row["cohort_needing_c3"], n)),
+            })
+        return out
+
+    def forecast(self, group_by: Sequence[str] | str | None = ("team", "stage"), team: str | None = None,
+                 as_at=None, client_group: str | None = None, priority: str | None = None,
+                 stage: str | None = None, window_days: int = 28, day_mode: str | None = None) -> list[dict]:
+        """Per queue: the expected days to allocation of a contact arriving on ``as_at`` (default
+        today) = people waiting ÷ first allocations per day over the ``window_days`` to ``as_at``."""
+        group_by = check_group_by(group_by)
+        day = self.as_at(as_at)
+        filters = self._check_filters(team, client_group, priority, stage)
+        mode = self._check_mode(day_mode, (day, "as_at"))
+        start = day - dt.timedelta(days=window_days - 1)
+        kw = {"priority": priority, "client_group": client_group, "stage": stage, "settings": self.settings,
+              "day_mode": mode}
+        waits = self._rows(waits_select(day, group_by, filters["team"], **kw))
+        allocs = self._rows(allocation_select(start, day, group_by, filters["team"], **kw))
+        out = []
+        for w, a in zip(waits, allocs, strict=True):  # the same groups, in the same order
+            rate = a["allocated"] / window_days
+            expected = 0.0 if w["waiting"] == 0 else (None if rate == 0 else w["waiting"] / rate)
+            out.append({**{g: w[g] for g in group_by}, "waiting": w["waiting"],
+                        "allocated_recently": a["allocated"], "per_day": round(rate, 2),
+                        "expected_days": None if expected is None else one_decimal(expected)})
+        return out
+
+    def forecast_backtest(self, dates: Sequence, group_by: Sequence[str] | str | None = ("team", "stage"),
+                          horizon_days: int = 7, window_days: int = 28) -> dict:
+        """How good the forecast was: for each past date, the forecast per queue against the mean
+        days to allocation of the waits that began in the ``horizon_days`` from that date and have
+        been allocated since. Returns the pairs and the mean absolute error in days."""
+        group_by = check_group_by(group_by)
+        pairs = []
+        for value in dates:  # a handful of dates, each answered by set-based queries
+            day = self.as_at(value)
+            forecast = self.forecast(group_by=group_by, as_at=day, window_days=window_days)
+            actual = self._rows(_began_select(day, day + dt.timedelta(days=horizon_days - 1), group_by,
+                                              self.settings, self.settings.day_mode))
+            for f, a in zip(forecast, actual, strict=True):
+                if f["expected_days"] is None or not a["allocated"]:
+                    continue
+                pairs.append({"as_at": day, **{g: f[g] for g in group_by}, "forecast_days": f["expected_days"],
+                              "actual_days": one_decimal((a["days_total"], a["allocated"])),
+                              "allocated": a["allocated"]})
+        errors = [abs(p["forecast_days"] - p["actual_days"]) for p in pairs]
+        return {"pairs": pairs, "queues_compared": len(pairs),
+                "mean_absolute_error_days": round(sum(errors) / len(errors), 1) if errors else None}
+
+
+def _began_select(first: dt.date, last: dt.date, group_by: list[str], settings: Settings, mode: str):
+    """First allocations of the waits that began from ``first`` to ``last``, per group."""
+    rows = sa.select(
+        EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
+        EVENT.c.allocation, day_count(EVENT.c.wait_from_on, EVENT.c.occurred_on, mode).label("days"),
+    ).select_from(EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)).where(
+        EVENT.c.trigger == "allocate", EVENT.c.first_allocation.is_(True),
+        EVENT.c.wait_from_on >= date_param(first), EVENT.c.wait_from_on <= date_param(last)).subquery("began")
+    return _summarise(rows, group_by, _allocation_measures(), settings, _filters(None, None, None))

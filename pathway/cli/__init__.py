@@ -2,6 +2,7 @@
 
 import pathway.cli.duty  # noqa: F401
 from pathway.cli import core  # noqa: F401  (registers commands)
+from pathway.cli import reports as _reports  # noqa: F401  (pathway report …)
 from pathway.cli.app import app
 
 
