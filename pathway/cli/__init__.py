@@ -1,5 +1,6 @@
 """The ``pathway`` command. Each module below adds its commands to the one Typer app."""
 
+import pathway.cli.demo  # noqa: F401
 import pathway.cli.duty  # noqa: F401
 from pathway.cli import core  # noqa: F401  (registers commands)
 from pathway.cli import reports as _reports  # noqa: F401  (pathway report …)
