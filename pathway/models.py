@@ -99,4 +99,7 @@ class Outbox(SQLModel, table=True):
     sent_at: dt.datetime | None = None
     attempts: int = 0
     last_error: str | None = None
+
+
 from pathway import tracking_models as _tracking_models  # noqa: E402,F401  (wait snapshots, breaches, webhooks)
+from pathway import auth_models as _auth_models  # noqa: E402,F401  (API tokens, idempotent replies)

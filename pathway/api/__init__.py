@@ -1,0 +1,5 @@
+"""The HTTP API (FastAPI) and the huddle board: thin routes over ``pathway.auth.Access``."""
+
+from pathway.api.app import create_app
+
+__all__ = ["create_app"]

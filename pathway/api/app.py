@@ -1,0 +1,67 @@
+"""The FastAPI application: ``create_app(engine)`` wires the routes, the error body and the request log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from pathway.api import errors
+from pathway.api.app_paths import STATIC
+from pathway.api.routes import admin, duty, episodes, health, huddle, reports
+
+log = logging.getLogger("pathway.http")
+
+
+class RequestLog:
+    """One JSON line per request: method, path, status, ms, actor. Never the query string (the board's
+    first load may carry a token there) nor a body (it may carry a person's reference)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                log.info(json.dumps({
+                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "ms": round((time.perf_counter() - start) * 1000, 1),
+                    "actor": scope.get("state", {}).get("actor"),
+                }))
+
+
+def create_app(engine=None) -> FastAPI:
+    """The API and the huddle board on ``engine`` (default: ``Engine()`` on the configured database)."""
+    if engine is None:
+        from pathway import Engine
+
+        engine = Engine(actor="api")
+    app = FastAPI(
+        title="Three Conversations pathway engine",
+        version="0.1.0",
+        description="Episodes, queues, waits and reports over HTTP. Every call but /health carries "
+                    "`Authorization: Bearer <token>`; errors are `{\"error\": CODE, \"detail\": TEXT, …}`.",
+    )
+    app.state.engine = engine
+    errors.install(app)
+    for module in (health, episodes, duty, reports, admin, huddle):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestLog)
+    return app

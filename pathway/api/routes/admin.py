@@ -1,0 +1,82 @@
+"""Teams, workers, tokens and webhooks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from pathway.api import schemas
+from pathway.api.deps import IdempotencyHeader, get_access, idempotency_key
+from pathway.auth import Access, idempotent
+
+router = APIRouter(tags=["admin"])
+ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},
+          409: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}}
+
+
+def once(access: Access, what: str, body: schemas.Request, header_key: str | None, run, model) -> JSONResponse:
+    """Run a write once per idempotency key and answer 201 with the (first) reply."""
+    data = body.model_dump(exclude={"idempotency_key"})
+    key = idempotency_key(getattr(body, "idempotency_key", None), header_key)
+
+    def work():
+        return 201, jsonable_encoder(model.model_validate(run(data)))
+
+    status, reply = idempotent(access.engine, access.actor, key, {"what": what, **data}, work)
+    return JSONResponse(reply, status_code=status)
+
+
+@router.post("/teams", status_code=201, response_model=schemas.TeamPublic, responses=ERRORS)
+def create_team(body: schemas.TeamCreate, access: Access = Depends(get_access),
+                header_key: str | None = IdempotencyHeader):
+    """A team (admin)."""
+    return once(access, "POST /teams", body, header_key, lambda d: access.create_team(**d), schemas.TeamPublic)
+
+
+@router.post("/workers", status_code=201, response_model=schemas.WorkerPublic, responses=ERRORS)
+def create_worker(body: schemas.WorkerCreate, access: Access = Depends(get_access),
+                  header_key: str | None = IdempotencyHeader):
+    """A worker (admin, or the manager of the worker's team)."""
+    return once(access, "POST /workers", body, header_key, lambda d: access.create_worker(**d),
+                schemas.WorkerPublic)
+
+
+@router.post("/tokens", status_code=201, response_model=schemas.TokenCreated, responses=ERRORS)
+def create_token(body: schemas.TokenCreate, access: Access = Depends(get_access),
+                 header_key: str | None = IdempotencyHeader):
+    """An API token (admin). The token is in this reply only; the engine keeps its hash."""
+    def run(d):
+        token, row = access.create_token(**d)
+        return {**row, "token": token}
+
+    return once(access, "POST /tokens", body, header_key, run, schemas.TokenCreated)
+
+
+@router.get("/tokens", response_model=list[schemas.TokenPublic], responses=ERRORS)
+def list_tokens(access: Access = Depends(get_access)):
+    """Every token, without its secret (admin)."""
+    return access.list_tokens()
+
+
+@router.delete("/tokens/{token_id}", response_model=schemas.TokenPublic, responses=ERRORS)
+def revoke_token(token_id: int = Path(ge=1, le=schemas.MAX_INT), access: Access = Depends(get_access)):
+    """Revoke a token; it stops working at once (admin)."""
+    return access.revoke_token(token_id)
+
+
+@router.post("/webhooks", status_code=201, response_model=schemas.Row, responses=ERRORS)
+def add_webhook(body: schemas.WebhookCreate, access: Access = Depends(get_access),
+                header_key: str | None = IdempotencyHeader):
+    """A webhook subscription: signed deliveries of the chosen events, with retries (admin, integration)."""
+    def run(d):
+        reply = access.add_webhook(d["url"], d["events"], d["secret"])
+        return {k: v for k, v in dict(reply).items() if k != "secret"}
+
+    return once(access, "POST /webhooks", body, header_key, run, _Passthrough)
+
+
+class _Passthrough:
+    @staticmethod
+    def model_validate(value):
+        return value

@@ -1,0 +1,295 @@
+"""Who may do what: API tokens, the Actor a token stands for, and the engine's use cases guarded by role.
+
+A token is shown once when it is made and stored only as its SHA-256 hash. Roles:
+``duty`` (acts as one worker, in that worker's team), ``manager`` (one team),
+``integration`` (a case-management back end) and ``admin``. The rules live here, in
+``Access``, so the HTTP routes, the board and any other front door share them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+
+from pathway import services
+from pathway.auth_models import ApiRequest, ApiToken
+from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, ValidationError
+
+TOKEN = ApiToken.__table__
+REQUEST = ApiRequest.__table__
+ROLES = ("duty", "manager", "integration", "admin")
+TOKEN_PREFIX = "pw_"
+PUBLIC_TOKEN_FIELDS = ("id", "name", "role", "worker", "team", "created_at", "created_by", "revoked_at")
+
+
+class Unauthorized(PathwayError):
+    """No token, or one that is unknown or revoked."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """The caller: a role, bound to a worker (duty) or a team (manager)."""
+
+    role: str
+    name: str
+    worker: str | None = None
+    team: str | None = None
+    token_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """What the event log records as the actor of a change."""
+        if self.role == "duty":
+            return f"duty:{self.worker}"
+        if self.role == "manager":
+            return f"manager:{self.team}:{self.name}"
+        return f"{self.role}:{self.name}"
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+def create_token(engine, role: str, *, worker: str | None = None, team: str | None = None,
+                 name: str | None = None, actor: str = "cli") -> tuple[str, dict]:
+    """A new token for ``role``: returns (the token, shown this once; its public record)."""
+    if role not in ROLES:
+        raise ValidationError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}", field="role")
+    if name is not None and (not isinstance(name, str) or not 1 <= len(name.strip()) <= 100):
+        raise ValidationError("a token name is 1-100 characters", field="name")
+    with engine.transaction() as conn:
+        if role == "duty":
+            if worker is None:
+                raise ValidationError("a duty token acts as one worker: give --worker", field="worker")
+            worker_row = services.get_worker(conn, worker)
+            if team is not None and team != worker_row["team"]:
+                raise ValidationError(f"worker {worker!r} is in team {worker_row['team']!r}, not {team!r}",
+                                      field="team")
+            team = worker_row["team"]
+        elif role == "manager":
+            if team is None:
+                raise ValidationError("a manager token is for one team: give --team", field="team")
+            if worker is not None:
+                raise ValidationError("a manager token is for a team, not a worker", field="worker")
+            services.get_team(conn, team)
+        elif worker is not None or team is not None:
+            raise ValidationError(f"an {role} token is not bound to a worker or a team", field="role")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = {"name": (name or worker or team or role).strip(), "role": role, "worker": worker, "team": team,
+               "token_hash": hash_token(token), "created_at": engine.now(), "created_by": actor,
+               "revoked_at": None}
+        row["id"] = conn.execute(TOKEN.insert().values(**row).returning(TOKEN.c.id)).scalar_one()
+    return token, {k: row[k] for k in PUBLIC_TOKEN_FIELDS}
+
+
+def authenticate(engine, token: str | None) -> Actor:
+    """The Actor a bearer token stands for; Unauthorized when it is missing, unknown or revoked."""
+    if not token:
+        raise Unauthorized("this needs a token: send 'Authorization: Bearer <token>' "
+                           "(make one with `pathway token create`)")
+    with engine.transaction(write=False) as conn:
+        row = conn.execute(sa.select(TOKEN.c.id, TOKEN.c.name, TOKEN.c.role, TOKEN.c.worker, TOKEN.c.team,
+                                     TOKEN.c.revoked_at)
+                           .where(TOKEN.c.token_hash == hash_token(token))).mappings().first()
+    if row is None or row["revoked_at"] is not None:
+        raise Unauthorized("the token is unknown or revoked")
+    return Actor(role=row["role"], name=row["name"], worker=row["worker"], team=row["team"], token_id=row["id"])
+
+
+def list_tokens(engine) -> list[dict]:
+    cols = [TOKEN.c[k] for k in PUBLIC_TOKEN_FIELDS]
+    with engine.transaction(write=False) as conn:
+        return [dict(r) for r in conn.execute(sa.select(*cols).order_by(TOKEN.c.id)).mappings()]
+
+
+def revoke_token(engine, token_id: int) -> dict:
+    with engine.transaction() as conn:
+        row = conn.execute(sa.select(TOKEN.c.id, TOKEN.c.revoked_at).where(TOKEN.c.id == token_id)).first()
+        if row is None:
+            raise NotFound(f"no token {token_id}", token_id=token_id)
+        if row.revoked_at is None:
+            conn.execute(TOKEN.update().where(TOKEN.c.id == token_id).values(revoked_at=engine.now()))
+        cols = [TOKEN.c[k] for k in PUBLIC_TOKEN_FIELDS]
+        return dict(conn.execute(sa.select(*cols).where(TOKEN.c.id == token_id)).mappings().one())
+
+
+# -- idempotent replies for the writes the engine does not key itself ------------------------------
+
+def idempotent(engine, actor: Actor, key: str | None, body: dict, run) -> tuple[int, dict | list | None]:
+    """Run ``run()`` -> (status, body) once per (actor, key): a retry with the same request gets the first
+    reply; the same key with another request is a Conflict. The key is reserved before the work so a
+    concurrent duplicate is refused rather than run twice; a request that fails frees its key."""
+    if key is None:
+        return run()
+    if not isinstance(key, str) or not 1 <= len(key) <= 200:
+        raise ValidationError("idempotency_key is 1-200 characters", field="idempotency_key")
+    body_hash = services.request_hash(body)
+    with engine.transaction() as conn:
+        found = conn.execute(sa.select(REQUEST.c.request_hash, REQUEST.c.status, REQUEST.c.response).where(
+            REQUEST.c.actor == actor.label, REQUEST.c.idempotency_key == key)).first()
+        if found is None:
+            conn.execute(REQUEST.insert().values(actor=actor.label, idempotency_key=key, request_hash=body_hash,
+                                                 status=0, response=None, created_at=engine.now()))
+    if found is not None:
+        if found.request_hash != body_hash:
+            raise Conflict(f"idempotency_key {key!r} was already used for a different request")
+        if found.status == 0:
+            raise Conflict(f"a request with idempotency_key {key!r} is still running; retry shortly")
+        return found.status, found.response
+    where = sa.and_(REQUEST.c.actor == actor.label, REQUEST.c.idempotency_key == key)
+    try:
+        status, reply = run()
+    except BaseException:
+        with engine.transaction() as conn:
+            conn.execute(REQUEST.delete().where(where))
+        raise
+    with engine.transaction() as conn:
+        conn.execute(REQUEST.update().where(where).values(status=status, response=reply))
+    return status, reply
+
+
+# -- the use cases, guarded ------------------------------------------------------------------------
+
+def require(actor: Actor, *roles: str, doing: str) -> None:
+    if actor.role not in roles:
+        raise Forbidden(f"a {actor.role} token may not {doing}; allowed roles: {', '.join(roles)}",
+                        role=actor.role, allowed_roles=list(roles))
+
+
+def require_team(actor: Actor, team: str, doing: str) -> None:
+    """Duty workers and managers act only in their own team."""
+    if actor.role in ("duty", "manager") and actor.team != team:
+        raise Forbidden(f"a {actor.role} token of team {actor.team!r} may not {doing} in team {team!r}",
+                        role=actor.role, team=actor.team)
+
+
+class Access:
+    """The engine as one caller may use it: every method checks the role, then records the actor."""
+
+    def __init__(self, engine, actor: Actor):
+        self.engine = engine
+        self.actor = actor
+
+    # teams, workers, tokens, webhooks
+
+    def create_team(self, key: str, name: str) -> dict:
+        require(self.actor, "admin", doing="create teams")
+        return self.engine.create_team(key=key, name=name, actor=self.actor.label)
+
+    def create_worker(self, key: str, name: str, team: str, caseload_cap: int | None = None) -> dict:
+        require(self.actor, "admin", "manager", doing="create workers")
+        require_team(self.actor, team, "create workers")
+        return self.engine.create_worker(key=key, name=name, team=team, caseload_cap=caseload_cap,
+                                         actor=self.actor.label)
+
+    def create_token(self, role: str, worker: str | None = None, team: str | None = None,
+                     name: str | None = None) -> tuple[str, dict]:
+        require(self.actor, "admin", doing="create tokens")
+        return create_token(self.engine, role, worker=worker, team=team, name=name, actor=self.actor.label)
+
+    def list_tokens(self) -> list[dict]:
+        require(self.actor, "admin", doing="list tokens")
+        return list_tokens(self.engine)
+
+    def revoke_token(self, token_id: int) -> dict:
+        require(self.actor, "admin", doing="revoke tokens")
+        return revoke_token(self.engine, token_id)
+
+    def add_webhook(self, url: str, events: list[str], secret: str) -> dict:
+        require(self.actor, "admin", "integration", doing="add webhooks")
+        if not hasattr(self.engine, "add_webhook"):
+            raise NotImplementedError("webhooks")
+        return self.engine.add_webhook(url, events, secret, actor=self.actor.label)
+
+    # episodes
+
+    def record_contact(self, *, person_ref: str, client_group: str, team: str, occurred_at=None,
+                       priority: str = "normal", route: str | None = None, idempotency_key: str | None = None):
+        require(self.actor, "integration", "duty", "manager", doing="record contacts")
+        require_team(self.actor, team, "record contacts")
+        return self.engine.record_contact(person_ref, client_group, team, occurred_at=occurred_at,
+                                          priority=priority, route=route, idempotency_key=idempotency_key,
+                                          actor=self.actor.label)
+
+    def _readable(self, episode_id: int):
+        ep = self.engine.get(episode_id)
+        if self.actor.role == "duty" and ep.team != self.actor.team:
+            raise Forbidden(f"episode {episode_id} is in team {ep.team!r}; a duty worker of team "
+                            f"{self.actor.team!r} may not see it", role="duty", team=self.actor.team)
+        return ep
+
+    def get(self, episode_id: int):
+        return self._readable(episode_id)
+
+    def history(self, episode_id: int) -> list[dict]:
+        self._readable(episode_id)
+        return self.engine.history(episode_id)
+
+    def fire(self, episode_id: int, trigger: str, *, occurred_at=None, worker: str | None = None,
+             outcome: str | None = None, note: str | None = None, idempotency_key: str | None = None):
+        require(self.actor, "integration", "duty", "manager", doing="move episodes")
+        ep = self.engine.get(episode_id)
+        require_team(self.actor, ep.team, "move episodes")
+        if self.actor.role == "duty" and trigger == "allocate":
+            # A duty worker acts only as themself: allocating is taking it on their own caseload.
+            if worker is not None and worker != self.actor.worker:
+                raise Forbidden(f"a duty worker acts only as themself: {self.actor.worker!r} may not allocate to "
+                                f"{worker!r} (a manager may)", role="duty", worker=self.actor.worker)
+            worker = self.actor.worker
+        return self.engine.fire(episode_id, trigger, occurred_at=occurred_at, worker=worker, outcome=outcome,
+                                note=note, idempotency_key=idempotency_key, actor=self.actor.label)
+
+    # duty desk
+
+    def queue(self, team: str):
+        require(self.actor, "duty", "manager", doing="see a team's queue")
+        require_team(self.actor, team, "see the queue")
+        return self.engine.queue(team)
+
+    def claim_next(self, team: str):
+        require(self.actor, "duty", doing="claim from the queue")
+        require_team(self.actor, team, "claim")
+        ep = self.engine.claim_next(team, self.actor.worker, actor=self.actor.label)
+        if ep is None:
+            raise NotFound(f"nothing waiting in team {team!r}'s queue", team=team)
+        return ep
+
+    def claim(self, episode_id: int):
+        require(self.actor, "duty", doing="claim episodes")
+        ep = self.engine.get(episode_id)
+        require_team(self.actor, ep.team, "claim episodes")
+        return self.engine.claim(episode_id, self.actor.worker, actor=self.actor.label)
+
+    # reports
+
+    def report_team(self, team: str | None) -> str | None:
+        """Managers see their own team's reports (their team by default); integrations any team."""
+        require(self.actor, "manager", "integration", doing="read reports")
+        if self.actor.role == "manager":
+            if team is None:
+                return self.actor.team
+            require_team(self.actor, team, "read reports")
+        return team
+
+    def report(self, name: str, **kwargs) -> list[dict]:
+        kwargs["team"] = self.report_team(kwargs.get("team"))
+        if name == "caseloads":
+            return self.engine.caseloads(kwargs["team"])
+        method = getattr(self.engine.reports, name, None)
+        if method is None:
+            raise NotImplementedError(f"reports.{name}")
+        return method(**{k: v for k, v in kwargs.items() if v is not None})
+
+    # the huddle board
+
+    def see_board(self, team: str) -> None:
+        require(self.actor, "manager", "duty", doing="open the huddle board")
+        require_team(self.actor, team, "open the huddle board")

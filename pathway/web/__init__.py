@@ -1,0 +1,1 @@
+"""The huddle board: a server-rendered page, its data, and its locally served assets."""

@@ -1,0 +1,89 @@
+"""What the huddle board shows for one team, as one JSON document the page renders and refreshes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from pathway import days, services
+from pathway.allocation import IS_CRISIS
+from pathway.auth import Actor
+from pathway.episode import EpisodeState
+from pathway.services import EPISODE, STATE_FIELDS
+from pathway.stages import WAITING
+
+LONGEST = 15  # people listed by name of reference on the board
+TREND_WEEKS = 8
+
+
+def longest_waiting(engine, team: str, limit: int = LONGEST) -> tuple[list[dict], int, int]:
+    """Crises first, then the longest waits: (rows, everyone waiting, crises waiting)."""
+    cols = [EPISODE.c[name] for name in STATE_FIELDS]
+    crisis = sa.case((IS_CRISIS, 0), else_=1)
+    in_team = sa.and_(EPISODE.c.team == team, EPISODE.c.stage.in_(WAITING))
+    now = engine.now()
+    mode = engine.settings.day_mode
+    with engine.transaction(write=False) as conn:
+        rows = conn.execute(sa.select(*cols).where(in_team)
+                            .order_by(crisis, EPISODE.c.wait_from.asc(), EPISODE.c.id.asc()).limit(limit)).mappings()
+        states = [EpisodeState(**r) for r in rows]
+        total, crises = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(
+            sa.func.sum(sa.case((IS_CRISIS, 1), else_=0)), 0)).where(in_team)).one()
+    out = []
+    for s in states:
+        waited = s.days_waiting(now, mode)
+        limit_days = engine.settings.threshold(s.stage, s.client_group)
+        out.append({"episode_id": s.id, "person_ref": s.person_ref, "client_group": s.client_group,
+                    "stage": s.stage, "priority": s.priority, "days_waiting": waited,
+                    "threshold_days": limit_days,
+                    "breach": limit_days is not None and waited is not None and waited > limit_days,
+                    "crisis": s.stage == "c2_waiting" or s.priority == "crisis"})
+    return out, int(total), int(crises)
+
+
+def trend(engine, team: str, today: dt.date, weeks: int = TREND_WEEKS) -> list[dict]:
+    """People waiting at the end of each of the last ``weeks`` weeks (the waits report as at each date)."""
+    if hasattr(engine.reports, "trends"):
+        try:
+            return engine.reports.trends(team=team, weeks=weeks)
+        except TypeError:
+            pass
+    out = []
+    for back in range(weeks - 1, -1, -1):
+        day = today - dt.timedelta(days=7 * back)
+        rows = engine.reports.waits(group_by=["stage"], team=team, as_at=day)
+        out.append({"as_at": day.isoformat(), "waiting": sum(r["waiting"] for r in rows),
+                    "over_threshold": sum(r["over_threshold"] or 0 for r in rows)})
+    return out
+
+
+def forecast(engine, team: str) -> list[dict] | None:
+    """The reports' forecast of the queue, when this build has one."""
+    method = getattr(engine.reports, "forecast", None)
+    if method is None:
+        return None
+    return method(team=team)
+
+
+def board_data(engine, team: str, actor: Actor) -> dict:
+    with engine.transaction(write=False) as conn:
+        team_row = services.get_team(conn, team)
+    today = days.london_date(engine.now())
+    waits = engine.reports.waits(group_by=["client_group", "stage"], team=team, as_at=today)
+    people, total, crises = longest_waiting(engine, team)
+    thresholds = {stage: engine.settings.threshold(stage) for stage in WAITING}
+    return {
+        "team": team, "team_name": team_row["name"], "as_at": today.isoformat(),
+        "generated_at": engine.now().isoformat(timespec="seconds"),
+        "viewer": {"role": actor.role, "worker": actor.worker, "can_take_next": actor.role == "duty"},
+        "stages": list(WAITING), "client_groups": list(engine.settings.client_groups),
+        "thresholds": thresholds,
+        "waits": waits,
+        "waiting_total": total, "crises_total": crises,
+        "over_threshold_total": sum(r["over_threshold"] or 0 for r in waits),
+        "longest": people,
+        "caseloads": engine.caseloads(team),
+        "trend": trend(engine, team, today),
+        "forecast": forecast(engine, team),
+    }
