@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pathway import allocation, days, services
 from pathway.db import make_engine, unit_of_work, upgrade
 from pathway.episode import EpisodeState
+from pathway.history import ImportSummary
 from pathway.reports import Reports
 from pathway.settings import Settings, load_settings
 
@@ -275,3 +276,17 @@ class Engine:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     # -- history in and national returns out (pathway/history.py, pathway/cld.py) --------------------
+
+    def import_history(self, rows_or_path, mapping=None, *, actor: str | None = None, batch_size: int = 10_000,
+                       progress=None) -> ImportSummary:
+        """Backfill episodes from a case record system's extract (a CSV path or dict rows), all or nothing.
+
+        Every row is checked first (codes, dates, order, the move legal from the stage at that time);
+        a bad source raises one ValidationError listing every bad row by line, and nothing is written.
+        ``mapping`` is an ImportMapping, a dict or a TOML file of the council's columns and codes.
+        ``progress(phase, done, total)`` is called as the source is read. See pathway/history.py.
+        """
+        from pathway import history
+
+        return history.import_history(self.db, self.settings, rows_or_path, mapping, actor=actor or self.actor,
+                                      now=self.now(), batch_size=batch_size, progress=progress)
