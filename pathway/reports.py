@@ -496,7 +496,10 @@ def outcomes_select(start: dt.date, end: dt.date, group_by: Sequence[str], team:
 # -- the reports as the engine offers them -------------------------------------------------------
 
 class Reports:
-    """``engine.reports``: every report returns a list of dicts keyed as the HTTP report's fields."""
+    """``engine.reports``: every report returns a list of dicts keyed as the HTTP report's fields.
+
+    ``group_by=None`` means the report's default grouping; ``[]`` (or "") one row for everything.
+    """
 
     def __init__(self, engine):
         self.engine = engine
@@ -560,7 +563,7 @@ class Reports:
               stage: str | None = None, day_mode: str | None = None) -> list[dict]:
         """Who waits at the end of ``as_at`` (default today), per group: ``waiting, median_days,
         p90_days, max_days, over_threshold``."""
-        group_by = check_group_by(group_by)
+        group_by = check_group_by(("client_group", "stage") if group_by is None else group_by)
         day = self.as_at(as_at)
         filters = self._check_filters(team, client_group, priority, stage)
         mode = self._check_mode(day_mode, (day, "as_at"))
@@ -578,7 +581,7 @@ class Reports:
                    day_mode: str | None = None) -> list[dict]:
         """First allocations made from ``start`` to ``end`` (inclusive; default the 28 days to today),
         per group: ``allocated, mean_days, median_days, p90_days, self_allocated, manager_allocated``."""
-        group_by = check_group_by(group_by)
+        group_by = check_group_by(("client_group", "stage") if group_by is None else group_by)
         start_day, end_day = self.period(start, end)
         filters = self._check_filters(team, client_group, priority, stage)
         mode = self._check_mode(day_mode, (start_day, "from"), (end_day, "to"))
@@ -596,14 +599,15 @@ class Reports:
         return out
 
     def trends(self, group_by: Sequence[str] | str | None = ("client_group",), start=None, end=None,
-               period: str = "week", team: str | None = None, priority: str | None = None,
+               period: str | None = "week", team: str | None = None, priority: str | None = None,
                client_group: str | None = None, stage: str | None = None,
                day_mode: str | None = None) -> list[dict]:
         """Per week (Monday to Sunday) or month from ``start`` to ``end`` (default the 12 weeks or
         months to today): who waited at the end of the period (``waiting, median_days, p90_days,
         over_threshold``, as the waits report on that day, or today while the period runs) and the
         first allocations made in it (``allocated, mean_days_to_allocation, median_days_to_allocation``)."""
-        group_by = check_group_by(group_by)
+        group_by = check_group_by(("client_group",) if group_by is None else group_by)
+        period = period or "week"
         default = 12 * (7 if period == "week" else 30)
         start_day, end_day = self.period(start, end, default_days=default)
         today = self.today()
@@ -627,11 +631,12 @@ class Reports:
                         "median_days_to_allocation": one_decimal(a["median_days"])})
         return out
 
-    def caseloads(self, team: str | None = None, by: str = "worker") -> list[dict]:
+    def caseloads(self, team: str | None = None, by: str | None = "worker") -> list[dict]:
         """Active episodes per worker against their cap (the duty desk's count), or per team:
         ``workers, caseload, capacity, over_cap`` (workers above their cap)."""
         from pathway import allocation
 
+        by = by or "worker"
         if by not in ("worker", "team"):
             raise ValidationError(f"caseloads by {by!r}: use 'worker' or 'team'", field="by")
         self._check_team(team)
@@ -679,7 +684,7 @@ class Reports:
                  stage: str | None = None, window_days: int = 28, day_mode: str | None = None) -> list[dict]:
         """Per queue: the expected days to allocation of a contact arriving on ``as_at`` (default
         today) = people waiting ÷ first allocations per day over the ``window_days`` to ``as_at``."""
-        group_by = check_group_by(group_by)
+        group_by = check_group_by(("team", "stage") if group_by is None else group_by)
         day = self.as_at(as_at)
         filters = self._check_filters(team, client_group, priority, stage)
         mode = self._check_mode(day_mode, (day, "as_at"))
