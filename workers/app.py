@@ -18,7 +18,10 @@ class WorkerSettings(BaseSettings):
     # council takes minutes), or a slow task runs twice (harmless, tasks are idempotent, but
     # wasted); short enough that work held by a killed worker comes back the same hour.
     visibility_timeout: int = 1800
-    queue: str = "pathway"  # the queue every task goes to (tests use their own)
+    # Seconds between a worker's sweeps for tasks left unacknowledged past the visibility timeout
+    # (kombu's default sweep is rare, about every 100 s, which is too slow with a short timeout).
+    restore_interval: int = 60
+    celery_queue: str = "pathway"  # the queue every task goes to (tests use their own)
     dispatch_interval: float = 10.0  # seconds between outbox relays (beat)
     track_waits_minute: int = 5  # track_waits runs hourly at this minute past the hour (beat)
 
@@ -36,7 +39,7 @@ def make_celery(settings: Settings | None = None, worker: WorkerSettings | None 
         # task's error reaches the caller as it would from a plain function call.
         task_always_eager=settings.broker_url is None,
         task_eager_propagates=True,
-        task_default_queue=worker.queue,
+        task_default_queue=worker.celery_queue,
         # No result backend: tasks write their results to the database, callers read them there.
         task_ignore_result=True,
         # Work that must not be lost: a task is acknowledged only after it has finished
@@ -49,7 +52,9 @@ def make_celery(settings: Settings | None = None, worker: WorkerSettings | None 
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": worker.visibility_timeout},
+        broker_transport_options={"visibility_timeout": worker.visibility_timeout,
+                                  "unacked_restore_interval": worker.restore_interval,
+                                  "unacked_restore_throttle": 1},
         # Sending to a broker that is down fails within about a second rather than hanging a
         # command; the engine itself never sends (the outbox waits for the broker to return).
         broker_connection_retry_on_startup=True,
@@ -58,7 +63,6 @@ def make_celery(settings: Settings | None = None, worker: WorkerSettings | None 
                                    "interval_max": 0.5},
         beat_schedule=beat_schedule(worker),
         timezone="Europe/London",
-        worker_hijack_root_logger=False,
     )
     app.pathway_settings = settings  # what the tasks' engine is built from
     return app
