@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from pathway import services
 from pathway.episode import EpisodeState
-from pathway.errors import CaseloadFull, Conflict, Forbidden
+from pathway.errors import CaseloadFull, Conflict, Forbidden, NotFound
 from pathway.services import EPISODE, STATE_FIELDS, WORKER
 from pathway.settings import Settings
 from pathway.stages import ACTIVE, WAITING
@@ -43,19 +43,18 @@ def is_crisis(state: EpisodeState) -> bool:
     return state.stage == "c2_waiting" or state.priority == "crisis"
 
 
-def waiting_in(team: str) -> sa.Select:
-    """The ids of the team's waiting episodes, in claim order."""
-    return (sa.select(EPISODE.c.id)
-            .where(EPISODE.c.team == team, EPISODE.c.stage.in_(WAITING))
-            .order_by(*CLAIM_ORDER))
+STATE_COLUMNS = [EPISODE.c[name] for name in STATE_FIELDS]
+# The team's waiting episodes, in claim order (parameter: team). Statements are built once.
+WAITING_IN = (sa.select(EPISODE.c.id)
+              .where(EPISODE.c.team == sa.bindparam("team"), EPISODE.c.stage.in_(WAITING))
+              .order_by(*CLAIM_ORDER))
+QUEUE = WAITING_IN.with_only_columns(*STATE_COLUMNS)
 
 
 def queue(conn: Connection, team: str) -> list[EpisodeState]:
     """Every waiting episode of ``team``, in claim order."""
     services.get_team(conn, team)
-    cols = [EPISODE.c[name] for name in STATE_FIELDS]
-    q = waiting_in(team).with_only_columns(*cols)
-    return [EpisodeState(**row) for row in conn.execute(q).mappings()]
+    return [EpisodeState(**row) for row in conn.execute(QUEUE, {"team": team}).mappings()]
 
 
 # -- caseloads -----------------------------------------------------------------------------------
@@ -64,22 +63,31 @@ def cap_of(settings: Settings, worker_row: dict) -> int:
     return worker_row["caseload_cap"] or settings.caseload.default_cap
 
 
-def caseload(conn: Connection, worker: str) -> int:
-    """Episodes the worker holds now: every ``*_active`` episode allocated to them."""
-    q = sa.select(sa.func.count()).select_from(EPISODE).where(EPISODE.c.worker == worker,
-                                                                EPISODE.c.stage.in_(ACTIVE))
-    return conn.execute(q).scalar_one()
+_HELD = EPISODE.alias("held")
+# A worker's caseload (parameter: worker): every ``*_active`` episode allocated to them.
+HELD = (sa.select(sa.func.count()).select_from(_HELD)
+        .where(_HELD.c.worker == sa.bindparam("worker"), _HELD.c.stage.in_(ACTIVE)).scalar_subquery())
+CASELOAD = sa.select(HELD)
+LOCK_WORKER = sa.select(WORKER).where(WORKER.c.key == sa.bindparam("worker")).with_for_update()
 
 
-def lock_worker(conn: Connection, worker: str) -> int:
-    """Hold the worker's row until the transaction ends and return their caseload.
+def lock_worker(conn: Connection, worker: str) -> dict:
+    """The worker's row, held until the transaction ends (NotFound for an unknown worker).
 
-    While the row is held no other allocation to this worker can be checked, so the count
-    cannot be overtaken before this transaction commits. (SQLite has no FOR UPDATE; its
-    writers are serialised by BEGIN IMMEDIATE already.)
+    While it is held no other allocation to this worker can be checked, so a caseload counted
+    by a LATER statement of this transaction cannot be overtaken before it commits. (The count
+    must be a later statement: under READ COMMITTED a statement that waited for the lock still
+    reads with the snapshot it started with. SQLite has no FOR UPDATE; its writers are
+    serialised by BEGIN IMMEDIATE already.)
     """
-    conn.execute(sa.select(WORKER.c.key).where(WORKER.c.key == worker).with_for_update())
-    return caseload(conn, worker)
+    row = conn.execute(LOCK_WORKER, {"worker": worker}).mappings().first()
+    if row is None:
+        raise NotFound(f"no worker {worker!r}", field="worker")
+    return dict(row)
+
+
+def caseload(conn: Connection, worker: str) -> int:
+    return conn.execute(CASELOAD, {"worker": worker}).scalar_one()
 
 
 def enforce_cap(settings: Settings, state: EpisodeState, worker_row: dict, load: int) -> None:
@@ -100,7 +108,8 @@ def enforce_cap(settings: Settings, state: EpisodeState, worker_row: dict, load:
 def allocation_check(settings: Settings):
     """The ``check_allocation`` hook services.fire runs for every allocate (claims and managers alike)."""
     def check(conn: Connection, state: EpisodeState, worker_row: dict) -> None:
-        enforce_cap(settings, state, worker_row, lock_worker(conn, worker_row["key"]))
+        lock_worker(conn, worker_row["key"])
+        enforce_cap(settings, state, worker_row, caseload(conn, worker_row["key"]))
     return check
 
 
@@ -132,51 +141,65 @@ def _own_team(worker_row: dict, team: str) -> None:
                         f"from that team's queue, not from team {team!r}'s", worker=worker_row["key"], team=team)
 
 
+def _next_claim(crisis_over_cap: bool) -> sa.Select:
+    load = sa.select(HELD.label("caseload")).subquery("load")  # counted once per claim
+    claimable = load.c.caseload < sa.bindparam("cap")
+    if crisis_over_cap:
+        claimable = sa.or_(claimable, IS_CRISIS)
+    return (WAITING_IN.with_only_columns(*STATE_COLUMNS, load.c.caseload)
+            .select_from(EPISODE.join(load, sa.true())).where(claimable)
+            .limit(1).with_for_update(skip_locked=True, of=EPISODE))
+
+
+# Parameters: team, worker, cap. Keyed by caseload.crisis_over_cap.
+NEXT_CLAIM = {over: _next_claim(over) for over in (True, False)}
+EPISODE_FOR_UPDATE = sa.select(*STATE_COLUMNS).where(EPISODE.c.id == sa.bindparam("id")).with_for_update()
+
+
 def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, actor: str,
                now) -> EpisodeState | None:
     """Allocate the first claimable episode of ``team``'s queue to ``worker``; None if nothing waits.
 
     A worker at cap may still take a crisis (when configured): the first crisis in the queue.
     """
-    services.get_team(conn, team)
-    worker_row = services.get_worker(conn, worker)
-    _own_team(worker_row, team)
-    load = lock_worker(conn, worker)
-    candidates = waiting_in(team)
-    at_cap = load >= cap_of(settings, worker_row)
-    if at_cap:
-        if not settings.caseload.crisis_over_cap:
-            candidates = candidates.where(sa.false())
-        else:
-            candidates = candidates.where(IS_CRISIS)
-    # SKIP LOCKED: a row another claimer holds is passed over, never waited for.
-    episode_id = conn.execute(
-        candidates.limit(1).with_for_update(skip_locked=True, of=EPISODE)).scalar_one_or_none()
-    if episode_id is None:
-        first = conn.execute(waiting_in(team).limit(1)).scalar_one_or_none() if at_cap else None
+    worker_row = lock_worker(conn, worker)
+    if worker_row["team"] != team:
+        services.get_team(conn, team)  # NotFound for an unknown team, before Forbidden
+        _own_team(worker_row, team)
+    # One statement, after the worker's lock (so with a fresh snapshot), counts the caseload and
+    # takes the first claimable episode; SKIP LOCKED passes over a row another claimer holds.
+    params = {"team": team, "worker": worker, "cap": cap_of(settings, worker_row)}
+    row = conn.execute(NEXT_CLAIM[settings.caseload.crisis_over_cap], params).mappings().first()
+    if row is None:
+        first = conn.execute(WAITING_IN.limit(1), {"team": team}).scalar_one_or_none()
         if first is not None:
-            # Something waits, but not for a worker at cap: say so rather than "nothing waiting".
-            enforce_cap(settings, services.load_state(conn, first), worker_row, load)
+            # Something waits but this worker may not take it: say why rather than "nothing waiting".
+            enforce_cap(settings, services.load_state(conn, first), worker_row, caseload(conn, worker))
         return None
-    return services.fire(conn, settings, episode_id, "allocate", worker=worker, allocation="self",
-                         actor=actor, now=now,
-                         check_allocation=lambda c, state, row: enforce_cap(settings, state, row, load))
+    row = dict(row)
+    load = row.pop("caseload")
+    state = EpisodeState(**row)
+    return services.fire(conn, settings, state.id, "allocate", worker=worker, allocation="self",
+                         actor=actor, now=now, loaded=state, worker_row=worker_row,
+                         check_allocation=lambda c, st, w: enforce_cap(settings, st, w, load))
 
 
 def claim(conn: Connection, settings: Settings, episode_id: int, worker: str, *, actor: str,
           now) -> EpisodeState:
     """Allocate that one episode to ``worker``; a second claimer gets Conflict naming who has it."""
-    worker_row = services.get_worker(conn, worker)
     # The worker's row before the episode's, as every allocation does: one lock order, no deadlock.
-    load = lock_worker(conn, worker)
+    worker_row = lock_worker(conn, worker)
     # Wait for (not skip) a claimer holding this episode, then look at what it left behind.
-    conn.execute(sa.select(EPISODE.c.id).where(EPISODE.c.id == episode_id).with_for_update())
-    state = services.load_state(conn, episode_id)  # NotFound for an unknown episode
+    row = conn.execute(EPISODE_FOR_UPDATE, {"id": episode_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"no episode {episode_id}", episode_id=episode_id)
+    state = EpisodeState(**row)
     _own_team(worker_row, state.team)
     if state.stage in ACTIVE:
         who = "you" if state.worker == worker else state.worker
         raise Conflict(f"episode {episode_id} was already taken by {who} (stage {state.stage})",
                        episode_id=episode_id, worker=state.worker, stage=state.stage)
+    load = caseload(conn, worker)
     return services.fire(conn, settings, episode_id, "allocate", worker=worker, allocation="self",
-                         actor=actor, now=now,
-                         check_allocation=lambda c, st, row: enforce_cap(settings, st, row, load))
+                         actor=actor, now=now, loaded=state, worker_row=worker_row,
+                         check_allocation=lambda c, st, w: enforce_cap(settings, st, w, load))

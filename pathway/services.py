@@ -29,6 +29,10 @@ TEAM = Team.__table__
 WORKER = Worker.__table__
 
 STATE_FIELDS = [f.name for f in dataclasses.fields(EpisodeState)]
+# The episode row moves on only from the version that was read (statements built once: a claim
+# is a hot path and building a statement costs more than running it).
+GUARDED_UPDATE = EPISODE.update().where(EPISODE.c.id == sa.bindparam("b_id"),
+                                        EPISODE.c.version == sa.bindparam("b_version"))
 # A reference from the back end's system, never a name: letters, digits and . _ : / - only.
 REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -161,8 +165,8 @@ def _outbox(conn: Connection, state: EpisodeState, event: dict, now: dt.datetime
         "person_ref": state.person_ref, "client_group": state.client_group, "team": state.team,
         "priority": state.priority, "worker": state.worker, "outcome": event["outcome"],
     }
-    conn.execute(OUTBOX.insert().values(kind=payload["kind"], episode_id=state.id, payload=payload,
-                                        created_at=now, attempts=0))
+    conn.execute(OUTBOX.insert(), {"kind": payload["kind"], "episode_id": state.id, "payload": payload,
+                                   "created_at": now, "attempts": 0})
 
 
 def _event_row(state_before: EpisodeState | None, state: EpisodeState, fact: Fact, actor: str,
@@ -224,13 +228,17 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
          worker: str | None = None, outcome: str | None = None, note: str | None = None,
          keep_worker: bool = False, to: str | None = None, idempotency_key: str | None = None,
          expected_version: int | None = None, allocation: str | None = None, actor: str,
-         now: dt.datetime, check_allocation=None) -> EpisodeState:
+         now: dt.datetime, check_allocation=None, loaded: EpisodeState | None = None,
+         worker_row: dict | None = None) -> EpisodeState:
     """Move an episode on by ``trigger``; ``check_allocation(conn, state, worker_row)`` may refuse
-    an allocation (the duty desk's caseload caps) before anything is written."""
+    an allocation (the duty desk's caseload caps) before anything is written.
+
+    ``loaded`` and ``worker_row`` are the episode and the worker when the caller has just read
+    (and locked) them in this transaction, as a claim has: they save reading them again."""
     if trigger not in TRIGGERS:
         raise ValidationError(f"unknown trigger {trigger!r}; triggers are: {', '.join(TRIGGERS)}",
                               field="trigger")
-    state = load_state(conn, episode_id)
+    state = loaded if loaded is not None and loaded.id == episode_id else load_state(conn, episode_id)
     body = {"trigger": trigger, "occurred_at": occurred_at, "worker": worker, "outcome": outcome,
             "note": note, "keep_worker": keep_worker, "to": to}
     body_hash = request_hash(body)
@@ -266,7 +274,8 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
     fact = Fact(trigger, at, worker=worker, outcome=outcome, data=data)
     new = apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
     if trigger == "allocate":
-        worker_row = get_worker(conn, worker)
+        if worker_row is None or worker_row["key"] != worker:
+            worker_row = get_worker(conn, worker)
         if worker_row["team"] != state.team:
             raise ValidationError(f"worker {worker!r} is in team {worker_row['team']!r}, "
                                   f"not the episode's team {state.team!r}", field="worker")
@@ -274,13 +283,11 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
             check_allocation(conn, state, worker_row)
         allocation = allocation or "manager"
     updated = conn.execute(
-        EPISODE.update().where(EPISODE.c.id == episode_id, EPISODE.c.version == state.version)
-        .values(**_state_values(new))
-    ).rowcount
+        GUARDED_UPDATE, {**_state_values(new), "b_id": episode_id, "b_version": state.version}).rowcount
     if updated != 1:
         raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
                        episode_id=episode_id)
     event = _event_row(state, new, fact, actor, note, allocation, idempotency_key, body_hash, now)
-    conn.execute(EVENT.insert().values(**event))
+    conn.execute(EVENT.insert(), event)
     _outbox(conn, new, event, now)
     return new

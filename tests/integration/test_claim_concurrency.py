@@ -1,0 +1,163 @@
+"""Real concurrency at the duty desk: many claimers at once, on PostgreSQL and on SQLite.
+
+The queue is loaded in bulk (bench.claims.seed_queue); every claim goes through the engine.
+"""
+
+import collections
+import datetime as dt
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from bench.claims import seed_queue
+from pathway import CaseloadFull, Conflict
+from pathway.services import EPISODE, EVENT
+
+# PostgreSQL: 2,000 waiting, 8 workers with 3 claimers each (24 threads); SQLite: fewer.
+SCENARIO = {"postgresql": (2000, 8, 3), "sqlite": (320, 8, 2)}
+
+
+def run_threads(n, work):
+    errors = []
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        try:
+            barrier.wait()
+            work(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a claimer never finished: deadlock?"
+    assert not errors, errors[:3]
+
+
+def test_many_claimers_empty_the_queue_each_episode_once_and_nobody_over_cap(engine):
+    size, workers, per_worker = SCENARIO[engine.db.dialect.name]
+    cap = size // workers  # exactly enough places for the whole queue
+    engine.create_team(key="north", name="North")
+    for w in range(workers):
+        engine.create_worker(key=f"w{w}", name=f"Worker {w}", team="north", caseload_cap=cap)
+    ids = seed_queue(engine.db, "north", size, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=7)
+    taken = collections.defaultdict(list)
+    full = collections.Counter()
+
+    def claimer(i):
+        worker = f"w{i % workers}"
+        while True:
+            try:
+                ep = engine.claim_next("north", worker)
+            except CaseloadFull:
+                full[worker] += 1
+                return
+            if ep is None:
+                return
+            assert ep.worker == worker and ep.stage == "c1_active"
+            taken[worker].append(ep.id)
+
+    run_threads(workers * per_worker, claimer)
+
+    claimed = [x for ids_ in taken.values() for x in ids_]
+    assert sorted(claimed) == sorted(ids)  # every episode claimed, none twice, none lost
+    assert engine.queue("north") == []
+    with engine.db.connect() as conn:
+        per_episode = dict(conn.execute(
+            sa.select(EVENT.c.episode_id, sa.func.count()).where(EVENT.c.trigger == "allocate")
+            .group_by(EVENT.c.episode_id)).all())
+        holders = dict(conn.execute(sa.select(EPISODE.c.id, EPISODE.c.worker)).all())
+    assert set(per_episode) == set(ids) and set(per_episode.values()) == {1}
+    assert all(holders[x] == worker for worker, xs in taken.items() for x in xs)
+    loads = {r["worker"]: r["caseload"] for r in engine.caseloads("north")}
+    assert loads == {f"w{w}": cap for w in range(workers)}  # all full, none over
+    assert all(len(taken[f"w{w}"]) == cap for w in range(workers))
+    for x in ids[:: max(1, size // 20)]:
+        assert engine.replay(x) == engine.get(x)
+
+
+def test_racing_claims_on_one_episode_have_one_winner(engine):
+    engine.create_team(key="north", name="North")
+    claimers = 8
+    for w in range(claimers):
+        engine.create_worker(key=f"w{w}", name=f"Worker {w}", team="north", caseload_cap=50)
+    ids = seed_queue(engine.db, "north", 12, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=3)
+    wins = collections.Counter()
+    losses = collections.Counter()
+
+    def claimer(i):
+        for x in ids:
+            try:
+                engine.claim(x, f"w{i}")
+                wins[x] += 1
+            except Conflict as exc:
+                assert "already taken by" in exc.detail
+                losses[x] += 1
+
+    run_threads(claimers, claimer)
+    assert all(wins[x] == 1 and losses[x] == claimers - 1 for x in ids)
+    assert sum(r["caseload"] for r in engine.caseloads("north")) == len(ids)
+
+
+def test_one_worker_claiming_from_many_places_never_passes_the_cap(engine):
+    """The same worker in several sessions at once: the worker's row lock serialises the cap check."""
+    engine.create_team(key="north", name="North")
+    engine.create_worker(key="amira", name="Amira", team="north", caseload_cap=5)
+    ids = seed_queue(engine.db, "north", 40, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=5)
+    got = []
+
+    def claimer(i):
+        for _ in range(3):
+            try:
+                if i % 2:
+                    ep = engine.claim_next("north", "amira")
+                else:
+                    ep = engine.claim(ids[(i * 3 + _) % len(ids)], "amira")
+            except (CaseloadFull, Conflict):
+                continue
+            if ep is not None:
+                got.append(ep.id)
+
+    run_threads(12, claimer)
+    assert len(got) == len(set(got)) == 5
+    assert engine.caseloads("north")[0]["caseload"] == 5
+
+
+@pytest.mark.parametrize("crisis_over_cap", [True, False])
+def test_crises_under_concurrency(engine, crisis_over_cap):
+    """Workers at cap race for crises: taken over cap only when configured, each exactly once."""
+    engine.settings.caseload.crisis_over_cap = crisis_over_cap
+    engine.create_team(key="north", name="North")
+    for w in range(4):
+        engine.create_worker(key=f"w{w}", name=f"Worker {w}", team="north", caseload_cap=2)
+    start = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    normal = seed_queue(engine.db, "north", 8, start_at=start, seed=11, priorities=("normal",))
+    for w in range(4):  # everybody at cap
+        for _ in range(2):
+            engine.claim_next("north", f"w{w}")
+    crises = seed_queue(engine.db, "north", 10, start_at=start, seed=12, crisis_share=1.0)
+    taken = []
+
+    def claimer(i):
+        while True:
+            try:
+                ep = engine.claim_next("north", f"w{i % 4}")
+            except CaseloadFull:
+                return
+            if ep is None:
+                return
+            taken.append(ep.id)
+
+    run_threads(8, claimer)
+    assert all(engine.get(x).stage == "c1_active" for x in normal)
+    if crisis_over_cap:
+        assert sorted(taken) == sorted(crises)
+        assert sum(r["caseload"] for r in engine.caseloads("north")) == 8 + len(crises)
+    else:
+        assert taken == []
+        assert [ep.id for ep in engine.queue("north")] == sorted(crises)
+        assert {r["caseload"] for r in engine.caseloads("north")} == {2}
