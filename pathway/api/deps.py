@@ -56,5 +56,6 @@ def idempotency_key(body_key: str | None,
     return body_key if body_key is not None else header_key
 
 
-IdempotencyHeader = Header(default=None, alias="Idempotency-Key", max_length=200,
-                           description="same as the body's idempotency_key")
+def IdempotencyHeader():  # noqa: N802 - a fresh parameter declaration per use
+    return Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200,
+                  description="same as the body's idempotency_key")

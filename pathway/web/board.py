@@ -43,27 +43,17 @@ def longest_waiting(engine, team: str, limit: int = LONGEST) -> tuple[list[dict]
 
 
 def trend(engine, team: str, today: dt.date, weeks: int = TREND_WEEKS) -> list[dict]:
-    """People waiting at the end of each of the last ``weeks`` weeks (the waits report as at each date)."""
-    if hasattr(engine.reports, "trends"):
-        try:
-            return engine.reports.trends(team=team, weeks=weeks)
-        except TypeError:
-            pass
-    out = []
-    for back in range(weeks - 1, -1, -1):
-        day = today - dt.timedelta(days=7 * back)
-        rows = engine.reports.waits(group_by=["stage"], team=team, as_at=day)
-        out.append({"as_at": day.isoformat(), "waiting": sum(r["waiting"] for r in rows),
-                    "over_threshold": sum(r["over_threshold"] or 0 for r in rows)})
-    return out
+    """The team's queue at the end of each of the last ``weeks`` weeks (Monday to Sunday; this week so far)."""
+    start = today - dt.timedelta(days=today.weekday() + 7 * (weeks - 1))
+    rows = engine.reports.trends(group_by=[], period="week", start=start, end=today, team=team)
+    return [{"week_ending": min(days.parse_date(r["period_end"], "period_end"), today).isoformat(),
+             "waiting": r["waiting"], "over_threshold": r["over_threshold"] or 0, "allocated": r["allocated"]}
+            for r in rows]
 
 
-def forecast(engine, team: str) -> list[dict] | None:
-    """The reports' forecast of the queue, when this build has one."""
-    method = getattr(engine.reports, "forecast", None)
-    if method is None:
-        return None
-    return method(team=team)
+def forecast(engine, team: str, today: dt.date) -> list[dict]:
+    """Per waiting stage: expected days to allocation for someone joining the queue today."""
+    return engine.reports.forecast(group_by=["stage"], team=team, as_at=today)
 
 
 def board_data(engine, team: str, actor: Actor) -> dict:
@@ -85,5 +75,5 @@ def board_data(engine, team: str, actor: Actor) -> dict:
         "longest": people,
         "caseloads": engine.caseloads(team),
         "trend": trend(engine, team, today),
-        "forecast": forecast(engine, team),
+        "forecast": forecast(engine, team, today),
     }

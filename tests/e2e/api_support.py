@@ -109,3 +109,38 @@ def live_server(engine):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def huddle_council(engine, clock) -> dict:
+    """Team north on 20 May 2026 at noon: five people waiting, one in crisis, two over target.
+
+    ============  ====================  ==========  ============  =============================
+    person        client group          stage       days waiting  why it matters
+    ============  ====================  ==========  ============  =============================
+    LAS-101       mental_health         c1_waiting  19            over the 11-day target
+    LAS-102       mental_health         c1_waiting  10
+    LAS-103       learning_disability   c1_waiting  10
+    LAS-104       learning_disability   c2_waiting  5             crisis (over the 1-day target)
+    LAS-105       physical_support      c1_waiting  2
+    LAS-201       unknown (team south)  c1_waiting  2             another team: never shown
+    ============  ====================  ==========  ============  =============================
+    """
+    ids = {}
+
+    def waiting(ref, group, team="north"):
+        ep = engine.record_contact(ref, group, team)
+        ids[ref] = engine.fire(ep.id, "refer").id
+
+    clock.set("2026-05-01T09:00:00+00:00")
+    waiting("LAS-101", "mental_health")
+    clock.set("2026-05-10T09:00:00+00:00")
+    waiting("LAS-102", "mental_health")
+    waiting("LAS-103", "learning_disability")
+    clock.set("2026-05-15T09:00:00+00:00")
+    ep = engine.record_contact("LAS-104", "learning_disability", "north")
+    ids["LAS-104"] = engine.fire(ep.id, "crisis").id
+    clock.set("2026-05-18T09:00:00+00:00")
+    waiting("LAS-105", "physical_support")
+    waiting("LAS-201", "unknown", team="south")
+    clock.set("2026-05-20T12:00:00+00:00")
+    return ids

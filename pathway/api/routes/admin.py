@@ -29,14 +29,14 @@ def once(access: Access, what: str, body: schemas.Request, header_key: str | Non
 
 @router.post("/teams", status_code=201, response_model=schemas.TeamPublic, responses=ERRORS)
 def create_team(body: schemas.TeamCreate, access: Access = Depends(get_access),
-                header_key: str | None = IdempotencyHeader):
+                header_key: str | None = IdempotencyHeader()):
     """A team (admin)."""
     return once(access, "POST /teams", body, header_key, lambda d: access.create_team(**d), schemas.TeamPublic)
 
 
 @router.post("/workers", status_code=201, response_model=schemas.WorkerPublic, responses=ERRORS)
 def create_worker(body: schemas.WorkerCreate, access: Access = Depends(get_access),
-                  header_key: str | None = IdempotencyHeader):
+                  header_key: str | None = IdempotencyHeader()):
     """A worker (admin, or the manager of the worker's team)."""
     return once(access, "POST /workers", body, header_key, lambda d: access.create_worker(**d),
                 schemas.WorkerPublic)
@@ -44,7 +44,7 @@ def create_worker(body: schemas.WorkerCreate, access: Access = Depends(get_acces
 
 @router.post("/tokens", status_code=201, response_model=schemas.TokenCreated, responses=ERRORS)
 def create_token(body: schemas.TokenCreate, access: Access = Depends(get_access),
-                 header_key: str | None = IdempotencyHeader):
+                 header_key: str | None = IdempotencyHeader()):
     """An API token (admin). The token is in this reply only; the engine keeps its hash."""
     def run(d):
         token, row = access.create_token(**d)
@@ -67,7 +67,7 @@ def revoke_token(token_id: int = Path(ge=1, le=schemas.MAX_INT), access: Access 
 
 @router.post("/webhooks", status_code=201, response_model=schemas.Row, responses=ERRORS)
 def add_webhook(body: schemas.WebhookCreate, access: Access = Depends(get_access),
-                header_key: str | None = IdempotencyHeader):
+                header_key: str | None = IdempotencyHeader()):
     """A webhook subscription: signed deliveries of the chosen events, with retries (admin, integration)."""
     def run(d):
         reply = access.add_webhook(d["url"], d["events"], d["secret"])

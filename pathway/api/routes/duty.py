@@ -14,7 +14,10 @@ router = APIRouter(tags=["duty desk"])
 ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},
           404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ErrorBody},
           422: {"model": schemas.ErrorBody}}
-TeamKey = Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def TeamKey():  # noqa: N802 - a fresh parameter declaration per use
+    return Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
 
 def _episode(ep) -> dict:
@@ -22,14 +25,14 @@ def _episode(ep) -> dict:
 
 
 @router.get("/teams/{team}/queue", response_model=list[schemas.EpisodePublic], responses=ERRORS)
-def queue(team: str = TeamKey, access: Access = Depends(get_access)):
+def queue(team: str = TeamKey(), access: Access = Depends(get_access)):
     """Waiting episodes in claim order (duty and manager of that team)."""
     return access.queue(team)
 
 
 @router.post("/teams/{team}/queue/claim", response_model=schemas.EpisodePublic, responses=ERRORS)
-def claim_next(team: str = TeamKey, access: Access = Depends(get_access),
-               header_key: str | None = IdempotencyHeader):
+def claim_next(team: str = TeamKey(), access: Access = Depends(get_access),
+               header_key: str | None = IdempotencyHeader()):
     """The calling duty worker takes the next episode; 404 when nothing waits."""
     status, reply = idempotent(access.engine, access.actor, header_key, {"what": f"claim next {team}"},
                                lambda: (200, _episode(access.claim_next(team))))
@@ -38,7 +41,7 @@ def claim_next(team: str = TeamKey, access: Access = Depends(get_access),
 
 @router.post("/episodes/{episode_id}/claim", response_model=schemas.EpisodePublic, responses=ERRORS)
 def claim(episode_id: int = Path(ge=1, le=schemas.MAX_INT), access: Access = Depends(get_access),
-          header_key: str | None = IdempotencyHeader):
+          header_key: str | None = IdempotencyHeader()):
     """The calling duty worker takes this episode; a second claimer gets 409."""
     status, reply = idempotent(access.engine, access.actor, header_key, {"what": f"claim {episode_id}"},
                                lambda: (200, _episode(access.claim(episode_id))))

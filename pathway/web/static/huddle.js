@@ -13,6 +13,7 @@
   window.huddle = state;
 
   function label(s) { return String(s).replace(/_/g, " "); }
+  function days(n) { return n + (n === 1 ? " day" : " days"); }
   function el(tag, text, cls) {
     var e = document.createElement(tag);
     if (text !== undefined && text !== null) e.textContent = String(text);
@@ -71,7 +72,9 @@
     if (typeof Chart === "undefined") return;  // tables still carry every figure
     var existing = state.charts[name];
     if (existing) { existing.data = config.data; existing.update(); return; }
-    Chart.defaults.font.size = 14;
+    // Chart text follows the page's type size, which grows with the screen.
+    Chart.defaults.font.size = Math.round(parseFloat(getComputedStyle(document.documentElement).fontSize) * 0.85);
+    Chart.defaults.color = "#222";
     state.charts[name] = new Chart(document.getElementById(canvasId), config);
   }
 
@@ -85,7 +88,7 @@
                 el("td", label(p.stage)));
       var flags = el("td");
       if (p.crisis) flags.append(el("span", "CRISIS", "flag crisis"), " ");
-      if (p.breach) flags.append(el("span", "OVER TARGET (" + p.threshold_days + " days)", "flag breach"));
+      if (p.breach) flags.append(el("span", "OVER TARGET of " + days(p.threshold_days), "flag breach"));
       tr.append(flags);
       return tr;
     });
@@ -108,13 +111,14 @@
 
   function renderTrend(d) {
     var rows = d.trend.map(function (t) {
-      var tr = el("tr"); tr.append(el("td", t.as_at), el("td", t.waiting, "num"), el("td", t.over_threshold, "num"));
+      var tr = el("tr"); tr.append(el("td", t.week_ending), el("td", t.waiting, "num"), el("td", t.over_threshold, "num"),
+                el("td", t.allocated, "num"));
       return tr;
     });
-    fill(document.querySelector("#trend-table tbody"), rows, "No history yet.", 3);
+    fill(document.querySelector("#trend-table tbody"), rows, "No history yet.", 4);
     chart("trend", "trend-chart", {
       type: "line",
-      data: { labels: d.trend.map(function (t) { return t.as_at; }),
+      data: { labels: d.trend.map(function (t) { return t.week_ending; }),
               datasets: [
                 { label: "Waiting", data: d.trend.map(function (t) { return t.waiting; }),
                   borderColor: "#0072B2", backgroundColor: "#0072B2", pointStyle: "circle", pointRadius: 4 },
@@ -128,21 +132,19 @@
   }
 
   function renderForecast(d) {
-    var box = document.getElementById("forecast");
-    box.replaceChildren();
-    var f = d.forecast;
-    if (!f || (Array.isArray(f) && !f.length)) { box.append(el("p", "No forecast available.")); return; }
-    var rows = Array.isArray(f) ? f : [f];
-    var cols = Object.keys(rows[0]);
-    var table = el("table"), thead = el("thead"), htr = el("tr"), tbody = el("tbody");
-    cols.forEach(function (c) { var th = el("th", label(c)); th.scope = "col"; htr.append(th); });
-    thead.append(htr);
-    rows.forEach(function (r) {
-      var tr = el("tr");
-      cols.forEach(function (c) { tr.append(el("td", typeof r[c] === "object" ? JSON.stringify(r[c]) : r[c])); });
-      tbody.append(tr);
+    var rows = (d.forecast || []).map(function (f) {
+      var tr = el("tr"); tr.dataset.stage = f.stage;
+      var expected = f.expected_days === null ? "no allocations lately" : f.expected_days + " days";
+      var limit = d.thresholds[f.stage];
+      var late = f.expected_days !== null && limit !== null && f.expected_days > limit;
+      var td = el("td", expected, "num");
+      if (late || f.expected_days === null && f.waiting) { td.classList.add("breach"); td.append(" ", el("span", "OVER TARGET", "flag breach")); }
+      tr.append(el("th", STAGE_NAMES[f.stage] || label(f.stage)), el("td", f.waiting, "num"),
+                el("td", f.allocated_recently, "num"), el("td", f.per_day, "num"), td);
+      tr.firstChild.scope = "row";
+      return tr;
     });
-    table.append(thead, tbody); box.append(table);
+    fill(document.querySelector("#forecast tbody"), rows, "No forecast available.", 5);
   }
 
   function render(d) {

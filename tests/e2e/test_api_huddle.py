@@ -1,0 +1,82 @@
+"""The huddle board over HTTP: signing in with a token, who may see it, the JSON it refreshes from, cookie writes."""
+
+from __future__ import annotations
+
+import pytest
+from api_support import assert_error, huddle_council, live_server, make_api
+
+
+@pytest.fixture
+def api(council, clock):
+    api = make_api(council)
+    api.ids = huddle_council(council, clock)
+    return api
+
+
+def test_without_a_token_the_board_asks_for_one(api):
+    r = api.get("/huddle/north")
+    assert r.status_code == 401
+    assert "text/html" in r.headers["content-type"] and '<form method="get"' in r.text and "LAS-" not in r.text
+
+
+def test_first_visit_with_a_token_sets_a_cookie_and_drops_the_token_from_the_address(api):
+    r = api.get("/huddle/north", params={"token": api.tokens["manager"]}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/huddle/north")
+    cookie = r.headers["set-cookie"].lower()
+    assert "pathway_token=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    page = api.client.get("/huddle/north")
+    assert page.status_code == 200
+    assert "Huddle: North" in page.text and "LAS-101" in page.text and "LAS-201" not in page.text
+    assert "take-next" not in page.text  # a manager watches; duty workers take
+
+
+@pytest.mark.parametrize("who, status", [("cara", 403), ("manager_south", 403), ("integration", 403),
+                                         ("admin", 403)])
+def test_the_board_is_for_the_teams_manager_and_duty_workers(api, who, status):
+    r = api.get("/huddle/north", params={"token": api.tokens[who]}, follow_redirects=False)
+    assert r.status_code == status and "may not open the huddle board" in r.text
+    assert_error(api.get("/huddle/north/data", who), 403, "forbidden")
+
+
+def test_a_wrong_token_is_401_and_another_team_403(api):
+    r = api.get("/huddle/north", params={"token": "pw_wrong"}, follow_redirects=False)
+    assert r.status_code == 401 and "unknown or revoked" in r.text
+    assert_error(api.get("/huddle/north/data", headers={"Authorization": "Bearer pw_wrong"}), 401, "unauthorized")
+    assert_error(api.get("/huddle/west/data", "manager"), 403, "forbidden", "west")
+
+
+def test_board_data_has_the_right_numbers(api):
+    r = api.get("/huddle/north/data", "amira")
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert (d["waiting_total"], d["crises_total"], d["over_threshold_total"]) == (5, 1, 2)
+    cells = {(w["client_group"], w["stage"]): w["waiting"] for w in d["waits"] if w["waiting"]}
+    assert cells == {("mental_health", "c1_waiting"): 2, ("learning_disability", "c1_waiting"): 1,
+                     ("learning_disability", "c2_waiting"): 1, ("physical_support", "c1_waiting"): 1}
+    assert [(p["person_ref"], p["days_waiting"], p["crisis"], p["breach"]) for p in d["longest"]] == [
+        ("LAS-104", 5, True, True), ("LAS-101", 19, False, True), ("LAS-102", 10, False, False),
+        ("LAS-103", 10, False, False), ("LAS-105", 2, False, False)]
+    assert d["viewer"] == {"role": "duty", "worker": "amira", "can_take_next": True}
+    assert {c["worker"]: (c["caseload"], c["cap"]) for c in d["caseloads"]} == {"amira": (0, 3), "ben": (0, 35)}
+    assert d["trend"][-1]["waiting"] == 5 and len(d["trend"]) == 8
+    assert {f["stage"]: f["waiting"] for f in d["forecast"]} == {"c1_waiting": 4, "c2_waiting": 1, "c3_waiting": 0}
+
+
+def test_a_cookie_write_needs_the_board_header(api):
+    api.get("/huddle/north", params={"token": api.tokens["amira"]})
+    assert_error(api.client.post("/teams/north/queue/claim"), 403, "forbidden", "X-Pathway-Board")
+    r = api.client.post("/teams/north/queue/claim", headers={"X-Pathway-Board": "1"})
+    assert (r.status_code, r.json()["person_ref"], r.json()["worker"]) == (200, "LAS-104", "amira")
+
+
+def test_the_api_on_a_real_server(api):
+    import httpx
+
+    with live_server(api.engine) as base:
+        auth = {"Authorization": f"Bearer {api.tokens['amira']}"}
+        assert httpx.get(f"{base}/health").json()["database"] == "ok"
+        r = httpx.post(f"{base}/teams/north/queue/claim", headers=auth)
+        assert (r.status_code, r.json()["person_ref"]) == (200, "LAS-104")
+        r = httpx.get(f"{base}/huddle/north/data", headers=auth)
+        assert r.json()["waiting_total"] == 4
+        assert httpx.get(f"{base}/openapi.json").status_code == 200
