@@ -22,6 +22,7 @@ Definitions (the README's "Reports" section says the same):
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -40,6 +41,10 @@ from pathway.stages import WAITING
 EPISODE = Episode.__table__
 EVENT = Event.__table__
 TEAM = Team.__table__
+
+# Waits on a past day look only at the episodes changed since (stage_at after the day): this
+# index finds them (migration 0003_reports creates it).
+sa.Index("ix_episode_stage_at", EPISODE.c.stage_at)
 
 # The ways a report can be grouped (API.md's group_by values), in the order rows are sorted.
 GROUPINGS = ("client_group", "stage", "team", "priority")
@@ -259,22 +264,41 @@ def _candidates(first_day: dt.date, last_day: dt.date, team, client_group, prior
     return _episode_filters(cand, team, client_group, priority).subquery("cand")
 
 
-def _waiting_rows(as_at_date: dt.date, mode: str, team, client_group, priority, stage):
-    """One row per episode waiting at the end of ``as_at_date``: its groupings and days waiting."""
-    cand = _candidates(as_at_date, as_at_date, team, client_group, priority)
+def _waiting_rows(as_at, until, mode: str, team, client_group, priority, stage):
+    """One row per episode waiting at the end of the day ``as_at``: its groupings and days waiting
+    (``as_at`` and ``until``, the first instant after that London day, are SQL parameters).
+
+    An episode whose last event (``stage_at``) is on or before the day is as it is now, and that
+    event is the one numbered ``seq = version``: a unique-index lookup. Only the episodes changed
+    since the day (none, for today) need the window over their events to find the day's last one.
+    """
+    stages = [stage] if stage else list(WAITING)
+    unchanged = sa.select(
+        EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EVENT.c.to_stage.label("stage"),
+        EVENT.c.wait_from_on,
+    ).select_from(EPISODE.join(EVENT, sa.and_(EVENT.c.episode_id == EPISODE.c.id,
+                                              EVENT.c.seq == EPISODE.c.version))
+                  ).where(EPISODE.c.stage.in_(stages), EPISODE.c.stage_at < until)
+    unchanged = _episode_filters(unchanged, team, client_group, priority)
+    changed = sa.select(EPISODE.c.id, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority).where(
+        EPISODE.c.stage_at >= until, EPISODE.c.contact_at < until)
+    changed = _episode_filters(changed, team, client_group, priority).subquery("changed")
     last = (
-        sa.select(cand.c.client_group, cand.c.team, cand.c.priority, EVENT.c.to_stage.label("stage"),
+        sa.select(changed.c.client_group, changed.c.team, changed.c.priority, EVENT.c.to_stage.label("stage"),
                   EVENT.c.wait_from_on,
                   sa.func.row_number().over(partition_by=EVENT.c.episode_id, order_by=EVENT.c.seq.desc())
                   .label("k"))
-        .select_from(cand.join(EVENT, EVENT.c.episode_id == cand.c.id))
-        .where(EVENT.c.occurred_on <= date_param(as_at_date))
+        .select_from(changed.join(EVENT, EVENT.c.episode_id == changed.c.id))
+        .where(EVENT.c.occurred_on <= as_at)
         .subquery("last_event")
     )
+    then = sa.select(last.c.client_group, last.c.team, last.c.priority, last.c.stage, last.c.wait_from_on).where(
+        last.c.k == 1, last.c.stage.in_(stages))
+    both = sa.union_all(unchanged, then).subquery("waits_then")
     return sa.select(
-        last.c.client_group, last.c.team, last.c.priority, last.c.stage,
-        day_count(last.c.wait_from_on, date_param(as_at_date), mode).label("days"),
-    ).where(last.c.k == 1, last.c.stage.in_([stage] if stage else WAITING)).subquery("waiting")
+        both.c.client_group, both.c.team, both.c.priority, both.c.stage,
+        day_count(both.c.wait_from_on, as_at, mode).label("days"),
+    ).subquery("waiting")
 
 
 def _waiting_rows_in(periods, first_day, last_day, mode: str, team, client_group, priority, stage):
@@ -323,7 +347,7 @@ def _allocation_rows(start, end, mode: str, team, client_group, priority, stage,
                                               EVENT.c.occurred_on <= periods.c.period_end))
     q = sa.select(*cols).select_from(source).where(
         EVENT.c.trigger == "allocate", EVENT.c.first_allocation.is_(True),
-        EVENT.c.occurred_on >= date_param(start), EVENT.c.occurred_on <= date_param(end))
+        EVENT.c.occurred_on >= start, EVENT.c.occurred_on <= end)
     q = _episode_filters(q, team, client_group, priority)
     if stage is not None:
         q = q.where(EVENT.c.from_stage == stage)
@@ -344,6 +368,39 @@ def _allocation_measures() -> dict:
     }
 
 
+# The dates of a waits or allocation report are parameters, so each statement is built (and
+# compiled by SQLAlchemy) once per shape and reused for every day it is asked about.
+AS_AT = sa.bindparam("as_at", type_=sa.Date())
+UNTIL = sa.bindparam("until", type_=EPISODE.c.stage_at.type)
+START = sa.bindparam("start", type_=sa.Date())
+END = sa.bindparam("end", type_=sa.Date())
+_STATEMENTS: dict[tuple, sa.Select] = {}
+
+
+def _statement(kind: str, group_by: list[str], team, priority, client_group, stage, settings: Settings,
+               mode: str) -> sa.Select:
+    config = (settings.client_groups, json.dumps(settings.thresholds.model_dump(), sort_keys=True))
+    key = (kind, tuple(group_by), team, priority, client_group, stage, mode, config)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        filters = _filters(team, client_group, priority, stage)
+        if kind == "waits":
+            rows = _waiting_rows(AS_AT, UNTIL, mode, team, client_group, priority, stage)
+            statement = _summarise(rows, group_by, _wait_measures(settings), settings, filters)
+        else:
+            rows = _allocation_rows(START, END, mode, team, client_group, priority, stage)
+            statement = _summarise(rows, group_by, _allocation_measures(), settings, filters)
+        if len(_STATEMENTS) > 512:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = statement
+    return statement
+
+
+def waits_params(as_at_date: dt.date) -> dict:
+    """The parameters of a waits statement for one day."""
+    return {"as_at": as_at_date, "until": days.parse_time(as_at_date + dt.timedelta(days=1))}
+
+
 def waits_select(as_at_date: dt.date, group_by: Sequence[str], team: str | None = None, *,
                  priority: str | None = None, client_group: str | None = None, stage: str | None = None,
                  settings: Settings | None = None, day_mode: str | None = None) -> sa.Select:
@@ -358,9 +415,8 @@ def waits_select(as_at_date: dt.date, group_by: Sequence[str], team: str | None 
     settings = settings or Settings()
     group_by = check_group_by(group_by)
     mode = check_day_mode(day_mode, settings)
-    rows = _waiting_rows(as_at_date, mode, team, client_group, priority, stage)
-    return _summarise(rows, group_by, _wait_measures(settings), settings,
-                      _filters(team, client_group, priority, stage))
+    statement = _statement("waits", group_by, team, priority, client_group, stage, settings, mode)
+    return statement.params(**waits_params(as_at_date))
 
 
 def allocation_select(start: dt.date, end: dt.date, group_by: Sequence[str], team: str | None = None, *,
@@ -375,9 +431,8 @@ def allocation_select(start: dt.date, end: dt.date, group_by: Sequence[str], tea
     settings = settings or Settings()
     group_by = check_group_by(group_by)
     mode = check_day_mode(day_mode, settings)
-    rows = _allocation_rows(start, end, mode, team, client_group, priority, stage)
-    return _summarise(rows, group_by, _allocation_measures(), settings,
-                      _filters(team, client_group, priority, stage))
+    statement = _statement("allocation", group_by, team, priority, client_group, stage, settings, mode)
+    return statement.params(start=start, end=end)
 
 
 def periods_table(start: dt.date, end: dt.date, period: str, today: dt.date):
@@ -427,8 +482,9 @@ def trend_selects(start: dt.date, end: dt.date, period: str, today: dt.date, gro
     waits = _summarise(_waiting_rows_in(periods, first_as_at, last_as_at, mode, team, client_group, priority,
                                         stage), group_by, _wait_measures(settings), settings, filters, periods)
     periods2, _ = periods_table(start, end, period, today)
-    allocs = _summarise(_allocation_rows(spans[0][0], spans[-1][1], mode, team, client_group, priority, stage,
-                                         periods2), group_by, _allocation_measures(), settings, filters, periods2)
+    rows = _allocation_rows(date_param(spans[0][0]), date_param(spans[-1][1]), mode, team, client_group, priority,
+                            stage, periods2)
+    allocs = _summarise(rows, group_by, _allocation_measures(), settings, filters, periods2)
     return waits, allocs
 
 
@@ -511,9 +567,20 @@ class Reports:
     def today(self) -> dt.date:
         return days.london_date(self.engine.now())
 
-    def _rows(self, query) -> list[dict]:
+    def _rows(self, query, params: dict | None = None) -> list[dict]:
         with self.engine.transaction(write=False) as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [dict(r) for r in conn.execute(query, params).mappings()]
+
+    def _waits_rows(self, day: dt.date, group_by: list[str], filters: dict, mode: str) -> list[dict]:
+        statement = _statement("waits", group_by, filters["team"], filters["priority"], filters["client_group"],
+                               filters["stage"], self.settings, mode)
+        return self._rows(statement, waits_params(day))
+
+    def _allocation_rows(self, start: dt.date, end: dt.date, group_by: list[str], filters: dict,
+                         mode: str) -> list[dict]:
+        statement = _statement("allocation", group_by, filters["team"], filters["priority"],
+                               filters["client_group"], filters["stage"], self.settings, mode)
+        return self._rows(statement, {"start": start, "end": end})
 
     def _check_team(self, team: str | None) -> str | None:
         if team is None:
@@ -567,9 +634,7 @@ class Reports:
         day = self.as_at(as_at)
         filters = self._check_filters(team, client_group, priority, stage)
         mode = self._check_mode(day_mode, (day, "as_at"))
-        rows = self._rows(waits_select(day, group_by, filters["team"], priority=priority,
-                                       client_group=client_group, stage=stage, settings=self.settings,
-                                       day_mode=mode))
+        rows = self._waits_rows(day, group_by, filters, mode)
         for row in rows:
             row["median_days"] = one_decimal(row["median_days"])
             row["p90_days"] = one_decimal(row["p90_days"])
@@ -585,9 +650,7 @@ class Reports:
         start_day, end_day = self.period(start, end)
         filters = self._check_filters(team, client_group, priority, stage)
         mode = self._check_mode(day_mode, (start_day, "from"), (end_day, "to"))
-        rows = self._rows(allocation_select(start_day, end_day, group_by, filters["team"], priority=priority,
-                                            client_group=client_group, stage=stage, settings=self.settings,
-                                            day_mode=mode))
+        rows = self._allocation_rows(start_day, end_day, group_by, filters, mode)
         out = []
         for row in rows:
             total = row.pop("days_total")
@@ -689,10 +752,8 @@ class Reports:
         filters = self._check_filters(team, client_group, priority, stage)
         mode = self._check_mode(day_mode, (day, "as_at"))
         start = day - dt.timedelta(days=window_days - 1)
-        kw = {"priority": priority, "client_group": client_group, "stage": stage, "settings": self.settings,
-              "day_mode": mode}
-        waits = self._rows(waits_select(day, group_by, filters["team"], **kw))
-        allocs = self._rows(allocation_select(start, day, group_by, filters["team"], **kw))
+        waits = self._waits_rows(day, group_by, filters, mode)
+        allocs = self._allocation_rows(start, day, group_by, filters, mode)
         out = []
         for w, a in zip(waits, allocs, strict=True):  # the same groups, in the same order
             rate = a["allocated"] / window_days

@@ -1,4 +1,4 @@
-"""reports: the working-day calendar
+"""reports: the working-day calendar, and an index to find episodes changed since a day
 
 Revision ID: 0003_reports
 Revises: 0001
@@ -21,6 +21,8 @@ def upgrade() -> None:
     sa.Column('working_index', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('day')
     )
+    with op.batch_alter_table('episode', schema=None) as batch_op:
+        batch_op.create_index('ix_episode_stage_at', ['stage_at'], unique=False)
     # Filled here so working days can be counted in SQL from the first report on.
     from pathway.calendar import CALENDAR, calendar_rows
 
@@ -28,4 +30,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('episode', schema=None) as batch_op:
+        batch_op.drop_index('ix_episode_stage_at')
     op.drop_table('calendar_day')
