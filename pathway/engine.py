@@ -290,3 +290,15 @@ class Engine:
 
         return history.import_history(self.db, self.settings, rows_or_path, mapping, actor=actor or self.actor,
                                       now=self.now(), batch_size=batch_size, progress=progress)
+
+    def export_cld(self, start, end, mapping=None) -> list[dict]:
+        """The client-level data return's completed requests, assessments and reviews from ``start`` to ``end``
+        (London dates, inclusive), one dict per event keyed by the return's field names (pathway.cld.COLUMNS).
+        ``mapping`` is a CldMapping or a TOML file; by default config/cld-mapping.toml over the defaults in code."""
+        from pathway import cld
+
+        first, last = days.parse_date(start, "from"), days.parse_date(end, "to")
+        if not isinstance(mapping, cld.CldMapping):
+            mapping = cld.CldMapping.load(mapping)
+        with self.transaction(write=False) as conn:
+            return cld.cld_rows(conn, first, last, mapping)

@@ -60,6 +60,8 @@ CODED = ("client_group", "outcome", "trigger", "priority", "route", "team", "wor
 MAX_LISTED = 100  # bad rows listed in a report; the rest are counted
 TRUE = frozenset({"1", "true", "yes", "y", "t"})
 FALSE = frozenset({"", "0", "false", "no", "n", "f"})
+_REF = services.REF_PATTERN.match
+_TRIGGERS = frozenset(("record_contact",) + TRIGGERS)
 NOT_CSV = {b"PK\x03\x04": "a zip archive or an Excel .xlsx workbook",
            b"\xd0\xcf\x11\xe0": "an Excel .xls workbook", b"%PDF": "a PDF document"}
 
@@ -81,14 +83,7 @@ class ImportMapping:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ImportMapping:
-        try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except FileNotFoundError:
-            raise ValidationError(f"mapping file {str(path)!r} not found", field="mapping") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ValidationError(f"mapping file {str(path)!r} is not valid TOML: {exc}", field="mapping") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_toml(path, "mapping file"), source=str(path))
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "mapping") -> ImportMapping:
@@ -120,6 +115,17 @@ class ImportMapping:
 
     def heading(self, column: str) -> str:
         return self.columns.get(column, column)
+
+
+def read_toml(path: str | os.PathLike, what: str) -> dict:
+    """A mapping file's tables, or a ValidationError naming the file and what is wrong with it."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ValidationError(f"{what} {str(path)!r} not found", field="mapping") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError(f"{what} {str(path)!r} is not valid TOML: {exc}", field="mapping") from None
 
 
 # -- the summary -----------------------------------------------------------------------------------
@@ -191,7 +197,7 @@ class _Source:
             if not isinstance(row, dict):
                 yield n, None, f"row {n} is a {type(row).__name__}, not a dict of column values"
                 continue
-            yield n, {rename.get(k, k): v for k, v in row.items()}, None
+            yield n, {rename.get(k, k): _value(v) for k, v in row.items()}, None
 
     def _lines(self, f) -> Iterator[str]:
         for n, raw in enumerate(f, start=1):
@@ -245,7 +251,7 @@ class _Source:
                 bad = [self.bad_lines.pop(n) for n in range(line, last + 1) if n in self.bad_lines]
                 if not fields or (len(fields) == 1 and not fields[0].strip()) and not bad:
                     continue  # a blank line
-                values = {ours: fields[i] for ours, i in index if i < len(fields)}
+                values = {ours: fields[i].strip() or None for ours, i in index if i < len(fields)}
                 if bad:
                     yield line, values, bad[0]
                 elif len(fields) != width:
@@ -311,7 +317,7 @@ class _Import:
         self.teams = set(conn.execute(sa.select(services.TEAM.c.key)).scalars())
         self.workers = dict(conn.execute(sa.select(services.WORKER.c.key, services.WORKER.c.team)).all())
         self.any_refs = conn.execute(sa.select(EPISODE_REF.c.ref).limit(1)).first() is not None
-        self.codes = {f: mapping.codes.get(f, {}) for f in CODED}
+        self.codes = {f: codes for f, codes in mapping.codes.items() if codes}
         self.postgres = not is_sqlite(conn)
 
     # errors
@@ -339,7 +345,7 @@ class _Import:
                 row = None
             else:
                 row = self.parse(line, values)
-            ref = row.ref if row is not None else _text((values or {}).get("episode_ref"))
+            ref = row.ref if row is not None else (values or {}).get("episode_ref")
             if ref is None:
                 continue
             if ref != current_ref:
@@ -367,29 +373,39 @@ class _Import:
         self.summary.by_client_group = dict(sorted(self.groups.items()))
 
     def parse(self, line: int, v: dict) -> _Row | None:
-        """One row's values, checked on their own (codes, dates, lengths); None if any is bad."""
+        """One row's values, checked on their own (codes, dates, lengths); None if any is bad.
+
+        Values arrive normalised by the source: None, a stripped non-empty string, or (from dict
+        rows) a bool, date or datetime.
+        """
+        g = v.get
+        ref, seq, raw_at, person_ref = g("episode_ref"), g("seq"), g("occurred_at"), g("person_ref")
+        keep, to, note, actor, allocation = g("keep_worker"), g("to"), g("note"), g("actor"), g("allocation")
+        raw = {f: g(f) for f in CODED}
+        coded = dict(raw)
+        for field, codes in self.codes.items():
+            value = coded[field]
+            if value is not None:
+                coded[field] = codes.get(value, value)
+        trigger, group, team, worker = coded["trigger"], coded["client_group"], coded["team"], coded["worker"]
+        outcome, priority, route = coded["outcome"], coded["priority"], coded["route"]
         reasons = []
-        ref = _text(v.get("episode_ref"))
-        if not ref:
+        if ref is None:
             reasons.append("episode_ref is blank")
-        elif not services.REF_PATTERN.match(ref):
+        elif not _REF(ref):
             reasons.append(f"episode_ref {ref!r} must be 1-64 characters: letters, digits and . _ : / -")
-        seq = v.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool):
-            try:
-                seq = int(_text(seq) or "")
-            except ValueError:
-                reasons.append(f"seq {v.get('seq')!r} is not a whole number")
-                seq = 1
-        if seq < 1:
-            reasons.append(f"seq {seq} must be 1 or more (1 is the episode's first row)")
-        trigger = self.code("trigger", v.get("trigger"))
-        if not trigger:
+        try:
+            seq = int(seq or "")
+            if seq < 1:
+                reasons.append(f"seq {seq} must be 1 or more (1 is the episode's first row)")
+        except ValueError:
+            reasons.append(f"seq {seq!r} is not a whole number")
+            seq = 1
+        if trigger is None:
             reasons.append("trigger is blank")
-        elif trigger != "record_contact" and trigger not in TRIGGERS:
-            reasons.append(self.unknown("trigger", v.get("trigger"), ("record_contact",) + TRIGGERS))
+        elif trigger not in _TRIGGERS:
+            reasons.append(self.unknown("trigger", raw["trigger"], ("record_contact",) + TRIGGERS))
         at = None
-        raw_at = v.get("occurred_at")
         try:
             at = self.time(raw_at)
             if at is None:
@@ -399,44 +415,34 @@ class _Import:
         except (PathwayError, ValueError):
             fmt = f" (the mapping's date format is {self.mapping.date_format!r})" if self.mapping.date_format else ""
             reasons.append(f"occurred_at {raw_at!r} is not an ISO 8601 date or time{fmt}")
-        person_ref = _text(v.get("person_ref"))
-        if person_ref and not services.REF_PATTERN.match(person_ref):
+        if person_ref is not None and not _REF(person_ref):
             reasons.append(f"person_ref {person_ref!r} must be the back end's reference for the person "
                            "(letters, digits and . _ : / -), never a name")
-        group = self.code("client_group", v.get("client_group"))
-        if group and group not in self.client_groups:
-            reasons.append(self.unknown("client_group", v.get("client_group"), self.settings.client_groups))
-        team = self.code("team", v.get("team"))
-        if team and team not in self.teams:
+        if group is not None and group not in self.client_groups:
+            reasons.append(self.unknown("client_group", raw["client_group"], self.settings.client_groups))
+        if team is not None and team not in self.teams:
             reasons.append(f"unknown team {team!r}; create it first (pathway teams are: "
                            f"{', '.join(sorted(self.teams)) or 'none yet'})")
-        worker = self.code("worker", v.get("worker"))
-        if worker and worker not in self.workers:
+        if worker is not None and worker not in self.workers:
             reasons.append(f"unknown worker {worker!r}; create the worker first")
-        outcome = self.code("outcome", v.get("outcome"))
-        if outcome and outcome not in self.outcomes:
-            reasons.append(self.unknown("outcome", v.get("outcome"), self.settings.outcomes))
-        priority = self.code("priority", v.get("priority"))
-        if priority and priority not in PRIORITIES:
-            reasons.append(self.unknown("priority", v.get("priority"), PRIORITIES))
-        route = self.code("route", v.get("route"))
-        if route and len(route) > 64:
+        if outcome is not None and outcome not in self.outcomes:
+            reasons.append(self.unknown("outcome", raw["outcome"], self.settings.outcomes))
+        if priority is not None and priority not in PRIORITIES:
+            reasons.append(self.unknown("priority", raw["priority"], PRIORITIES))
+        if route is not None and len(route) > 64:
             reasons.append("route must be a short code (1-64 characters)")
-        keep = v.get("keep_worker")
-        if not isinstance(keep, bool):
-            text = (_text(keep) or "").lower()
+        if keep is None:
+            keep = False
+        elif not isinstance(keep, bool):
+            text = keep.lower()
             if text not in TRUE and text not in FALSE:
                 reasons.append(f"keep_worker {keep!r} must be true or false (1/0, yes/no)")
             keep = text in TRUE
-        to = _text(v.get("to"))
-        note = _text(v.get("note"))
-        if note and len(note) > 4000:
+        if note is not None and len(note) > 4000:
             reasons.append("note is longer than 4000 characters")
-        actor = _text(v.get("actor"))
-        if actor and len(actor) > 200:
+        if actor is not None and len(actor) > 200:
             reasons.append("actor is longer than 200 characters")
-        allocation = _text(v.get("allocation"))
-        if allocation and allocation not in ("self", "manager"):
+        if allocation is not None and allocation not in ("self", "manager"):
             reasons.append(f"allocation {allocation!r} must be 'self' or 'manager'")
         if reasons:
             self.bad(line, "; ".join(reasons))
@@ -444,26 +450,15 @@ class _Import:
         return _Row(line, ref, seq, person_ref, group, team, trigger, at, worker, outcome, priority, route, keep,
                     to, note, actor, allocation)
 
-    def code(self, field: str, value) -> str | None:
-        text = _text(value)
-        if text is None:
-            return None
-        return self.codes[field].get(text, text)
-
     def unknown(self, field: str, value, ours) -> str:
         hint = (f"add it to [codes.{field}] in the mapping file or use one of: " if field in CODED
                 else "use one of: ")
         return f"unknown {field.replace('_', ' ')} {value!r}; {hint}{', '.join(ours)}"
 
     def time(self, value) -> dt.datetime | None:
-        if value is None or isinstance(value, dt.datetime | dt.date):
-            return days.parse_time(value)
-        text = value.strip()
-        if not text:
-            return None
-        if self.mapping.date_format:
-            return days.parse_time(dt.datetime.strptime(text, self.mapping.date_format))
-        return days.parse_time(text)
+        if isinstance(value, str) and self.mapping.date_format:
+            return days.parse_time(dt.datetime.strptime(value, self.mapping.date_format))
+        return days.parse_time(value)
 
     # a batch of episodes
 
@@ -669,11 +664,11 @@ def write_rows(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
                 copy.write_row([r[c] for c in columns])
 
 
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+def _value(value):
+    """A dict row's value as the CSV reader gives it: None, a stripped non-empty string, or a bool or date."""
+    if value is None or isinstance(value, bool | dt.date):
+        return value
+    return str(value).strip() or None
 
 
 def _differs(row: _Row, event: dict) -> str | None:

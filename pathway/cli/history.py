@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pathway.cli.app import app, console, err_console, get_engine
+from pathway.cli.app import app, console, err_console, fail, get_engine
 from pathway.errors import PathwayError
 
 export_app = typer.Typer(help="National returns out of the event log.", no_args_is_help=True)
@@ -55,3 +57,31 @@ def import_file(
                   f"{summary.unchanged_events:,} already there) in {summary.seconds:.1f}s")
     for group, n in summary.by_client_group.items():
         console.print(f"  {group}: {n:,} episodes")
+
+
+@export_app.command("cld")
+def export_cld(
+    start: str = typer.Option(..., "--from", help="first day of the reporting period (YYYY-MM-DD)"),
+    end: str = typer.Option(..., "--to", help="last day of the reporting period (YYYY-MM-DD), inclusive"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="write the CSV here instead of standard output"),
+    mapping: Path | None = typer.Option(None, "--mapping", "-m",
+                                        help="CLD mapping TOML (default: config/cld-mapping.toml over the defaults)"),
+) -> None:
+    """The client-level data return's completed requests, assessments and reviews for a period, as CSV."""
+    from pathway import cld
+
+    engine = get_engine()
+    try:
+        rows = engine.export_cld(start, end, str(mapping) if mapping else None)
+    except PathwayError as exc:
+        fail(exc)
+    finally:
+        engine.dispose()
+    text = cld.to_csv(rows)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text, encoding="utf-8", newline="")
+    kinds = Counter(r["Event_Type"] for r in rows)
+    err_console.print(f"wrote {len(rows):,} events to {out}: "
+                      + (", ".join(f"{n:,} {k.lower()}s" for k, n in sorted(kinds.items())) or "none in the period"))
