@@ -123,10 +123,12 @@ def revoke_token(engine, token_id: int) -> dict:
 
 # -- idempotent replies for the writes the engine does not key itself ------------------------------
 
-def idempotent(engine, actor: Actor, key: str | None, body: dict, run) -> tuple[int, dict | list | None]:
+def idempotent(engine, actor: Actor, key: str | None, body: dict, run,
+               keep=lambda reply: reply) -> tuple[int, dict | list | None]:
     """Run ``run()`` -> (status, body) once per (actor, key): a retry with the same request gets the first
-    reply; the same key with another request is a Conflict. The key is reserved before the work so a
-    concurrent duplicate is refused rather than run twice; a request that fails frees its key."""
+    reply (``keep(reply)``: what may be stored of it); the same key with another request is a Conflict.
+    The key is reserved before the work so a concurrent duplicate is refused rather than run twice; a
+    request that fails frees its key."""
     if key is None:
         return run()
     if not isinstance(key, str) or not 1 <= len(key) <= 200:
@@ -152,7 +154,7 @@ def idempotent(engine, actor: Actor, key: str | None, body: dict, run) -> tuple[
             conn.execute(REQUEST.delete().where(where))
         raise
     with engine.transaction() as conn:
-        conn.execute(REQUEST.update().where(where).values(status=status, response=reply))
+        conn.execute(REQUEST.update().where(where).values(status=status, response=keep(reply)))
     return status, reply
 
 

@@ -9,7 +9,7 @@ import time
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from pathway.api import errors
+from pathway.api import errors, imports
 from pathway.api.app_paths import STATIC
 from pathway.api.routes import admin, duty, episodes, health, huddle, reports
 
@@ -60,6 +60,7 @@ def create_app(engine=None) -> FastAPI:
     )
     app.state.engine = engine
     errors.install(app)
+    app.include_router(imports.router)  # POST /imports: history in (pathway/api/imports.py)
     for module in (health, episodes, duty, reports, admin, huddle):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

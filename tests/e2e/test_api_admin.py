@@ -111,3 +111,16 @@ def test_webhooks_refused_for_others_and_bad_input(api):
     assert_error(api.post("/webhooks", "admin", json={**body, "secret": "short"}), 422, "validation_error", "secret")
     assert_error(api.post("/webhooks", "admin", json={**body, "events": ["party"]}), 422, "validation_error")
     assert_error(api.post("/webhooks", "admin", json={**body, "url": "not a url"}), 422, "validation_error")
+
+
+def test_a_retried_token_request_never_shows_or_stores_the_token_again(api):
+    body = {"role": "integration", "name": "crm", "idempotency_key": "tok-1"}
+    made = api.post("/tokens", "admin", json=body)
+    assert made.status_code == 201
+    again = api.post("/tokens", "admin", json=body)
+    assert_error(again, 409, "conflict", "shown only once")
+    assert "pw_" not in again.text and again.json()["token_id"] == made.json()["id"]
+    with api.engine.transaction(write=False) as conn:
+        stored = " ".join(str(r[0]) for r in conn.exec_driver_sql("SELECT response FROM api_request"))
+    assert made.json()["token"] not in stored
+    assert count(api.engine, "api_token") == len(api.tokens) + 1
