@@ -43,7 +43,8 @@ def validation_detail(errors) -> tuple[str, list[dict]]:
             message = "required"
         else:
             message = err.get("msg", "invalid")
-        items.append({"field": _where(loc), "in": str(loc[0]) if loc else "body", "message": message})
+        field = "body" if kind == "json_invalid" else _where(loc)  # its loc is a character position
+        items.append({"field": field, "in": str(loc[0]) if loc else "body", "message": message})
     text = "; ".join(f"{i['field']}: {i['message']}" for i in items) or "the request is not valid"
     return text, items
 

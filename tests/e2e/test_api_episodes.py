@@ -125,7 +125,7 @@ def test_impossible_move_is_409_with_stage_and_allowed_and_writes_nothing(api):
 
 
 @pytest.mark.parametrize("content, words", [
-    ('{"person_ref": "LAS-1", "client_group": ', "not valid JSON"),
+    ('{"person_ref": "LAS-1", "client_group": ', "body: the body is not valid JSON"),
     ('[1, 2]', "body"),
     ('{"person_ref": 5, "client_group": "unknown", "team": "north"}', "person_ref"),
     ('{"person_ref": "LAS-1", "client_group": "unknown", "team": "north", "name": "Jo Bloggs"}', "name: unknown field"),

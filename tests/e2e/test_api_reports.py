@@ -81,7 +81,7 @@ def test_request_log_is_json_lines_with_the_actor_and_no_person_data(api, caplog
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "pathway.http"]
     assert [(x["method"], x["path"], x["status"], x["actor"]) for x in lines] == [
         ("POST", "/contacts", 201, "duty:amira"), ("GET", "/reports/waits", 200, "manager:north:nadia"),
-        ("GET", "/huddle/north", 303, None)]
+        ("GET", "/huddle/north", 303, "manager:north:nadia")]
     assert all(isinstance(x["ms"], float) for x in lines)
     text = caplog.text
     assert "LAS-SECRET" not in text and api.tokens["manager"] not in text

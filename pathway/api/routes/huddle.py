@@ -41,7 +41,9 @@ def huddle(request: Request, team: str = TeamKey(),
     """The huddle board (manager, or duty worker of the team)."""
     if token is not None:
         try:
-            Access(engine, authenticate(engine, token)).see_board(team)
+            actor = authenticate(engine, token)
+            request.state.actor = actor.label
+            Access(engine, actor).see_board(team)
         except PathwayError as exc:
             return _login(request, team, exc.detail, exc.http_status)
         response = RedirectResponse(request.url.path, status_code=303)
@@ -53,6 +55,7 @@ def huddle(request: Request, team: str = TeamKey(),
         return _login(request, team, None, 401)
     try:
         actor = authenticate(engine, found)
+        request.state.actor = actor.label
         Access(engine, actor).see_board(team)
         data = board_data(engine, team, actor)
     except PathwayError as exc:
