@@ -93,36 +93,38 @@ def detect_breaches(conn: Connection, settings: Settings, as_at: dt.date, now: d
     already = (sa.select(BREACH.c.id).where(BREACH.c.episode_id == EPISODE.c.id, BREACH.c.stage == EPISODE.c.stage,
                                             BREACH.c.wait_from == EPISODE.c.wait_from,
                                             BREACH.c.threshold_days == threshold))
-    q = (sa.select(EPISODE.c.id, EPISODE.c.person_ref, EPISODE.c.stage, EPISODE.c.team, EPISODE.c.client_group,
-                   EPISODE.c.priority, EPISODE.c.wait_from, EVENT.c.wait_from_on, threshold.label("threshold"))
-         .join(EVENT, sa.and_(EVENT.c.episode_id == EPISODE.c.id, EVENT.c.seq == EPISODE.c.version))
-         .where(EPISODE.c.stage.in_(WAITING), EVENT.c.wait_from_on <= cutoff, ~sa.exists(already))
-         .order_by(EPISODE.c.id))
+    from pathway.reports import date_param, day_count
+
+    found = (sa.select(EPISODE.c.id, EPISODE.c.stage, EPISODE.c.team, EPISODE.c.client_group, EPISODE.c.wait_from,
+                       threshold, day_count(EVENT.c.wait_from_on, date_param(as_at), settings.day_mode),
+                       date_param(as_at), sa.literal(now, BREACH.c.detected_at.type))
+             .join(EVENT, sa.and_(EVENT.c.episode_id == EPISODE.c.id, EVENT.c.seq == EPISODE.c.version))
+             .where(EPISODE.c.stage.in_(WAITING), EVENT.c.wait_from_on <= cutoff, ~sa.exists(already)))
     if team is not None:
-        q = q.where(EPISODE.c.team == team)
-    found = conn.execute(q).all()
-    if not found:
+        found = found.where(EPISODE.c.team == team)
+    columns = ["episode_id", "stage", "team", "client_group", "wait_from", "threshold_days", "days_waiting",
+               "detected_on", "detected_at"]
+    new = set(conn.execute(insert_ignoring_duplicates(conn, BREACH).from_select(columns, found)
+                           .returning(BREACH.c.id)).scalars())
+    if not new:
         return []
-    rows = [{"episode_id": r.id, "stage": r.stage, "team": r.team, "client_group": r.client_group,
-             "wait_from": r.wait_from, "threshold_days": r.threshold,
-             "days_waiting": days.days_between(r.wait_from_on, as_at, settings.day_mode),
-             "detected_on": as_at, "detected_at": now} for r in found]
-    new = {i for i in conn.execute(insert_ignoring_duplicates(conn, BREACH).returning(BREACH.c.episode_id), rows)
-           .scalars()}
-    by_episode = {r.id: r for r in found}
+    # The alerts, in the same transaction: a breach is never recorded without its outbox row.
+    q = (sa.select(BREACH, EPISODE.c.person_ref, EPISODE.c.priority)
+         .join(EPISODE, EPISODE.c.id == BREACH.c.episode_id).where(BREACH.c.detected_at == now)
+         .order_by(BREACH.c.id))
     alerts = []
-    for row in rows:
-        if row["episode_id"] not in new:
+    for b in conn.execute(q).mappings():
+        if b["id"] not in new:
             continue
-        ep = by_episode[row["episode_id"]]
-        payload = {"kind": "breach", "episode_id": ep.id, "person_ref": ep.person_ref, "team": ep.team,
-                   "client_group": ep.client_group, "priority": ep.priority, "stage": ep.stage,
-                   "wait_from": ep.wait_from.isoformat(), "days_waiting": row["days_waiting"],
-                   "threshold_days": row["threshold_days"], "detected_on": as_at.isoformat()}
-        alerts.append({"kind": "breach", "episode_id": ep.id, "payload": payload, "created_at": now, "attempts": 0})
-    if alerts:
-        conn.execute(OUTBOX.insert(), alerts)
-        log.info("%s new breaches as at %s", len(alerts), as_at)
+        payload = {"kind": "breach", "breach_id": b["id"], "episode_id": b["episode_id"],
+                   "person_ref": b["person_ref"], "team": b["team"], "client_group": b["client_group"],
+                   "priority": b["priority"], "stage": b["stage"], "wait_from": b["wait_from"].isoformat(),
+                   "days_waiting": b["days_waiting"], "threshold_days": b["threshold_days"],
+                   "detected_on": as_at.isoformat()}
+        alerts.append({"kind": "breach", "episode_id": b["episode_id"], "payload": payload, "created_at": now,
+                       "attempts": 0})
+    conn.execute(OUTBOX.insert(), alerts)
+    log.info("%s new breaches as at %s", len(alerts), as_at)
     return sorted(new)
 
 

@@ -259,10 +259,21 @@ def send(db: Engine, clock: Callable[[], dt.datetime], policy: Policy | None = N
     """Send due deliveries (``ids``, or the oldest due ones); returns counts by outcome."""
     policy = policy or Policy()
     with unit_of_work(db) as conn:
+        _relaxed_commit(conn)
         jobs = claim(conn, clock(), policy, ids=ids, limit=limit)
     counts = {"delivered": 0, "retry": 0, "failed": 0}
     for job in jobs:
         status, error, ms = post(job, policy)
         with unit_of_work(db) as conn:
+            _relaxed_commit(conn)
             counts[record(conn, job, status, error, ms, clock(), policy)] += 1
     return counts
+
+
+def _relaxed_commit(conn: Connection) -> None:
+    """PostgreSQL: do not wait for the disk flush when a lease or an attempt is committed. A crash
+    could forget the last few milliseconds of the delivery log, which only means a delivery is
+    posted again (subscribers de-duplicate on X-Pathway-Delivery); the pathway's own changes keep
+    full durability."""
+    if not is_sqlite(conn):
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from pathway.errors import PathwayError
@@ -14,6 +15,7 @@ _engine = None
 
 # A database that is briefly unreachable is retried; a PathwayError (bad input) is not.
 # Retry countdowns stay far below the visibility timeout (see workers/app.py).
+CHUNK = 10  # deliveries per deliver_webhook task
 RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
 
 
@@ -25,6 +27,15 @@ def engine():
 
         _engine = Engine(settings=app.pathway_settings, actor="worker")
     return _engine
+
+
+@worker_process_init.connect
+def _warm(**_kwargs) -> None:
+    """Each pool process makes its engine as it starts, not on its first task."""
+    try:
+        engine()
+    except Exception:  # noqa: BLE001 - the first task will retry and report it
+        log.warning("could not reach the database at worker start; tasks will retry", exc_info=True)
 
 
 @app.task(name="pathway.track_waits", **RETRY)
@@ -41,21 +52,23 @@ def track_waits(as_at: str | None = None, team: str | None = None) -> dict:
 
 @app.task(name="pathway.dispatch_outbox", **RETRY)
 def dispatch_outbox() -> dict:
-    """Relay pending outbox rows into deliveries, then send one deliver_webhook task per due delivery.
+    """Relay pending outbox rows into deliveries, then send deliver_webhook tasks for the due deliveries.
 
     The tasks are sent only after the relay's transaction has committed: a task sent inside an
-    open transaction could run before the rows it needs exist."""
+    open transaction could run before the rows it needs exist. Due deliveries go out in chunks
+    of CHUNK, so several workers share a burst without a broker round trip per delivery."""
     eng = engine()
     relayed = eng.relay_outbox()
     due = eng.due_deliveries()
-    for delivery_id in due:
-        deliver_webhook.delay(delivery_id)
-    result = {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"]), "sent": len(due)}
+    for i in range(0, len(due), CHUNK):
+        deliver_webhook.delay(due[i:i + CHUNK])
+    result = {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"]), "due": len(due)}
     log.info("dispatch_outbox: %s", result)
     return result
 
 
 @app.task(name="pathway.deliver_webhook", **RETRY)
-def deliver_webhook(delivery_id: int) -> dict:
-    """Post one delivery if it is still due (a duplicate task finds it leased or delivered, and does nothing)."""
-    return engine().send_deliveries(ids=[delivery_id])
+def deliver_webhook(delivery_ids: list[int] | int) -> dict:
+    """Post deliveries that are still due (a duplicate task finds them leased or delivered, and does nothing)."""
+    ids = [delivery_ids] if isinstance(delivery_ids, int) else list(delivery_ids)
+    return engine().send_deliveries(ids=ids)
