@@ -200,8 +200,8 @@ def main(argv=None) -> dict:
             engine.dispose()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PATHWAY_")}
         env["PATHWAY_DATABASE_URL"] = url
-        api_idle, api_peak, requests = serve_api(env, teams, tokens, council, args.rounds or 3)
-        worker_idle, worker_peak, tasks = run_worker(env, url, council, days=7)
+        api_idle, api_peak, requests = serve_api(env, teams, tokens, council, args.rounds or 2)
+        worker_idle, worker_peak, tasks = run_worker(env, url, council, days=3 if args.size == "small" else 7)
     report("memory_api", engine=api_peak / MB, floor=api_idle / MB, unit="MB", higher_is_better=False,
            size=args.size, extra={"requests": requests, "floor_is": "the API process started and idle"})
     return report("memory_worker", engine=worker_peak / MB, floor=worker_idle / MB, unit="MB",

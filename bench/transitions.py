@@ -23,7 +23,7 @@ from pathway.settings import load_settings
 from pathway.synthetic import SIZES, Simulation
 
 # Episodes whose moves are timed, per size (each has ~2.3 moves after its contact).
-EPISODES = {"small": 800, "council": 10_000, "decade": 40_000}
+EPISODES = {"small": 400, "council": 10_000, "decade": 40_000}
 
 
 def fact_of(e: dict) -> Fact:
