@@ -612,8 +612,8 @@ class _Import:
         q = (sa.select(ev.c.episode_id, ev.c.seq, ev.c.trigger, ev.c.occurred_at, ev.c.worker, ev.c.outcome,
                        ev.c.note, ev.c.data).where(ev.c.episode_id.in_(list(by_id)))
              .order_by(ev.c.episode_id, ev.c.seq))
-        for e in self.conn.execute(q).mappings():
-            by_id[e["episode_id"]].append(dict(e))
+        for e in self.conn.execute(q).mappings().all():  # all at once: a fetch per row is slow on psycopg
+            by_id[e["episode_id"]].append(e)
         return {ref: _Stored(i, by_id[i]) for ref, i in found.items()}
 
     def new_ids(self, n: int) -> list[int]:
@@ -733,5 +733,7 @@ def import_history(db: sa.Engine, settings: Settings, source, mapping=None, *, a
                                "written by this one, run it again") from exc
             if imp.error_count:
                 raise refused(imp)
+        if not imp.summary.new_events:
+            break  # everything is already there: nothing to write, so no second pass
     imp.summary.seconds = round(time.perf_counter() - began, 3)
     return imp.summary

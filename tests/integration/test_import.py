@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -268,3 +269,14 @@ def test_a_large_file_in_small_batches(council, tmp_path):
     assert {p for p, _, _ in seen} == {"checking", "writing"} and seen[-1][1] == seen[-1][2]
     assert sorted(ids_by_ref(council).values()) == list(range(1, 301))
     assert council.import_history(tmp_path / "big.csv", batch_size=64).new_events == 0
+
+
+def test_the_readme_example_imports(council, tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## History import and the client-level return"):]
+    example = section[section.index("```csv\n") + 7:section.index("```", section.index("```csv\n") + 7)]
+    (tmp_path / "example.csv").write_text(example)
+    summary = council.import_history(tmp_path / "example.csv")
+    assert (summary.new_episodes, summary.new_events) == (2, 8)
+    refs = ids_by_ref(council)
+    assert council.get(refs["MOS-77120"]).outcome == "long_term_support"
