@@ -21,13 +21,14 @@ def test_health_needs_no_token(api):
     assert r.json() == {"status": "ok", "database": "ok", "broker": "eager"}
 
 
-@pytest.mark.parametrize("header", [None, "Bearer pw_not-a-token", "Basic abc", "Bearer "])
-def test_missing_or_wrong_token_is_401(api, header):
-    headers = {"Authorization": header} if header else {}
-    r = api.post("/contacts", headers=headers, json={"person_ref": "LAS-1", "client_group": "unknown",
-                                                     "team": "north"})
-    assert_error(r, 401, "unauthorized")
-    assert r.headers["www-authenticate"] == "Bearer"
+def test_missing_or_wrong_token_is_401(api, subtests):
+    for header in (None, "Bearer pw_not-a-token", "Basic abc", "Bearer "):
+        with subtests.test(header=header):
+            headers = {"Authorization": header} if header else {}
+            r = api.post("/contacts", headers=headers, json={"person_ref": "LAS-1", "client_group": "unknown",
+                                                             "team": "north"})
+            assert_error(r, 401, "unauthorized")
+            assert r.headers["www-authenticate"] == "Bearer"
     assert count(api.engine, "episode") == 0
 
 
@@ -47,11 +48,11 @@ def test_contact_is_recorded_by_each_role_with_its_actor(api, who):
                               "worker", "outcome", "note", "allocation"}
 
 
-@pytest.mark.parametrize("who, team, code", [("cara", "north", 403), ("amira", "south", 403),
-                                             ("manager", "south", 403), ("admin", "north", 403)])
-def test_contact_outside_the_callers_team_or_role_is_403(api, who, team, code):
-    r = api.post("/contacts", who, json={"person_ref": "LAS-1", "client_group": "unknown", "team": team})
-    assert_error(r, code, "forbidden")
+def test_contact_outside_the_callers_team_or_role_is_403(api, subtests):
+    for who, team in (("cara", "north"), ("amira", "south"), ("manager", "south"), ("admin", "north")):
+        with subtests.test(who=who, team=team):
+            r = api.post("/contacts", who, json={"person_ref": "LAS-1", "client_group": "unknown", "team": team})
+            assert_error(r, 403, "forbidden")
     assert count(api.engine, "episode") == 0
 
 
@@ -124,7 +125,7 @@ def test_impossible_move_is_409_with_stage_and_allowed_and_writes_nothing(api):
     assert api.get(f"/episodes/{ep['id']}", "integration").json()["stage"] == "contact"
 
 
-@pytest.mark.parametrize("content, words", [
+BAD_CONTACTS = [
     ('{"person_ref": "LAS-1", "client_group": ', "body: the body is not valid JSON"),
     ('[1, 2]', "body"),
     ('{"person_ref": 5, "client_group": "unknown", "team": "north"}', "person_ref"),
@@ -137,10 +138,14 @@ def test_impossible_move_is_409_with_stage_and_allowed_and_writes_nothing(api):
     ('{"person_ref": "Jo Bloggs", "client_group": "unknown", "team": "north"}', "never a name"),
     ('{"person_ref": "LAS-1", "client_group": "unknown", "team": "north", "priority": "urgent"}', "priorities are"),
     ('{"person_ref": "LAS-1\\u0000", "client_group": "unknown", "team": "north"}', "NUL"),
-])
-def test_bad_contacts_are_422_with_a_clear_body_and_write_nothing(api, content, words):
-    r = api.post("/contacts", "integration", content=content, headers={"Content-Type": "application/json"})
-    assert_error(r, 422, "validation_error", words)
+]
+
+
+def test_bad_contacts_are_422_with_a_clear_body_and_write_nothing(api, subtests):
+    for content, words in BAD_CONTACTS:
+        with subtests.test(content=content):
+            r = api.post("/contacts", "integration", content=content, headers={"Content-Type": "application/json"})
+            assert_error(r, 422, "validation_error", words)
     assert count(api.engine, "episode") == 0
 
 
@@ -149,25 +154,27 @@ def test_unknown_team_on_a_contact_is_404(api):
     assert_error(r, 404, "not_found", "east")
 
 
-@pytest.mark.parametrize("body, status, words", [
-    ({"trigger": "teleport"}, 422, "triggers are"),
-    ({"trigger": "refer", "worker": "amira"}, 422, "only with allocate"),
-    ({"trigger": "refer", "occurred_at": "yesterday"}, 422, "ISO 8601"),
-    ({"trigger": "refer", "colour": "red"}, 422, "colour: unknown field"),
-    ({"trigger": 7}, 422, "trigger"),
-    ({"trigger": "close", "outcome": "happy"}, 422, "outcomes are"),
-])
-def test_bad_events_are_refused_and_write_nothing(api, body, status, words):
+BAD_EVENTS = [
+    ({"trigger": "teleport"}, "triggers are"),
+    ({"trigger": "refer", "worker": "amira"}, "only with allocate"),
+    ({"trigger": "refer", "occurred_at": "yesterday"}, "ISO 8601"),
+    ({"trigger": "refer", "colour": "red"}, "colour: unknown field"),
+    ({"trigger": 7}, "trigger"),
+    ({"trigger": "close", "outcome": "happy"}, "outcomes are"),
+]
+
+
+def test_bad_events_are_refused_and_write_nothing(api, subtests):
     ep = api.contact()
     before = count(api.engine, "event")
-    assert_error(api.post(f"/episodes/{ep['id']}/events", "integration", json=body), status, "validation_error",
-                 words)
+    for body, words in BAD_EVENTS:
+        with subtests.test(body=body):
+            assert_error(api.post(f"/episodes/{ep['id']}/events", "integration", json=body), 422,
+                         "validation_error", words)
     assert count(api.engine, "event") == before
-
-
-@pytest.mark.parametrize("path", ["/episodes/abc", "/episodes/0", "/episodes/99999999999999999999"])
-def test_bad_episode_ids_are_422(api, path):
-    assert_error(api.get(path, "integration"), 422, "validation_error", "episode_id")
+    for path in ("/episodes/abc", "/episodes/0", "/episodes/99999999999999999999"):
+        with subtests.test(path=path):
+            assert_error(api.get(path, "integration"), 422, "validation_error", "episode_id")
 
 
 def test_openapi_has_no_internal_fields(api):
