@@ -65,7 +65,7 @@ def board_data(engine, team: str, actor: Actor) -> dict:
     thresholds = {stage: engine.settings.threshold(stage) for stage in WAITING}
     return {
         "team": team, "team_name": team_row["name"], "as_at": today.isoformat(),
-        "generated_at": engine.now().isoformat(timespec="seconds"),
+        "generated_at": engine.now().astimezone(days.LONDON).isoformat(timespec="seconds"),
         "viewer": {"role": actor.role, "worker": actor.worker, "can_take_next": actor.role == "duty"},
         "stages": list(WAITING), "client_groups": list(engine.settings.client_groups),
         "thresholds": thresholds,
