@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import operator
 import os
 import time
 import tomllib
@@ -235,7 +236,10 @@ class _Source:
                                       errors=[{"line": 1, "reason": self.bad_lines[1]}])
             names = [h.strip() for h in header]
             index = self._header_index(names)
+            ours = [c for c, _ in index]
+            pick = operator.itemgetter(*[i for _, i in index])
             width = len(names)
+            bad_lines = self.bad_lines
             last = reader.line_num
             while True:
                 try:
@@ -248,10 +252,13 @@ class _Source:
                     yield line, None, f"not readable as CSV: {exc}"
                     continue
                 line, last = last + 1, reader.line_num
-                bad = [self.bad_lines.pop(n) for n in range(line, last + 1) if n in self.bad_lines]
+                bad = [bad_lines.pop(n) for n in range(line, last + 1) if n in bad_lines] if bad_lines else None
+                if len(fields) == width and not bad:
+                    yield line, dict(zip(ours, map(str.strip, pick(fields)), strict=True)), None
+                    continue
                 if not fields or (len(fields) == 1 and not fields[0].strip()) and not bad:
                     continue  # a blank line
-                values = {ours: fields[i].strip() or None for ours, i in index if i < len(fields)}
+                values = {c: fields[i].strip() for c, i in index if i < len(fields)}
                 if bad:
                     yield line, values, bad[0]
                 elif len(fields) != width:
@@ -346,7 +353,7 @@ class _Import:
             else:
                 row = self.parse(line, values)
             ref = row.ref if row is not None else (values or {}).get("episode_ref")
-            if ref is None:
+            if not ref:
                 continue
             if ref != current_ref:
                 if ref in seen:
@@ -375,18 +382,22 @@ class _Import:
     def parse(self, line: int, v: dict) -> _Row | None:
         """One row's values, checked on their own (codes, dates, lengths); None if any is bad.
 
-        Values arrive normalised by the source: None, a stripped non-empty string, or (from dict
-        rows) a bool, date or datetime.
+        Values arrive normalised by the source: None or "", a stripped string, or (from dict rows) a
+        bool, date or datetime.
         """
         g = v.get
-        ref, seq, raw_at, person_ref = g("episode_ref"), g("seq"), g("occurred_at"), g("person_ref")
-        keep, to, note, actor, allocation = g("keep_worker"), g("to"), g("note"), g("actor"), g("allocation")
-        raw = {f: g(f) for f in CODED}
-        coded = dict(raw)
-        for field, codes in self.codes.items():
-            value = coded[field]
-            if value is not None:
-                coded[field] = codes.get(value, value)
+        ref, seq, raw_at = g("episode_ref") or None, g("seq"), g("occurred_at") or None
+        person_ref = g("person_ref") or None
+        keep, to, note = g("keep_worker"), g("to") or None, g("note") or None
+        actor, allocation = g("actor") or None, g("allocation") or None
+        given = {f: g(f) or None for f in CODED}
+        coded = given
+        if self.codes:
+            coded = dict(given)
+            for field, codes in self.codes.items():
+                value = coded[field]
+                if value is not None:
+                    coded[field] = codes.get(value, value)
         trigger, group, team, worker = coded["trigger"], coded["client_group"], coded["team"], coded["worker"]
         outcome, priority, route = coded["outcome"], coded["priority"], coded["route"]
         reasons = []
@@ -404,7 +415,7 @@ class _Import:
         if trigger is None:
             reasons.append("trigger is blank")
         elif trigger not in _TRIGGERS:
-            reasons.append(self.unknown("trigger", raw["trigger"], ("record_contact",) + TRIGGERS))
+            reasons.append(self.unknown("trigger", given["trigger"], ("record_contact",) + TRIGGERS))
         at = None
         try:
             at = self.time(raw_at)
@@ -419,16 +430,16 @@ class _Import:
             reasons.append(f"person_ref {person_ref!r} must be the back end's reference for the person "
                            "(letters, digits and . _ : / -), never a name")
         if group is not None and group not in self.client_groups:
-            reasons.append(self.unknown("client_group", raw["client_group"], self.settings.client_groups))
+            reasons.append(self.unknown("client_group", given["client_group"], self.settings.client_groups))
         if team is not None and team not in self.teams:
             reasons.append(f"unknown team {team!r}; create it first (pathway teams are: "
                            f"{', '.join(sorted(self.teams)) or 'none yet'})")
         if worker is not None and worker not in self.workers:
             reasons.append(f"unknown worker {worker!r}; create the worker first")
         if outcome is not None and outcome not in self.outcomes:
-            reasons.append(self.unknown("outcome", raw["outcome"], self.settings.outcomes))
+            reasons.append(self.unknown("outcome", given["outcome"], self.settings.outcomes))
         if priority is not None and priority not in PRIORITIES:
-            reasons.append(self.unknown("priority", raw["priority"], PRIORITIES))
+            reasons.append(self.unknown("priority", given["priority"], PRIORITIES))
         if route is not None and len(route) > 64:
             reasons.append("route must be a short code (1-64 characters)")
         if keep is None:

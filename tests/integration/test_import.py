@@ -280,3 +280,22 @@ def test_the_readme_example_imports(council, tmp_path):
     assert (summary.new_episodes, summary.new_events) == (2, 8)
     refs = ids_by_ref(council)
     assert council.get(refs["MOS-77120"]).outcome == "long_term_support"
+
+
+def test_the_import_command_prints_a_summary_or_the_report(council, tmp_path, monkeypatch, db_url):
+    from typer.testing import CliRunner
+
+    from pathway.cli import app
+
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
+    runner = CliRunner()
+    bad = [dict(r) for r in GOOD]
+    bad[3]["trigger"] = "plan"
+    result = runner.invoke(app, ["import", str(write_csv(tmp_path / "bad.csv", bad))])
+    assert result.exit_code == 1
+    assert "1 bad row" in result.output and "line 5: cannot plan from stage contact" in result.output
+    assert counts(council) == (0, 0, 0, 0)
+    result = runner.invoke(app, ["import", str(write_csv(tmp_path / "good.csv", GOOD)), "--actor", "migration"])
+    assert result.exit_code == 0, result.output
+    assert "3 episodes, 13 events" in result.output and "learning_disability: 1 episodes" in result.output
+    assert council.history(ids_by_ref(council)["E1"])[0]["actor"] == "migration"
