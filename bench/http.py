@@ -77,7 +77,9 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PATHWAY_DATABASE_URL": url}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "pathway.api.serve:app", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", str(workers), "--no-access-log",
-                             "--log-level", "warning"], env=env)
+                             # a pooled connection may sit idle longer than uvicorn's default 5 s
+                             # while 50 clients share the pool; a closed one fails the next request
+                             "--timeout-keep-alive", "60", "--log-level", "warning"], env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
