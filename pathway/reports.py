@@ -204,14 +204,18 @@ def _summarise(rows, group_by: list[str], measures: dict, settings: Settings, fi
     part = [rows.c[g] for g in keys] or None
     extra = []
     if ranked_by is not None:
-        extra = [sa.func.row_number().over(partition_by=part, order_by=rows.c[ranked_by]).label("rn"),
-                 sa.func.count().over(partition_by=part).label("n")]
+        # One window (the same partition, order and whole-partition frame) for both, so the
+        # database sorts once and evaluates them in one pass.
+        window = {"partition_by": part, "order_by": rows.c[ranked_by], "rows": (None, None)}
+        extra = [sa.func.row_number().over(**window).label("rn"), sa.func.count().over(**window).label("n")]
     ranked = sa.select(*rows.c, *extra).subquery("ranked")
     agg_cols = [ranked.c[g] for g in keys]
     agg = sa.select(*agg_cols, *(expr(ranked).label(name) for name in measures for expr in [measures[name]]))
     if keys:
         agg = agg.group_by(*agg_cols)
-    agg = agg.subquery("agg")
+    # Materialised on PostgreSQL: the heavy aggregate may run in parallel, while laying the few
+    # group rows over it should not start parallel workers of its own.
+    agg = agg.cte("agg").prefix_with("MATERIALIZED", dialect="postgresql")
     if not keys:
         return sa.select(*(_zero(agg.c[name], name) for name in measures))
     dims = [_dimension(g, settings, **filters) for g in group_by]
@@ -569,6 +573,9 @@ class Reports:
 
     def _rows(self, query, params: dict | None = None) -> list[dict]:
         with self.engine.transaction(write=False) as conn:
+            if conn.dialect.name == "postgresql":
+                # A report is one short query: compiling it with JIT costs more than JIT saves.
+                conn.exec_driver_sql("SET LOCAL jit = off")
             return [dict(r) for r in conn.execute(query, params).mappings()]
 
     def _waits_rows(self, day: dt.date, group_by: list[str], filters: dict, mode: str) -> list[dict]:
