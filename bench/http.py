@@ -98,6 +98,7 @@ async def load(base: str, requests: list[list[tuple[str, str, dict]]]) -> dict:
     """Each inner list is one client's requests, sent one after another; all clients at once."""
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    claimed: list[int] = []  # episode ids in 200 replies to claims: each must come once
     limits = httpx.Limits(max_connections=len(requests) + 5, max_keepalive_connections=len(requests) + 5)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
         async def one_client(calls):
@@ -106,6 +107,8 @@ async def load(base: str, requests: list[list[tuple[str, str, dict]]]) -> dict:
                 try:
                     r = await client.request(method, path, headers=headers)
                     status = str(r.status_code)
+                    if r.status_code == 200 and path.endswith("/claim"):
+                        claimed.append(r.json()["id"])
                 except httpx.HTTPError as exc:
                     status = type(exc).__name__
                 latencies.append((time.perf_counter() - t0) * 1000)
@@ -119,7 +122,7 @@ async def load(base: str, requests: list[list[tuple[str, str, dict]]]) -> dict:
     return {"requests": len(latencies), "p50_ms": round(statistics.median(latencies), 1),
             "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
             "per_second": round(len(latencies) / seconds, 1), "errors": sum(errors.values()),
-            "error_statuses": errors}
+            "error_statuses": errors, "double_allocations": len(claimed) - len(set(claimed))}
 
 
 def main(argv=None) -> None:
@@ -149,14 +152,15 @@ def main(argv=None) -> None:
     for name, r in (("GET /health (floor)", health), ("POST /teams/{team}/queue/claim", claims),
                     ("GET /reports/waits", waits)):
         print(f"{name}: {r['requests']} requests from {args.clients} clients, p50 {r['p50_ms']} ms, "
-              f"p99 {r['p99_ms']} ms, {r['per_second']}/s, errors {r['errors']} {r['error_statuses'] or ''}")
+              f"p99 {r['p99_ms']} ms, {r['per_second']}/s, errors {r['errors']} {r['error_statuses'] or ''}"
+              f"{', double allocations ' + str(r['double_allocations']) if 'claim' in name else ''}")
     common = {"clients": args.clients, "uvicorn_workers": args.workers, "episodes": setup["episodes"]}
     report("http-claim", engine=claims["p50_ms"], floor=health["p50_ms"], unit="ms p50", higher_is_better=False,
            size=args.size, extra={**common, **{f"claim_{k}": v for k, v in claims.items()},
                                   "floor_p99_ms": health["p99_ms"]})
     report("http-waits", engine=waits["p50_ms"], floor=health["p50_ms"], unit="ms p50", higher_is_better=False,
            size=args.size, extra={**common, **{f"waits_{k}": v for k, v in waits.items()}})
-    if claims["errors"] or waits["errors"] or health["errors"]:
+    if claims["errors"] or waits["errors"] or health["errors"] or claims["double_allocations"]:
         raise SystemExit("errors under load: see above")
 
 
