@@ -33,6 +33,9 @@ STATE_FIELDS = [f.name for f in dataclasses.fields(EpisodeState)]
 # is a hot path and building a statement costs more than running it).
 GUARDED_UPDATE = EPISODE.update().where(EPISODE.c.id == sa.bindparam("b_id"),
                                         EPISODE.c.version == sa.bindparam("b_version"))
+# Every fire reads the episode (and an allocation the worker): built once too.
+LOAD_STATE = sa.select(*[EPISODE.c[name] for name in STATE_FIELDS]).where(EPISODE.c.id == sa.bindparam("b_id"))
+GET_WORKER = sa.select(WORKER).where(WORKER.c.key == sa.bindparam("b_key"))
 # A reference from the back end's system, never a name: letters, digits and . _ : / - only.
 REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -118,7 +121,7 @@ def get_team(conn: Connection, key: str) -> dict:
 
 
 def get_worker(conn: Connection, key: str) -> dict:
-    row = conn.execute(sa.select(WORKER).where(WORKER.c.key == key)).mappings().first()
+    row = conn.execute(GET_WORKER, {"b_key": key}).mappings().first()
     if row is None:
         raise NotFound(f"no worker {key!r}", field="worker")
     return dict(row)
@@ -127,8 +130,7 @@ def get_worker(conn: Connection, key: str) -> dict:
 # -- episodes ------------------------------------------------------------------------------------
 
 def load_state(conn: Connection, episode_id: int) -> EpisodeState:
-    cols = [EPISODE.c[name] for name in STATE_FIELDS]
-    row = conn.execute(sa.select(*cols).where(EPISODE.c.id == episode_id)).mappings().first()
+    row = conn.execute(LOAD_STATE, {"b_id": episode_id}).mappings().first()
     if row is None:
         raise NotFound(f"no episode {episode_id}", episode_id=episode_id)
     return EpisodeState(**row)

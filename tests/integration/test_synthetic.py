@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from pathway.episode import Fact, apply, start
-from pathway.settings import CLIENT_GROUPS, OUTCOMES
+from pathway.settings import CLIENT_GROUPS, OUTCOMES, Settings
 from pathway.stages import STAGES, TRANSITIONS
 from pathway.synthetic import FIELDS, SIZES, Council, Simulation, demo_council, rows, season
 
@@ -158,3 +158,29 @@ def test_sizes_are_what_they_say():
     assert 900_000 <= SIZES["decade"].expected_contacts() <= 1_100_000
     for council in SIZES.values():
         assert council.end < dt.date.today()
+
+
+def test_bulk_load_through_the_import_path_matches_the_simulation(db_url):
+    import sqlalchemy as sa
+
+    from bench.council import load
+    from pathway import Engine, services
+
+    council = demo_council(1, seed=2, end=dt.date(2026, 3, 31))
+    result = load(db_url, council, batch=150, show_progress=False)
+    expected = {}
+    for events in Simulation(council).episodes():
+        state = start(None, fact(events[0]))
+        for e in events[1:]:
+            state = apply(state, fact(e))
+        expected[events[0]["person_ref"], events[0]["occurred_at"]] = (state.stage, len(events))
+    assert result["episodes"] == len(expected) and result["events"] == sum(n for _, n in expected.values())
+    engine = Engine(db_url, settings=Settings(_env_file=None, database_url=db_url), migrate=False)
+    try:
+        with engine.transaction(write=False) as conn:
+            t = services.EPISODE
+            stored = {(r.person_ref, r.contact_at): (r.stage, r.version) for r in conn.execute(
+                sa.select(t.c.person_ref, t.c.contact_at, t.c.stage, t.c.version))}
+    finally:
+        engine.dispose()
+    assert stored == expected
