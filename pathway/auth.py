@@ -9,6 +9,7 @@ A token is shown once when it is made and stored only as its SHA-256 hash. Roles
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import secrets
 
@@ -22,6 +23,8 @@ TOKEN = ApiToken.__table__
 REQUEST = ApiRequest.__table__
 ROLES = ("duty", "manager", "integration", "admin")
 TOKEN_PREFIX = "pw_"
+# A reservation this old belongs to a request whose process died before it answered.
+ABANDONED = dt.timedelta(minutes=5)
 PUBLIC_TOKEN_FIELDS = ("id", "name", "role", "worker", "team", "created_at", "created_by", "revoked_at")
 
 
@@ -134,19 +137,26 @@ def idempotent(engine, actor: Actor, key: str | None, body: dict, run,
     if not isinstance(key, str) or not 1 <= len(key) <= 200:
         raise ValidationError("idempotency_key is 1-200 characters", field="idempotency_key")
     body_hash = services.request_hash(body)
+    where = sa.and_(REQUEST.c.actor == actor.label, REQUEST.c.idempotency_key == key)
     with engine.transaction() as conn:
-        found = conn.execute(sa.select(REQUEST.c.request_hash, REQUEST.c.status, REQUEST.c.response).where(
-            REQUEST.c.actor == actor.label, REQUEST.c.idempotency_key == key)).first()
+        found = conn.execute(sa.select(REQUEST.c.request_hash, REQUEST.c.status, REQUEST.c.response,
+                                       REQUEST.c.created_at).where(where)).first()
+        if found is not None and found.status == 0 and found.created_at < engine.now() - ABANDONED:
+            conn.execute(REQUEST.delete().where(where))  # its process died mid-request: run it again
+            found = None
         if found is None:
-            conn.execute(REQUEST.insert().values(actor=actor.label, idempotency_key=key, request_hash=body_hash,
-                                                 status=0, response=None, created_at=engine.now()))
+            try:
+                conn.execute(REQUEST.insert().values(actor=actor.label, idempotency_key=key,
+                                                     request_hash=body_hash, status=0, response=None,
+                                                     created_at=engine.now()))
+            except sa.exc.IntegrityError:  # the same key, reserved a moment ago by a concurrent request
+                raise Conflict(f"a request with idempotency_key {key!r} is still running; retry shortly") from None
     if found is not None:
         if found.request_hash != body_hash:
             raise Conflict(f"idempotency_key {key!r} was already used for a different request")
         if found.status == 0:
             raise Conflict(f"a request with idempotency_key {key!r} is still running; retry shortly")
         return found.status, found.response
-    where = sa.and_(REQUEST.c.actor == actor.label, REQUEST.c.idempotency_key == key)
     try:
         status, reply = run()
     except BaseException:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from api_support import assert_error, count, make_api
 
+from pathway.auth import REQUEST
+from pathway.services import request_hash
+
 
 @pytest.fixture
 def api(council):
@@ -80,3 +83,16 @@ def test_a_full_caseload_is_409(api):
         assert api.post("/teams/north/queue/claim", "amira").status_code == 200
     body = assert_error(api.post("/teams/north/queue/claim", "amira"), 409, "caseload_full")
     assert body["cap"] == 3
+
+
+def test_a_key_still_running_is_409_and_an_abandoned_one_runs_again(api, clock):
+    api.waiting("LAS-1")
+    with api.engine.transaction() as conn:
+        conn.execute(REQUEST.insert().values(actor="duty:amira", idempotency_key="tap-9",
+                                             request_hash=request_hash({"what": "claim next north"}), status=0,
+                                             response=None, created_at=clock()))
+    running = api.post("/teams/north/queue/claim", "amira", headers={"Idempotency-Key": "tap-9"})
+    assert_error(running, 409, "conflict", "still running")
+    clock.advance(minutes=10)
+    again = api.post("/teams/north/queue/claim", "amira", headers={"Idempotency-Key": "tap-9"})
+    assert (again.status_code, again.json()["person_ref"]) == (200, "LAS-1")
