@@ -4,7 +4,8 @@ The extract is a CSV file (or an iterable of dict rows) with one row per event, 
 episode together and in ``seq`` order. Every row is folded through the same rules as a live change
 (:func:`pathway.episode.start` / :func:`pathway.episode.apply`), so an imported history is one the
 pathway could have produced live. The whole source is checked first, with every bad row listed by
-line; only a clean source is written, in one transaction, in batches (COPY on PostgreSQL,
+line; as it is checked, each batch's rows, ready to write, go to a temporary spool file, and only a
+clean source is then written from it, in one transaction, in batches (COPY on PostgreSQL,
 executemany on SQLite). Backfilled events put nothing in the outbox: years of history would flood
 webhook subscribers with changes that happened long ago.
 
@@ -19,8 +20,11 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import itertools
 import operator
 import os
+import pickle
+import tempfile
 import time
 import tomllib
 from collections import Counter
@@ -311,8 +315,11 @@ class _Import:
     does the same folding again and writes each batch."""
 
     def __init__(self, conn: Connection, settings: Settings, mapping: ImportMapping, *, write: bool,
-                 actor: str, now: dt.datetime, batch_size: int, progress: Progress | None):
+                 actor: str, now: dt.datetime, batch_size: int, progress: Progress | None, spool=None):
         self.conn, self.settings, self.mapping, self.write = conn, settings, mapping, write
+        # Checking with a spool: each batch's rows, ready to write but with stand-in episode ids
+        # (-1, -2, … per batch), are pickled to it, so the write pass need not read and fold again.
+        self.spool = spool
         self.actor, self.now, self.batch_size, self.progress = actor, now, batch_size, progress
         self.latest = now + services.FUTURE_SLACK
         self.errors: list[dict] = []
@@ -477,15 +484,19 @@ class _Import:
         chunk = [[r for r in rows if r is not None] + [None] * (None in rows) for rows in chunk]
         refs = [rows[0].ref for rows in chunk if rows[0] is not None]
         stored = self.stored(refs) if self.any_refs else {}
-        ids: Iterator[int] = iter(())
+        ids: Iterator[int] = itertools.count(-1, -1)
         if self.write:
             ids = iter(self.new_ids(sum(1 for ref in refs if ref not in stored)))
         out = _Out()
         for rows in chunk:
             if rows[0] is not None:
                 self.episode(rows, stored.get(rows[0].ref), ids, out)
-        if self.write and not self.error_count:
+        if self.error_count:
+            return
+        if self.write:
             self.insert(out)
+        elif self.spool is not None and (out.events or out.updates):
+            pickle.dump(out, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
 
     def episode(self, rows: list[_Row | None], stored: _Stored | None, ids: Iterator[int], out: _Out) -> None:
         s = self.summary
@@ -510,7 +521,7 @@ class _Import:
             self.bad(first.line, f"episode {first.ref} starts at seq {first.seq}: a new episode's rows start "
                                  "at seq 1 (its record_contact)")
             ok = False
-        episode_id = stored.episode_id if stored else (next(ids) if self.write else None)
+        episode_id = stored.episode_id if stored else next(ids)
         prev: _Row | None = None
         events: list[tuple] = []
         for row in rows:
@@ -558,7 +569,7 @@ class _Import:
         else:
             s.extended_episodes += 1
         s.new_events += len(events)
-        if not self.write:
+        if not self.write and (self.spool is None or self.error_count):
             return
         if stored is None:
             out.refs.append({"ref": first.ref, "episode_id": episode_id, "imported_at": self.now})
@@ -638,6 +649,28 @@ class _Import:
         top = self.conn.execute(sa.select(sa.func.max(services.EPISODE.c.id))).scalar() or 0
         return list(range(top + 1, top + 1 + n))
 
+    def write_spooled(self, spool, total: int) -> None:
+        """The write pass from the spool: real episode ids in place of the stand-ins, then each batch written."""
+        spool.seek(0)
+        done = 0
+        while True:
+            try:
+                out: _Out = pickle.load(spool)
+            except EOFError:
+                break
+            ids = self.new_ids(len(out.episodes))
+            for row in out.episodes:
+                row["id"] = ids[-row["id"] - 1]
+            for row in out.refs:
+                row["episode_id"] = ids[-row["episode_id"] - 1]
+            for row in out.events:
+                if row["episode_id"] < 0:
+                    row["episode_id"] = ids[-row["episode_id"] - 1]
+            self.insert(out)
+            done += len(out.events)
+            if self.progress:
+                self.progress("writing", done, total)
+
     def insert(self, out: _Out) -> None:
         for table, rows in ((services.EPISODE, out.episodes), (EPISODE_REF, out.refs)):
             if rows:
@@ -713,8 +746,7 @@ def refused(imp: _Import) -> ValidationError:
 
 
 def import_history(db: sa.Engine, settings: Settings, source, mapping=None, *, actor: str,
-                   now: dt.datetime, batch_size: int = 10_000, progress: Progress | None = None,
-                   transaction=None) -> ImportSummary:
+                   now: dt.datetime, batch_size: int = 10_000, progress: Progress | None = None) -> ImportSummary:
     """Check the whole source, then write it in one transaction; a ValidationError lists every bad row."""
     from pathway.db import unit_of_work
 
@@ -723,28 +755,32 @@ def import_history(db: sa.Engine, settings: Settings, source, mapping=None, *, a
     if isinstance(source, str | os.PathLike):
         if not Path(source).is_file():
             raise ValidationError(f"no file {str(source)!r}", field="file")
-        passes = [False, True]
     elif isinstance(source, bytes | str | io.IOBase):
         raise ValidationError("import_history takes a CSV file path or an iterable of dict rows", field="source")
-    elif isinstance(source, list | tuple):
-        passes = [False, True]
-    else:
-        # A one-shot iterator cannot be read twice: check and write in the same pass, and roll the
-        # transaction back if any row is bad (still all or nothing).
-        passes = [True]
-    imp = None
-    for write in passes:
-        with unit_of_work(db, write=write) as conn:
-            imp = _Import(conn, settings, mapping, write=write, actor=actor, now=now, batch_size=batch_size,
-                          progress=progress)
-            try:
+    two_passes = isinstance(source, str | os.PathLike | list | tuple)
+    options = dict(actor=actor, now=now, batch_size=batch_size, progress=progress)
+    try:
+        if not two_passes:
+            # A one-shot iterator cannot be read twice: check and write in the same pass, and roll the
+            # transaction back if any row is bad (still all or nothing).
+            with unit_of_work(db, write=True) as conn:
+                imp = _Import(conn, settings, mapping, write=True, **options)
                 imp.run(_Source(source, mapping))
-            except sa.exc.IntegrityError as exc:
-                raise Conflict("another import wrote some of these episodes at the same time; nothing was "
-                               "written by this one, run it again") from exc
-            if imp.error_count:
-                raise refused(imp)
-        if not imp.summary.new_events:
-            break  # everything is already there: nothing to write, so no second pass
+                if imp.error_count:
+                    raise refused(imp)
+        else:
+            with tempfile.TemporaryFile(prefix="pathway-import-") as spool:
+                with unit_of_work(db, write=False) as conn:
+                    imp = _Import(conn, settings, mapping, write=False, spool=spool, **options)
+                    imp.run(_Source(source, mapping))
+                if imp.error_count:
+                    raise refused(imp)
+                if imp.summary.new_events:  # else everything is already there: nothing to write
+                    with unit_of_work(db, write=True) as conn:
+                        writer = _Import(conn, settings, mapping, write=True, **options)
+                        writer.write_spooled(spool, imp.summary.new_events)
+    except sa.exc.IntegrityError as exc:
+        raise Conflict("another import wrote some of these episodes at the same time; nothing was "
+                       "written by this one, run it again") from exc
     imp.summary.seconds = round(time.perf_counter() - began, 3)
     return imp.summary

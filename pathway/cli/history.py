@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from pathway.cli.app import app, console, err_console, fail, get_engine
 from pathway.errors import PathwayError
@@ -26,7 +26,7 @@ def import_file(
     """Backfill history from a CSV extract, all or nothing: every bad row is listed and nothing is written."""
     engine = get_engine(actor="import")
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
                       console=err_console, transient=True) as bar:
             tasks: dict[str, int] = {}
 
