@@ -2,7 +2,8 @@
 
 Checks what a manager and a duty worker would: the chart draws the right numbers, the longest
 waiter is listed (crises on top), and "Take next" allocates and the page updates. Leaves a
-screenshot at artifacts/huddle.png.
+screenshot at artifacts/huddle.png (and the manager's view on a 2560×1440 screen at
+artifacts/huddle-large.png).
 """
 
 from __future__ import annotations
@@ -108,3 +109,10 @@ def test_huddle_board_in_chromium(browser, council, clock):
         manager.wait_for_selector("#main[data-rendered]")
         assert manager.query_selector("#take-next") is None
         assert manager.inner_text("#waiting-total") == "4"
+        # On the meeting-room screen the type grows with the window.
+        laptop = manager.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+        manager.set_viewport_size({"width": 2560, "height": 1440})
+        large = manager.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+        assert large > laptop
+        manager.wait_for_function(f"Chart.defaults.font.size > {laptop * 0.85 + 1}")  # charts redrawn to match
+        manager.screenshot(path=str(SCREENSHOT.with_name("huddle-large.png")))

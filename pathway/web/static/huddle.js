@@ -203,6 +203,17 @@
     });
   }
 
+  // Moved to the big screen (or resized): draw the charts again with type to match.
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () {
+      Object.keys(state.charts).forEach(function (k) { state.charts[k].destroy(); });
+      state.charts = {};
+      render(state.data);
+    }, 250);
+  });
+
   render(state.data);
   setInterval(refresh, REFRESH_MS);
 })();
