@@ -25,7 +25,7 @@ def test_first_visit_with_a_token_sets_a_cookie_and_drops_the_token_from_the_add
     cookie = r.headers["set-cookie"].lower()
     assert "pathway_token=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
     page = api.client.get("/huddle/north")
-    assert page.status_code == 200
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "Huddle: North" in page.text and "LAS-101" in page.text and "LAS-201" not in page.text
     assert "take-next" not in page.text  # a manager watches; duty workers take
 
@@ -47,7 +47,7 @@ def test_a_wrong_token_is_401_and_another_team_403(api):
 
 def test_board_data_has_the_right_numbers(api):
     r = api.get("/huddle/north/data", "amira")
-    assert r.status_code == 200, r.text
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store", r.text
     d = r.json()
     assert (d["waiting_total"], d["crises_total"], d["over_threshold_total"]) == (5, 1, 2)
     cells = {(w["client_group"], w["stage"]): w["waiting"] for w in d["waits"] if w["waiting"]}

@@ -8,7 +8,7 @@ Without a token the page shows a small form to paste one.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
@@ -26,6 +26,7 @@ templates = Jinja2Templates(directory=TEMPLATES)
 def TeamKey():  # noqa: N802 - a fresh parameter declaration per use
     return Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 COOKIE_AGE = 12 * 3600  # a working day; then paste the token again
+NO_STORE = {"Cache-Control": "no-store"}  # the board lists people's references: keep it out of caches
 
 
 def _login(request: Request, team: str, message: str | None, status: int) -> HTMLResponse:
@@ -60,15 +61,17 @@ def huddle(request: Request, team: str = TeamKey(),
         data = board_data(engine, team, actor)
     except PathwayError as exc:
         return _login(request, team, exc.detail, exc.http_status)
-    return templates.TemplateResponse(request, "huddle.html", {"team": team, "data": data, "actor": actor})
+    return templates.TemplateResponse(request, "huddle.html", {"team": team, "data": data, "actor": actor},
+                                      headers=NO_STORE)
 
 
 @router.get("/huddle/{team}/data", response_model=schemas.Row,
             responses={401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},
                        404: {"model": schemas.ErrorBody}})
-def huddle_data(team: str = TeamKey(), access: Access = Depends(get_access)):
+def huddle_data(response: Response, team: str = TeamKey(), access: Access = Depends(get_access)):
     """Everything the board shows, as JSON (manager, or duty worker of the team)."""
     access.see_board(team)
+    response.headers.update(NO_STORE)
     return board_data(access.engine, team, access.actor)
 
 
