@@ -12,6 +12,7 @@ The synthetic council is loaded with COPY: episodes built by the engine's own fo
     python -m bench.reports --size small      # 20,000 episodes over 2 years
     python -m bench.reports --size council    # 1,000,000 episodes over 10 years (~4.5 M events)
     python -m bench.reports --size council --database-url URL   # measure a council loaded before
+                                                                # (this one, or bench.council's)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bench.common import Timer, parser, report, scratch_database
 from pathway import Engine, days
 from pathway.db import make_engine
 from pathway.episode import Fact, apply, start
+from pathway.reports import REPORT_SESSION
 from pathway.services import _event_row, _state_values
 from pathway.settings import CLIENT_GROUPS, Settings
 
@@ -185,6 +187,8 @@ def main() -> None:
         if args.database_url:  # a council loaded before (by build_council), measured again
             url = args.database_url
             with make_engine(url).connect() as conn:
+                conn.exec_driver_sql("ANALYZE")  # a loader may not have: the planner needs the statistics
+                conn.commit()
                 counts = {"episodes": conn.execute(sa.text("SELECT count(*) FROM episode")).scalar_one(),
                           "events": conn.execute(sa.text("SELECT count(*) FROM event")).scalar_one()}
         else:
@@ -192,15 +196,18 @@ def main() -> None:
             with Timer() as load:
                 counts = build_council(url, size)
             print(f"loaded {counts['episodes']:,} episodes and {counts['events']:,} events in {load.seconds:.1f} s")
-        engine = Engine(url, settings=Settings(_env_file=None), clock=lambda: END)
-        today = days.london_date(END)
+        with make_engine(url).connect() as conn:  # "today" is the council's last day
+            end = conn.execute(sa.text("SELECT max(occurred_at) FROM event")).scalar_one()
+        engine = Engine(url, settings=Settings(_env_file=None), clock=lambda: end)
+        today = days.london_date(end)
         year = (today - dt.timedelta(days=364), today)
         db = engine.db
 
         def floor(sql, jit=True, **params):
             with db.connect() as conn:
-                if not jit:
-                    conn.exec_driver_sql("SET jit = off")
+                if not jit:  # the session settings the engine uses for its reports
+                    for statement in REPORT_SESSION:
+                        conn.exec_driver_sql(statement.replace("LOCAL ", ""))
                 return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
 
         e_waits_s, e_waits, e_waits_med = best_of(lambda: engine.reports.waits(group_by=["client_group", "stage"]))
@@ -208,10 +215,10 @@ def main() -> None:
         e_alloc_s, e_alloc, e_alloc_med = best_of(lambda: engine.reports.allocation(
             group_by=["client_group", "stage"], start=year[0], end=year[1]))
         f_alloc_s, f_alloc, f_alloc_med = best_of(lambda: floor(FLOOR_ALLOCATION, start=year[0], end=year[1]))
-        # The engine turns JIT off for its report queries; the floors run with the server's
-        # defaults, and also without JIT, so both comparisons can be read.
-        f_waits_nojit_s = best_of(lambda: floor(FLOOR_WAITS, jit=False, as_at=today))[0]
-        f_alloc_nojit_s = best_of(lambda: floor(FLOOR_ALLOCATION, jit=False, start=year[0], end=year[1]))[0]
+        # The engine turns JIT off and raises work_mem for its report queries; the floors run with
+        # the server's defaults, and also with the engine's settings, so both comparisons can be read.
+        f_waits_tuned_s = best_of(lambda: floor(FLOOR_WAITS, jit=False, as_at=today))[0]
+        f_alloc_tuned_s = best_of(lambda: floor(FLOOR_ALLOCATION, jit=False, start=year[0], end=year[1]))[0]
 
         # The same numbers, or the timing means nothing.
         want = {(r["client_group"], r["stage"]): {
@@ -233,12 +240,14 @@ def main() -> None:
     common = {**counts, "client_groups": len(CLIENT_GROUPS), "figures_equal": True}
     report("reports-waits", engine=e_waits_s, floor=f_waits_s, unit="s", higher_is_better=False, goal=GOAL,
            size=size, extra={**common, "waiting": waiting, "engine_median_s": round(e_waits_med, 4),
-                             "floor_median_s": round(f_waits_med, 4), "floor_without_jit_s": round(f_waits_nojit_s, 4),
-                             "ratio_to_floor_without_jit": round(f_waits_nojit_s / e_waits_s, 3)})
+                             "floor_median_s": round(f_waits_med, 4),
+                             "floor_engine_settings_s": round(f_waits_tuned_s, 4),
+                             "ratio_to_floor_engine_settings": round(f_waits_tuned_s / e_waits_s, 3)})
     report("reports-allocation", engine=e_alloc_s, floor=f_alloc_s, unit="s", higher_is_better=False, goal=GOAL,
            size=size, extra={**common, "allocated_in_year": allocated, "engine_median_s": round(e_alloc_med, 4),
-                             "floor_median_s": round(f_alloc_med, 4), "floor_without_jit_s": round(f_alloc_nojit_s, 4),
-                             "ratio_to_floor_without_jit": round(f_alloc_nojit_s / e_alloc_s, 3)})
+                             "floor_median_s": round(f_alloc_med, 4),
+                             "floor_engine_settings_s": round(f_alloc_tuned_s, 4),
+                             "ratio_to_floor_engine_settings": round(f_alloc_tuned_s / e_alloc_s, 3)})
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ def _threshold(stage, client_group, settings: Settings):
 
 
 def _summarise(rows, group_by: list[str], measures: dict, settings: Settings, filters: dict, periods=None,
-               ranked_by: str | None = "days"):
+               ranked_by: str | None = "days", uses: Sequence[str] | None = None):
     """GROUP BY the groupings over ``rows`` (a subquery with a ``days`` column), then lay the
     groups over every known value of each grouping so empty groups appear with zeros.
 
@@ -208,7 +208,9 @@ def _summarise(rows, group_by: list[str], measures: dict, settings: Settings, fi
         # database sorts once and evaluates them in one pass.
         window = {"partition_by": part, "order_by": rows.c[ranked_by], "rows": (None, None)}
         extra = [sa.func.row_number().over(**window).label("rn"), sa.func.count().over(**window).label("n")]
-    ranked = sa.select(*rows.c, *extra).subquery("ranked")
+    # Only the columns the groups and measures read: the rows are sorted, and narrow rows sort in memory.
+    wanted = None if uses is None else set(keys) | set(uses) | ({ranked_by} if ranked_by else set())
+    ranked = sa.select(*(c for c in rows.c if wanted is None or c.name in wanted), *extra).subquery("ranked")
     agg_cols = [ranked.c[g] for g in keys]
     agg = sa.select(*agg_cols, *(expr(ranked).label(name) for name in measures for expr in [measures[name]]))
     if keys:
@@ -326,6 +328,10 @@ def _waiting_rows_in(periods, first_day, last_day, mode: str, team, client_group
         spans.c.stage.in_([stage] if stage else WAITING)).subquery("waiting")
 
 
+WAIT_INPUTS = ("stage", "client_group", "days")  # the threshold depends on stage and client group
+ALLOCATION_INPUTS = ("allocation", "days")
+
+
 def _wait_measures(settings: Settings) -> dict:
     def over(r):
         limit = _threshold(r.c.stage, r.c.client_group, settings)
@@ -379,6 +385,9 @@ UNTIL = sa.bindparam("until", type_=EPISODE.c.stage_at.type)
 START = sa.bindparam("start", type_=sa.Date())
 END = sa.bindparam("end", type_=sa.Date())
 _STATEMENTS: dict[tuple, sa.Select] = {}
+# PostgreSQL settings for the transaction of a report: it is one short analytic query, which JIT
+# compilation slows down more than it speeds up, and whose sort should stay in memory.
+REPORT_SESSION = ("SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'")
 
 
 def _statement(kind: str, group_by: list[str], team, priority, client_group, stage, settings: Settings,
@@ -390,10 +399,12 @@ def _statement(kind: str, group_by: list[str], team, priority, client_group, sta
         filters = _filters(team, client_group, priority, stage)
         if kind == "waits":
             rows = _waiting_rows(AS_AT, UNTIL, mode, team, client_group, priority, stage)
-            statement = _summarise(rows, group_by, _wait_measures(settings), settings, filters)
+            statement = _summarise(rows, group_by, _wait_measures(settings), settings, filters,
+                                   uses=WAIT_INPUTS)
         else:
             rows = _allocation_rows(START, END, mode, team, client_group, priority, stage)
-            statement = _summarise(rows, group_by, _allocation_measures(), settings, filters)
+            statement = _summarise(rows, group_by, _allocation_measures(), settings, filters,
+                                   uses=ALLOCATION_INPUTS)
         if len(_STATEMENTS) > 512:
             _STATEMENTS.clear()
         _STATEMENTS[key] = statement
@@ -574,8 +585,8 @@ class Reports:
     def _rows(self, query, params: dict | None = None) -> list[dict]:
         with self.engine.transaction(write=False) as conn:
             if conn.dialect.name == "postgresql":
-                # A report is one short query: compiling it with JIT costs more than JIT saves.
-                conn.exec_driver_sql("SET LOCAL jit = off")
+                for statement in REPORT_SESSION:
+                    conn.exec_driver_sql(statement)
             return [dict(r) for r in conn.execute(query, params).mappings()]
 
     def _waits_rows(self, day: dt.date, group_by: list[str], filters: dict, mode: str) -> list[dict]:
