@@ -206,8 +206,8 @@ def main() -> None:
         def floor(sql, jit=True, **params):
             with db.connect() as conn:
                 if not jit:  # the session settings the engine uses for its reports
-                    for statement in REPORT_SESSION:
-                        conn.exec_driver_sql(statement.replace("LOCAL ", ""))
+                    for name, value in REPORT_SESSION.items():
+                        conn.exec_driver_sql(f"SET {name} = '{value}'")
                 return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
 
         e_waits_s, e_waits, e_waits_med = best_of(lambda: engine.reports.waits(group_by=["client_group", "stage"]))
