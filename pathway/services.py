@@ -158,7 +158,7 @@ def history(conn: Connection, episode_id: int) -> list[dict]:
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def _outbox(conn: Connection, state: EpisodeState, event: dict, now: dt.datetime) -> None:
+def _outbox_row(state: EpisodeState, event: dict, now: dt.datetime) -> dict:
     payload = {
         "kind": f"episode.{event['trigger']}",
         "episode_id": state.id, "seq": event["seq"], "trigger": event["trigger"],
@@ -167,8 +167,27 @@ def _outbox(conn: Connection, state: EpisodeState, event: dict, now: dt.datetime
         "person_ref": state.person_ref, "client_group": state.client_group, "team": state.team,
         "priority": state.priority, "worker": state.worker, "outcome": event["outcome"],
     }
-    conn.execute(OUTBOX.insert(), {"kind": payload["kind"], "episode_id": state.id, "payload": payload,
-                                   "created_at": now, "attempts": 0})
+    return {"kind": payload["kind"], "episode_id": state.id, "payload": payload, "created_at": now, "attempts": 0}
+
+
+# On PostgreSQL the event and its outbox message go in one statement (a data-modifying CTE):
+# the same two rows, one round trip fewer on every change.
+_EVENT_VALUES = {c.name: sa.bindparam(f"e_{c.name}", type_=c.type) for c in EVENT.c if c.name != "id"}
+_OUTBOX_VALUES = {c.name: sa.bindparam(f"o_{c.name}", type_=c.type) for c in OUTBOX.c
+                  if c.name in ("kind", "episode_id", "payload", "created_at", "attempts")}
+EVENT_AND_OUTBOX = OUTBOX.insert().values(_OUTBOX_VALUES).add_cte(EVENT.insert().values(_EVENT_VALUES).cte("new_event"))
+
+
+def _append(conn: Connection, state: EpisodeState, event: dict, now: dt.datetime) -> None:
+    """Append the event to the log and its message to the outbox, in the caller's transaction."""
+    message = _outbox_row(state, event, now)
+    if conn.dialect.name == "postgresql":
+        params = {f"e_{k}": v for k, v in event.items()}
+        params.update((f"o_{k}", v) for k, v in message.items())
+        conn.execute(EVENT_AND_OUTBOX, params)
+    else:
+        conn.execute(EVENT.insert(), event)
+        conn.execute(OUTBOX.insert(), message)
 
 
 def _event_row(state_before: EpisodeState | None, state: EpisodeState, fact: Fact, actor: str,
@@ -221,8 +240,7 @@ def record_contact(conn: Connection, settings: Settings, *, person_ref: str, cli
     ).scalar_one()
     state = dataclasses.replace(state, id=episode_id)
     event = _event_row(None, state, fact, actor, None, None, None, None, now)
-    conn.execute(EVENT.insert().values(**event))
-    _outbox(conn, state, event, now)
+    _append(conn, state, event, now)
     return state
 
 
@@ -290,6 +308,5 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
         raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
                        episode_id=episode_id)
     event = _event_row(state, new, fact, actor, note, allocation, idempotency_key, body_hash, now)
-    conn.execute(EVENT.insert(), event)
-    _outbox(conn, new, event, now)
+    _append(conn, new, event, now)
     return new
