@@ -214,11 +214,12 @@ class Engine:
             total["relayed"] += step["relayed"]
             total["deliveries"] += step["deliveries"]
 
-    def due_deliveries(self) -> list[int]:
+    def queue_deliveries(self, policy=None) -> list[int]:
+        """Due deliveries with no task on its way, marked queued: the caller sends their tasks after this."""
         from pathway import webhooks
 
-        with self.transaction(write=False) as conn:
-            return webhooks.due(conn, self.now())
+        with self.transaction() as conn:
+            return webhooks.queue(conn, self.now(), policy or webhooks.Policy.from_env())
 
     def send_deliveries(self, ids: list[int] | None = None, policy=None) -> dict:
         """Post due deliveries now (``ids``, or every due one); returns counts by outcome."""

@@ -77,6 +77,7 @@ class Delivery(SQLModel, table=True):
     status: str = Field(max_length=16)  # pending | delivered | failed (gave up)
     attempts: int = 0
     next_attempt_at: dt.datetime
+    queued_at: dt.datetime | None = None  # when a deliver_webhook task was last sent for it
     locked_until: dt.datetime | None = None  # a sender's lease while it posts
     last_status: int | None = None
     last_error: str | None = Field(default=None, max_length=1000)

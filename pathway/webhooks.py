@@ -59,6 +59,7 @@ class Policy:
     pause_after: int = 5  # consecutive failures of one subscriber before it is paused
     max_attempts: int = 10  # attempts of one delivery before it is given up ("failed")
     lease: float = 60.0  # seconds a sender holds a delivery while it posts
+    requeue_after: float = 300.0  # seconds before a delivery whose task was sent may be sent again
 
     @classmethod
     def from_env(cls) -> Policy:
@@ -135,7 +136,7 @@ def resume(conn: Connection, webhook_id: int, now: dt.datetime) -> dict:
                     .values(active=True, consecutive_failures=0, paused_at=None, paused_reason=None)).rowcount != 1:
         raise NotFound(f"no webhook {webhook_id}", field="webhook")
     conn.execute(DELIVERY.update().where(DELIVERY.c.webhook_id == webhook_id, DELIVERY.c.status == "pending")
-                 .values(next_attempt_at=now))
+                 .values(next_attempt_at=now, queued_at=None))
     log.info("webhook %s resumed", webhook_id)
     return next(h for h in listing(conn) if h["id"] == webhook_id)
 
@@ -157,12 +158,26 @@ def delivery_log(conn: Connection, webhook_id: int | None = None) -> list[dict]:
 
 # -- sending -------------------------------------------------------------------------------------
 
-def due(conn: Connection, now: dt.datetime, limit: int = 1000) -> list[int]:
+def due(conn: Connection, now: dt.datetime, limit: int | None = None) -> list[int]:
     """Deliveries that may be sent now: pending, due, not leased, to an active subscriber."""
     return list(conn.execute(_due(now, limit)).scalars())
 
 
-def _due(now: dt.datetime, limit: int) -> sa.Select:
+def queue(conn: Connection, now: dt.datetime, policy: Policy) -> list[int]:
+    """The due deliveries that have no task on its way, marked as queued: send a task for each
+    after this transaction commits. A backlog in the broker is not queued again at every
+    dispatch; a task that was lost is sent again after ``requeue_after``."""
+    since = now - dt.timedelta(seconds=policy.requeue_after)
+    q = _due(now, None).where(sa.or_(DELIVERY.c.queued_at.is_(None), DELIVERY.c.queued_at <= since))
+    if not is_sqlite(conn):
+        q = q.with_for_update(of=DELIVERY, skip_locked=True)
+    ids = list(conn.execute(q).scalars())
+    if ids:
+        conn.execute(DELIVERY.update().where(DELIVERY.c.id.in_(ids)).values(queued_at=now))
+    return ids
+
+
+def _due(now: dt.datetime, limit: int | None) -> sa.Select:
     return (sa.select(DELIVERY.c.id).join(WEBHOOK, WEBHOOK.c.id == DELIVERY.c.webhook_id)
             .where(DELIVERY.c.status == "pending", DELIVERY.c.next_attempt_at <= now, WEBHOOK.c.active,
                    sa.or_(DELIVERY.c.locked_until.is_(None), DELIVERY.c.locked_until <= now))
@@ -180,7 +195,8 @@ def claim(conn: Connection, now: dt.datetime, policy: Policy, ids: list[int] | N
     taken = list(conn.execute(q).scalars())
     if not taken:
         return []
-    until = now + dt.timedelta(seconds=policy.lease)
+    # Long enough for every post of the batch to time out in turn, so no lease runs out mid-batch.
+    until = now + dt.timedelta(seconds=policy.lease + policy.timeout * len(taken))
     conn.execute(DELIVERY.update().where(DELIVERY.c.id.in_(taken)).values(locked_until=until))
     rows = conn.execute(
         sa.select(DELIVERY.c.id, DELIVERY.c.attempts, DELIVERY.c.webhook_id, DELIVERY.c.kind,
@@ -237,7 +253,7 @@ def record(conn: Connection, job: dict, status: int | None, error: str | None, m
     outcome = "failed" if attempt >= policy.max_attempts else "retry"
     conn.execute(DELIVERY.update().where(DELIVERY.c.id == job["id"], DELIVERY.c.status == "pending")
                  .values(status="failed" if outcome == "failed" else "pending", attempts=attempt,
-                         next_attempt_at=now + policy.delay(attempt), locked_until=None,
+                         next_attempt_at=now + policy.delay(attempt), locked_until=None, queued_at=None,
                          last_status=status, last_error=(error or f"HTTP {status}")[:1000]))
     log.warning("webhook %s delivery %s attempt %s to %s failed: %s%s", job["webhook_id"], job["id"], attempt,
                 job["url"], error or f"HTTP {status}", "; giving up" if outcome == "failed" else "")

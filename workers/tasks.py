@@ -59,7 +59,7 @@ def dispatch_outbox() -> dict:
     of CHUNK, so several workers share a burst without a broker round trip per delivery."""
     eng = engine()
     relayed = eng.relay_outbox()
-    due = eng.due_deliveries()
+    due = eng.queue_deliveries()
     for i in range(0, len(due), CHUNK):
         deliver_webhook.delay(due[i:i + CHUNK])
     result = {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"]), "due": len(due)}

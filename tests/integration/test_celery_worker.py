@@ -149,6 +149,10 @@ def test_events_wait_for_a_dead_broker_then_a_real_worker_delivers_them_signed(p
             sender(redis_url, queue).send_task("pathway.dispatch_outbox")
             wait_until(lambda: worker.text().count("pathway.dispatch_outbox[") >= 4, what="second dispatch")
             assert len(rx.requests) == 3
+            # A task given an unknown team: refused with a clear error in the worker's log, nothing written.
+            sender(redis_url, queue).send_task("pathway.track_waits", kwargs={"team": "nowhere"})
+            wait_until(lambda: "no team 'nowhere'" in worker.text(), what="the refusal")
+            assert scalar(engine, "SELECT count(*) FROM wait_snapshot") == 0
         finally:
             if worker:
                 worker.stop()

@@ -87,3 +87,16 @@ def test_with_the_broker_down_recording_goes_on_and_nothing_is_lost(council, set
         # The broker is back (here: the in-process relay): everything that waited is delivered.
         assert council.dispatch_outbox(policy=Policy(timeout=2))["delivered"] == 1
         assert [m["data"]["episode_id"] for m in rx.messages()] == [ep.id]
+
+
+def test_a_delivery_is_queued_for_a_task_once_until_it_is_sent_or_requeue_time_passes(council, clock):
+    council.add_webhook("http://127.0.0.1:9/never", ["episode.record_contact"], SECRET)
+    for i in range(3):
+        council.record_contact(f"P-{i}", "unknown", "north")
+    council.relay_outbox()
+    policy = Policy(requeue_after=300)
+    first = council.queue_deliveries(policy)
+    assert len(first) == 3
+    assert council.queue_deliveries(policy) == []  # the tasks are on their way: a backlog is not re-sent
+    clock.advance(seconds=301)
+    assert council.queue_deliveries(policy) == first  # lost tasks are sent again

@@ -156,3 +156,31 @@ def test_a_delivery_is_given_up_after_its_attempts(council, clock):
             clock.advance(minutes=1)
         (d,) = council.deliveries()
         assert (d["status"], d["attempts"], len(rx.requests)) == ("failed", 3, 3)
+
+
+def test_the_commands(db_url, monkeypatch, tmp_path):
+    """`pathway webhook …` and `pathway track-waits` with no broker: in-process, clear errors."""
+    from typer.testing import CliRunner
+
+    from pathway.cli import app
+
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
+    monkeypatch.setenv("PATHWAY_CONFIG_FILE", str(config))
+    monkeypatch.delenv("PATHWAY_BROKER_URL", raising=False)
+    run = CliRunner().invoke
+    bad = run(app, ["webhook", "add", "ftp://example.org/x", "--events", "episode.refer", "--secret", SECRET])
+    assert bad.exit_code == 1 and "http:// or https://" in bad.output
+    ok = run(app, ["webhook", "add", "https://example.org/x", "--events", "episode.refer,breach",
+                   "--events", "episode.close", "--secret", SECRET, "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)[0]["events"] == "episode.refer,breach,episode.close"
+    listed = run(app, ["webhook", "list", "--format", "json"])
+    assert SECRET not in listed.output and json.loads(listed.output)[0]["url"] == "https://example.org/x"
+    nowhere = run(app, ["track-waits", "--team", "nowhere"])
+    assert nowhere.exit_code == 1 and "no team 'nowhere'" in nowhere.output
+    tracked = run(app, ["track-waits", "--format", "json"])
+    assert tracked.exit_code == 0 and json.loads(tracked.output)["breaches"] == 0
+    worker = run(app, ["worker"])
+    assert worker.exit_code == 2 and "PATHWAY_BROKER_URL" in worker.output

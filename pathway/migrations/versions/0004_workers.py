@@ -52,6 +52,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('queued_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('locked_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('last_status', sa.Integer(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
