@@ -184,3 +184,11 @@ def test_openapi_has_no_internal_fields(api):
     assert "token" in spec["components"]["schemas"]["TokenCreated"]["properties"]
     assert spec["components"]["securitySchemes"]
 
+
+
+def test_unknown_paths_and_methods_have_the_same_error_body(api):
+    assert_error(api.get("/nowhere", "integration"), 404, "not_found", "/nowhere")
+    assert_error(api.delete("/contacts", "integration"), 405, "method_not_allowed")
+    r = api.post("/contacts", "integration", content="person_ref=LAS-1", headers={"Content-Type": "text/plain"})
+    assert_error(r, 422, "validation_error")
+    assert count(api.engine, "episode") == 0
