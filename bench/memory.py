@@ -108,36 +108,56 @@ def wait_for(url: str, seconds: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer within {seconds} s")
 
 
-def serve_api(env: dict, teams: list[str], tokens: dict, council, rounds: int) -> tuple[int, int, int]:
-    """Start ``pathway serve``, request everything a huddle and a back end ask for; (idle, peak, requests)."""
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server or worker we started: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def serve_api(env: dict, teams: list[str], tokens: dict, council, rounds: int, timeout: float) -> dict:
+    """Start ``pathway serve`` and request everything a huddle and a back end ask for, timing each."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([*PATHWAY, "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    timings: dict[str, float] = {}
+    failed: list[str] = []
+
+    def ask(path: str, token: str) -> None:
+        t = time.perf_counter()
+        try:
+            get(base + path, token, timeout)
+        except OSError as exc:  # a timeout or an HTTP error: noted, and the run goes on
+            failed.append(f"{path.split('?')[0]}: {type(exc).__name__}")
+        key = path.split("?")[0]
+        timings[key] = max(timings.get(key, 0.0), time.perf_counter() - t)
+
     try:
         wait_for(base + "/health")
         with Peak(proc.pid) as peak:
             idle = settle(peak)
             start, end = council.end - dt.timedelta(days=90), council.end
-            n = 0
             for _ in range(rounds):
                 for path in ("/reports/waits?group_by=client_group,stage", "/reports/waits?group_by=team",
                              f"/reports/allocation?group_by=client_group&from={start}&to={end}",
                              "/reports/caseloads", f"/reports/outcomes?from={start}&to={end}"):
-                    get(base + path, tokens["integration"])
-                    n += 1
+                    ask(path, tokens["integration"])
                 for team in teams:
                     for path in (f"/teams/{team}/queue", f"/huddle/{team}", f"/huddle/{team}/data"):
-                        get(base + path, tokens[team])
-                        n += 1
+                        ask(path, tokens[team])
                 for episode_id in tokens["episodes"]:
-                    get(base + f"/episodes/{episode_id}", tokens["integration"])
-                    get(base + f"/episodes/{episode_id}/events", tokens["integration"])
-                    n += 2
-        return idle, peak.peak, n
+                    ask(f"/episodes/{episode_id}", tokens["integration"])
+                    ask(f"/episodes/{episode_id}/events", tokens["integration"])
+        slowest = max(timings, key=timings.get)
+        requests = rounds * (5 + 3 * len(teams) + 2 * len(tokens["episodes"]))
+        return {"idle": idle, "peak": peak.peak, "requests": requests, "failed": failed,
+                "slowest": f"{slowest} {timings[slowest]:.1f} s"}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 def run_worker(env: dict, url: str, council, days: int) -> tuple[int, int, int]:
@@ -171,14 +191,14 @@ def run_worker(env: dict, url: str, council, days: int) -> tuple[int, int, int]:
         return idle, peak.peak, len(as_at) + 1
     finally:
         engine.dispose()
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 def main(argv=None) -> dict:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--skip-load", action="store_true", help="the database already holds the council")
     p.add_argument("--rounds", type=int, default=None, help="rounds of API requests")
+    p.add_argument("--timeout", type=float, default=300, help="seconds one API request may take")
     args = p.parse_args(argv)
     council = SIZES[args.size]
     sim = Simulation(council)
@@ -200,10 +220,11 @@ def main(argv=None) -> dict:
             engine.dispose()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PATHWAY_")}
         env["PATHWAY_DATABASE_URL"] = url
-        api_idle, api_peak, requests = serve_api(env, teams, tokens, council, args.rounds or 2)
+        api = serve_api(env, teams, tokens, council, args.rounds or 2, args.timeout)
         worker_idle, worker_peak, tasks = run_worker(env, url, council, days=3 if args.size == "small" else 7)
-    report("memory_api", engine=api_peak / MB, floor=api_idle / MB, unit="MB", higher_is_better=False,
-           size=args.size, extra={"requests": requests, "floor_is": "the API process started and idle"})
+    report("memory_api", engine=api["peak"] / MB, floor=api["idle"] / MB, unit="MB", higher_is_better=False,
+           size=args.size, extra={"requests": api["requests"], "failed_requests": api["failed"],
+                                  "slowest_request": api["slowest"], "floor_is": "the API process started and idle"})
     return report("memory_worker", engine=worker_peak / MB, floor=worker_idle / MB, unit="MB",
                   higher_is_better=False, size=args.size,
                   extra={"tasks": tasks, "floor_is": "the worker process started and idle"})
