@@ -101,6 +101,17 @@ def test_huddle_board_in_chromium(browser, council, clock):
         assert page.inner_text("#caseloads tr[data-worker='amira'] td:nth-child(2)") == "1"
         ep = council.get(ids["LAS-104"])
         assert (ep.stage, ep.worker) == ("c2_active", "amira")
+
+        # The minute's refresh picks up a contact recorded elsewhere.
+        new = council.record_contact("LAS-106", "sensory_support", "north")
+        council.fire(new.id, "refer")
+        page.evaluate("window.huddle.refresh()")
+        page.wait_for_function("document.getElementById('waiting-total').textContent === '5'")
+        assert "LAS-106" in page.inner_text("#longest")
+        assert page.evaluate("""() => {
+            const c = window.huddle.charts.waits, i = c.data.labels.indexOf('sensory support');
+            return c.data.datasets.find(d => d.stage === 'c1_waiting').data[i];
+        }""") == 1
         assert errors == []
 
         # A manager sees the board without the duty worker's button.
@@ -108,7 +119,7 @@ def test_huddle_board_in_chromium(browser, council, clock):
         manager.goto(f"{base}/huddle/north?token={api.tokens['manager']}")
         manager.wait_for_selector("#main[data-rendered]")
         assert manager.query_selector("#take-next") is None
-        assert manager.inner_text("#waiting-total") == "4"
+        assert manager.inner_text("#waiting-total") == "5"
         # On the meeting-room screen the type grows with the window.
         laptop = manager.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
         manager.set_viewport_size({"width": 2560, "height": 1440})

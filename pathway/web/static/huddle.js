@@ -214,6 +214,7 @@
     }, 250);
   });
 
+  state.refresh = refresh;  // what the timer calls; exposed so a test need not wait a minute
   render(state.data);
   setInterval(refresh, REFRESH_MS);
 })();
