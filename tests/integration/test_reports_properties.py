@@ -155,7 +155,7 @@ def clear(engine) -> None:
             conn.execute(sa.text(f"DELETE FROM {table}"))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(plan=council_plan, group_by=groupings, as_at_day=st.integers(10, 90), span=st.tuples(
     st.integers(0, 60), st.integers(0, 60)), mode=st.sampled_from(["calendar", "working"]))
