@@ -10,7 +10,8 @@ one after another:
 * ``GET /reports/waits`` for the manager's team,
 * ``GET /health`` (one ``SELECT 1`` through the same server): the floor, what any request costs.
 
-Printed per endpoint: p50 and p99 latency, requests per second and errors (any non-2xx). The
+First one client alone sends each kind of request (the cost of a request without queueing),
+then the fifty. Printed per endpoint: p50 and p99 latency, requests per second and errors (any non-2xx). The
 ratio reported is floor p50 / engine p50 (1.0 would be "as cheap as a health check").
 
     python -m bench.http --size small
@@ -60,7 +61,7 @@ def prepare(url: str, size: str, clients: int, claims_each: int) -> dict:
         duty.append((team, create_token(engine, "duty", worker=key)[0]))
     for team in TEAMS:
         managers[team] = create_token(engine, "manager", team=team, name=f"{team}-manager")[0]
-    per_team = clients * claims_each // len(TEAMS) + claims_each + 10
+    per_team = clients * claims_each // len(TEAMS) + 2 * claims_each + 10  # + the one-client run
     db = make_engine(url)
     start_at = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
     for n, team in enumerate(TEAMS):
@@ -139,6 +140,13 @@ def main(argv=None) -> None:
         proc, base = start_server(url, args.workers)
         try:
             auth = [{"Authorization": f"Bearer {token}"} for _, token in setup["duty"]]
+            # One client first: what a request costs the server without queueing behind others.
+            first_team = setup["duty"][0][0]
+            manager = {"Authorization": f"Bearer {setup['managers'][first_team]}"}
+            alone = {name: asyncio.run(load(base, [[call] * n]))["p50_ms"] for name, call in (
+                ("health", ("GET", "/health", {})),
+                ("claim", ("POST", f"/teams/{first_team}/queue/claim", auth[0])),
+                ("waits", ("GET", "/reports/waits", manager)))}
             health = asyncio.run(load(base, [[("GET", "/health", {})] * n for _ in auth]))
             claims = asyncio.run(load(base, [[("POST", f"/teams/{team}/queue/claim", h)] * n
                                              for (team, _), h in zip(setup["duty"], auth, strict=True)]))
@@ -154,7 +162,10 @@ def main(argv=None) -> None:
         print(f"{name}: {r['requests']} requests from {args.clients} clients, p50 {r['p50_ms']} ms, "
               f"p99 {r['p99_ms']} ms, {r['per_second']}/s, errors {r['errors']} {r['error_statuses'] or ''}"
               f"{', double allocations ' + str(r['double_allocations']) if 'claim' in name else ''}")
-    common = {"clients": args.clients, "uvicorn_workers": args.workers, "episodes": setup["episodes"]}
+    print(f"one client alone, p50: health {alone['health']} ms, claim {alone['claim']} ms, "
+          f"waits {alone['waits']} ms")
+    common = {"clients": args.clients, "uvicorn_workers": args.workers, "episodes": setup["episodes"],
+              **{f"one_client_{k}_p50_ms": v for k, v in alone.items()}}
     report("http-claim", engine=claims["p50_ms"], floor=health["p50_ms"], unit="ms p50", higher_is_better=False,
            size=args.size, extra={**common, **{f"claim_{k}": v for k, v in claims.items()},
                                   "floor_p99_ms": health["p99_ms"]})
