@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+import resource
 import tempfile
 from pathlib import Path
 
@@ -136,6 +137,7 @@ def main() -> None:
                 with Timer() as t:
                     summary = engine.import_history(str(path))
                 seconds.append(t.seconds)
+                rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # before the floor's rows
                 assert summary.new_events == events, (summary.new_events, events)
                 if run == 0:
                     with Timer() as again:
@@ -150,7 +152,7 @@ def main() -> None:
            higher_is_better=True, goal=0.5, size=args.size,
            extra={"episodes": summary.episodes, "events": events, "import_seconds": round(min(seconds), 2),
                   "reimport_seconds (no-op)": round(again.seconds, 2),
-                  "csv_mb": csv_mb})
+                  "csv_mb": csv_mb, "peak_rss_mb_after_import": rss_mb})
 
 
 class _given:

@@ -617,17 +617,21 @@ class _Import:
     # the database
 
     def stored(self, refs: list[str]) -> dict[str, _Stored]:
-        found = dict(self.conn.execute(sa.select(EPISODE_REF.c.ref, EPISODE_REF.c.episode_id)
-                                       .where(EPISODE_REF.c.ref.in_(refs))).all())
+        """The batch's episodes already imported, with their logs (in slices: SQLite caps bound parameters)."""
+        found: dict[str, int] = {}
+        for part in _slices(refs):
+            found.update(self.conn.execute(sa.select(EPISODE_REF.c.ref, EPISODE_REF.c.episode_id)
+                                           .where(EPISODE_REF.c.ref.in_(part))).all())
         if not found:
             return {}
-        by_id: dict[int, list[dict]] = {i: [] for i in found.values()}
+        by_id: dict[int, list] = {i: [] for i in found.values()}
         ev = services.EVENT
-        q = (sa.select(ev.c.episode_id, ev.c.seq, ev.c.trigger, ev.c.occurred_at, ev.c.worker, ev.c.outcome,
-                       ev.c.note, ev.c.data).where(ev.c.episode_id.in_(list(by_id)))
-             .order_by(ev.c.episode_id, ev.c.seq))
-        for e in self.conn.execute(q).mappings().all():  # all at once: a fetch per row is slow on psycopg
-            by_id[e["episode_id"]].append(e)
+        for part in _slices(list(by_id)):
+            q = (sa.select(ev.c.episode_id, ev.c.seq, ev.c.trigger, ev.c.occurred_at, ev.c.worker, ev.c.outcome,
+                           ev.c.note, ev.c.data).where(ev.c.episode_id.in_(part))
+                 .order_by(ev.c.episode_id, ev.c.seq))
+            for e in self.conn.execute(q).mappings().all():  # all at once: a fetch per row is slow on psycopg
+                by_id[e["episode_id"]].append(e)
         return {ref: _Stored(i, by_id[i]) for ref, i in found.items()}
 
     def new_ids(self, n: int) -> list[int]:
@@ -666,16 +670,26 @@ def write_rows(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
     import json
 
     columns = list(rows[0])
-    json_cols = {c for c in columns if isinstance(table.c[c].type, sa.JSON)}
+    pick = operator.itemgetter(*columns)
+    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)]
     cursor = conn.connection.driver_connection.cursor()
     sql = f'COPY "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) FROM STDIN'
     with cursor.copy(sql) as copy:
-        if json_cols:
+        write = copy.write_row
+        if not json_at:
             for r in rows:
-                copy.write_row([json.dumps(r[c]) if c in json_cols else r[c] for c in columns])
-        else:
-            for r in rows:
-                copy.write_row([r[c] for c in columns])
+                write(pick(r))
+            return
+        for r in rows:
+            values = list(pick(r))
+            for i in json_at:
+                values[i] = json.dumps(values[i]) if values[i] else "{}"
+            write(values)
+
+
+def _slices(items: list, size: int = 5000):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def _value(value):
