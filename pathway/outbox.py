@@ -26,13 +26,18 @@ DELIVERY = Delivery.__table__
 BATCH = 500
 
 
-def insert_ignoring_duplicates(conn: Connection, table: sa.Table):
-    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
+def dialect_insert(conn: Connection, table: sa.Table):
+    """``INSERT`` in the connection's dialect, which has ``ON CONFLICT`` on both databases."""
     if is_sqlite(conn):
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert
-    return insert(table).on_conflict_do_nothing()
+    return insert(table)
+
+
+def insert_ignoring_duplicates(conn: Connection, table: sa.Table):
+    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    return dialect_insert(conn, table).on_conflict_do_nothing()
 
 
 def pending(conn: Connection) -> int:

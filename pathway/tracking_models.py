@@ -24,7 +24,7 @@ class WaitSnapshot(SQLModel, table=True):
     p90_days: float | None = None
     max_days: int | None = None
     over_threshold: int
-    created_at: dt.datetime
+    taken_at: dt.datetime  # when these figures were taken (today's rows are refreshed until the day ends)
 
 
 class Breach(SQLModel, table=True):

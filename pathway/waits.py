@@ -2,9 +2,10 @@
 
 The snapshot is one set-based ``INSERT … SELECT`` over the waits report's own query
 (pathway.reports.waits_select), so a snapshot and the live report can never count differently.
-Its key is day × team × client group × stage and rows are inserted only where missing: running
-it again the same day changes nothing, and a missed day is back-filled from the event log (the
-report can be asked about any past day).
+Its key is day × team × client group × stage. A finished day's rows are inserted only where
+missing and never rewritten; today's rows follow the day (a later run updates the rows whose
+figures changed since), so running it again with nothing new changes nothing. A missed day is
+back-filled from the event log (the report can be asked about any past day).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Connection
 from pathway import days, services
 from pathway.errors import ValidationError
 from pathway.models import Episode, Event, Outbox
-from pathway.outbox import insert_ignoring_duplicates
+from pathway.outbox import dialect_insert, insert_ignoring_duplicates
 from pathway.settings import Settings
 from pathway.stages import WAITING
 from pathway.tracking_models import Breach, WaitSnapshot
@@ -37,21 +38,32 @@ SNAPSHOT_FIGURES = ("waiting", "median_days", "p90_days", "max_days", "over_thre
 BACKFILL_DAYS = 31
 
 
-def snapshot(conn: Connection, settings: Settings, day: dt.date, now: dt.datetime, team: str | None = None) -> int:
-    """Write the snapshot rows of ``day`` that are not there yet; returns how many were written.
+def snapshot(conn: Connection, settings: Settings, day: dt.date, now: dt.datetime, team: str | None = None,
+             today: bool = False) -> int:
+    """Write the snapshot rows of ``day``; returns how many rows were written or changed.
 
     Every team × client group × waiting stage gets its row, with zeros where nobody waited, so
-    a day that was tracked is told apart from a day that was missed."""
+    a day that was tracked is told apart from a day that was missed. A finished day's rows are
+    only ever inserted where missing, never rewritten. ``today``'s rows follow the day until it
+    ends: a later run updates a row whose figures have changed since (and touches no other)."""
     from pathway.reports import waits_select
 
     waits = waits_select(day, list(SNAPSHOT_KEY), team=team, settings=settings).subquery("w")
     source = sa.select(sa.literal(day, sa.Date).label("day"), *(waits.c[k] for k in SNAPSHOT_KEY),
-                       *(waits.c[f] for f in SNAPSHOT_FIGURES), sa.literal(now, SNAPSHOT.c.created_at.type)
+                       *(waits.c[f] for f in SNAPSHOT_FIGURES), sa.literal(now, SNAPSHOT.c.taken_at.type)
                        # SQLite reads "FROM w ON CONFLICT" as a join without a WHERE to end the SELECT.
                        ).where(sa.true())
-    columns = ["day", *SNAPSHOT_KEY, *SNAPSHOT_FIGURES, "created_at"]
-    insert = insert_ignoring_duplicates(conn, SNAPSHOT).from_select(columns, source).returning(SNAPSHOT.c.id)
-    return len(conn.execute(insert).all())
+    columns = ["day", *SNAPSHOT_KEY, *SNAPSHOT_FIGURES, "taken_at"]
+    insert = dialect_insert(conn, SNAPSHOT).from_select(columns, source)
+    if today:
+        new = insert.excluded
+        insert = insert.on_conflict_do_update(
+            index_elements=["day", *SNAPSHOT_KEY],
+            set_={name: new[name] for name in (*SNAPSHOT_FIGURES, "taken_at")},
+            where=sa.or_(*(SNAPSHOT.c[f].is_distinct_from(new[f]) for f in SNAPSHOT_FIGURES)))
+    else:
+        insert = insert.on_conflict_do_nothing()
+    return len(conn.execute(insert.returning(SNAPSHOT.c.id)).all())
 
 
 def days_to_snapshot(conn: Connection, as_at: dt.date, team: str | None = None,
@@ -139,6 +151,6 @@ def track(conn: Connection, settings: Settings, now: dt.datetime, as_at: dt.date
         services.get_team(conn, team)
     written = {}
     for day in days_to_snapshot(conn, as_at, team, backfill):
-        written[day.isoformat()] = snapshot(conn, settings, day, now, team)
+        written[day.isoformat()] = snapshot(conn, settings, day, now, team, today=day == today)
     breaches = detect_breaches(conn, settings, as_at, now, team) if as_at == today else []
     return {"as_at": as_at.isoformat(), "snapshots": written, "breaches": len(breaches)}

@@ -102,6 +102,22 @@ def test_running_twice_the_same_day_changes_nothing(pathway, council, clock):
     assert len(council.breaches()) == 4 and outbox_kinds(council).count("breach") == 4
 
 
+def test_todays_rows_follow_the_day_and_a_finished_day_is_never_rewritten(pathway, council, clock):
+    council.track_waits(as_at="2026-05-31")
+    council.track_waits()
+    may31 = council.wait_snapshots("2026-05-31")
+    council.fire(pathway["B"].id, "allocate", worker="amira", occurred_at="2026-06-01T09:00:00+00:00")
+    # Back-dated: D was in fact allocated on 30 May. The finished day keeps what was recorded.
+    council.fire(pathway["D"].id, "allocate", worker="ben", occurred_at="2026-05-30T12:00:00+01:00")
+    clock.advance(hours=1)
+    assert council.track_waits()["snapshots"] == {"2026-06-01": 1}  # only the row that changed
+    key = ("north", "mental_health", "c1_waiting")
+    assert figures(council.wait_snapshots("2026-06-01"))[key] == (2, 17.0, 28.2, 31, 1)  # C 3, A 31: p90 3 + 0.9 * 28
+    (row,) = [r for r in council.wait_snapshots("2026-06-01") if (r["team"], r["client_group"], r["stage"]) == key]
+    assert row["taken_at"] == clock.at
+    assert council.wait_snapshots("2026-05-31") == may31
+
+
 def test_a_breach_is_recorded_once_per_wait_and_a_release_does_not_restart_it(pathway, council, clock):
     council.track_waits()
     j = pathway["J"].id

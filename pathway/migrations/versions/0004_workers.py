@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('p90_days', sa.Float(), nullable=True),
     sa.Column('max_days', sa.Integer(), nullable=True),
     sa.Column('over_threshold', sa.Integer(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('taken_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('day', 'team', 'client_group', 'stage', name='uq_wait_snapshot_key')
     )
