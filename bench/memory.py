@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -164,8 +165,9 @@ def run_worker(env: dict, url: str, council, days: int) -> tuple[int, int, int]:
     """Start ``pathway worker`` on Redis, send wait tracking for the council's last days; (idle, peak, tasks)."""
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     env = {**env, "PATHWAY_BROKER_URL": REDIS_URL, "PATHWAY_CELERY_QUEUE": queue}
+    log = tempfile.NamedTemporaryFile("w+", prefix="pathway-bench-worker-", suffix=".log")
     proc = subprocess.Popen([*PATHWAY, "worker", "--pool", "solo", "--concurrency", "1", "--loglevel", "WARNING"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
     from workers.app import WorkerSettings, make_celery
 
     sender = make_celery(load_settings(database_url=url, broker_url=REDIS_URL), WorkerSettings(celery_queue=queue))
@@ -183,8 +185,10 @@ def run_worker(env: dict, url: str, council, days: int) -> tuple[int, int, int]:
                 days_done = {r["day"] for r in engine.wait_snapshots()} if hasattr(engine, "wait_snapshots") else set()
                 if set(as_at) <= days_done:
                     break
-                if proc.poll() is not None:
-                    raise RuntimeError("the worker stopped")
+                log.seek(0)
+                text = log.read()
+                if proc.poll() is not None or " raised " in text or "ERROR" in text:
+                    raise RuntimeError("the worker failed:\n" + text[-3000:])
                 time.sleep(0.25)
             else:
                 raise RuntimeError("the worker did not finish wait tracking within 10 minutes")
@@ -192,6 +196,7 @@ def run_worker(env: dict, url: str, council, days: int) -> tuple[int, int, int]:
     finally:
         engine.dispose()
         stop(proc)
+        log.close()
 
 
 def main(argv=None) -> dict:
@@ -199,6 +204,8 @@ def main(argv=None) -> dict:
     p.add_argument("--skip-load", action="store_true", help="the database already holds the council")
     p.add_argument("--rounds", type=int, default=None, help="rounds of API requests")
     p.add_argument("--timeout", type=float, default=300, help="seconds one API request may take")
+    p.add_argument("--teams", type=int, default=None, help="ask for this many teams' queues and boards (default all)")
+    p.add_argument("--days", type=int, default=None, help="days of wait tracking the worker runs (default 3, or 7)")
     args = p.parse_args(argv)
     council = SIZES[args.size]
     sim = Simulation(council)
@@ -209,7 +216,7 @@ def main(argv=None) -> dict:
         try:
             from pathway.auth import create_token
 
-            teams = [t["key"] for t in sim.teams]
+            teams = [t["key"] for t in sim.teams][:args.teams]
             tokens: dict = {"integration": create_token(engine, "integration", name="bench")[0]}
             for team in teams:
                 tokens[team] = create_token(engine, "manager", team=team, name=f"bench {team}")[0]
@@ -221,10 +228,13 @@ def main(argv=None) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PATHWAY_")}
         env["PATHWAY_DATABASE_URL"] = url
         api = serve_api(env, teams, tokens, council, args.rounds or 2, args.timeout)
-        worker_idle, worker_peak, tasks = run_worker(env, url, council, days=3 if args.size == "small" else 7)
-    report("memory_api", engine=api["peak"] / MB, floor=api["idle"] / MB, unit="MB", higher_is_better=False,
-           size=args.size, extra={"requests": api["requests"], "failed_requests": api["failed"],
-                                  "slowest_request": api["slowest"], "floor_is": "the API process started and idle"})
+        report("memory_api", engine=api["peak"] / MB, floor=api["idle"] / MB, unit="MB", higher_is_better=False,
+               size=args.size, extra={"requests": api["requests"], "failed_requests": api["failed"],
+                                      "slowest_request": api["slowest"],
+                                      "floor_is": "the API process started and idle"})
+        sys.stdout.flush()
+        worker_idle, worker_peak, tasks = run_worker(env, url, council,
+                                                     days=args.days or (3 if args.size == "small" else 7))
     return report("memory_worker", engine=worker_peak / MB, floor=worker_idle / MB, unit="MB",
                   higher_is_better=False, size=args.size,
                   extra={"tasks": tasks, "floor_is": "the worker process started and idle"})

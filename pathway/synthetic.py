@@ -513,9 +513,6 @@ class Simulation:
         for ep in sorted(self.open.values(), key=lambda e: e.ref):
             yield ep.events
 
-    def still_open(self) -> int:
-        return len(self.open)
-
 
 def rows(council: Council) -> Iterator[dict]:
     """Every event row of ``council``, episode by episode (for bulk import)."""
@@ -523,16 +520,4 @@ def rows(council: Council) -> Iterator[dict]:
         yield from events
 
 
-def summary(events) -> dict:
-    """Counts that show what a run produced: episodes, events, triggers, and (from, trigger, to) paths."""
-    triggers: dict[str, int] = defaultdict(int)
-    episodes = set()
-    count = 0
-    for e in events:
-        count += 1
-        episodes.add(e["episode_ref"])
-        triggers[e["trigger"]] += 1
-    return {"episodes": len(episodes), "events": count, "triggers": dict(triggers)}
-
-
-__all__ = ["Council", "SIZES", "Simulation", "demo_council", "rows", "summary", "FIELDS", "GROUP_MIX"]
+__all__ = ["Council", "SIZES", "Simulation", "demo_council", "rows", "FIELDS", "GROUP_MIX"]
