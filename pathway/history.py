@@ -489,7 +489,6 @@ class _Import:
         if self.write:
             self.insert(out)
 
-
     def episode(self, rows: list[_Row | None], stored: _Stored | None, ids: Iterator[int], out: _Out) -> None:
         s = self.summary
         ok = rows[-1] is not None  # a trailing None: some row of the episode could not be read
@@ -577,6 +576,8 @@ class _Import:
 
     def move(self, row: _Row, state: EpisodeState | None, first: _Row, episode_id: int | None):
         """The row as a move of the episode: (state before, state after, fact), or why it is refused."""
+        if row.worker is not None and row.trigger != "allocate":
+            return f"worker is given only with allocate, not with {row.trigger}"
         if row.trigger == "record_contact":
             if state is not None:
                 return (f"record_contact on seq {row.seq}: only an episode's first row (seq 1) records the "
@@ -595,8 +596,6 @@ class _Import:
             if value is not None and value != getattr(state, column):
                 return (f"{column} {value!r} differs from the episode's {getattr(state, column)!r} "
                         f"(line {first.line}); give it on the first row, and blank or the same on later rows")
-        if row.worker is not None and row.trigger != "allocate":
-            return f"worker is given only with allocate, not with {row.trigger}"
         if row.at < state.stage_at:
             return (f"occurred_at {row.at.isoformat()} is before the episode's previous event "
                     f"({state.stage_at.isoformat()}): events out of order")
