@@ -176,6 +176,20 @@ _EVENT_VALUES = {c.name: sa.bindparam(f"e_{c.name}", type_=c.type) for c in EVEN
 _OUTBOX_VALUES = {c.name: sa.bindparam(f"o_{c.name}", type_=c.type) for c in OUTBOX.c
                   if c.name in ("kind", "episode_id", "payload", "created_at", "attempts")}
 EVENT_AND_OUTBOX = OUTBOX.insert().values(_OUTBOX_VALUES).add_cte(EVENT.insert().values(_EVENT_VALUES).cte("new_event"))
+# And a move is one statement: the guarded update, then the event and the outbox message only
+# if the update found the version it expected (no row back: someone else moved it first).
+_MOVED = (EPISODE.update()
+          .where(EPISODE.c.id == sa.bindparam("b_id"), EPISODE.c.version == sa.bindparam("b_version"))
+          .values({name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type) for name in STATE_FIELDS
+                   if name != "id"})
+          .returning(EPISODE.c.id).cte("moved"))
+MOVE = (OUTBOX.insert()
+        .from_select(list(_OUTBOX_VALUES), sa.select(*[v.label(k) for k, v in _OUTBOX_VALUES.items()])
+                     .select_from(_MOVED))
+        .add_cte(EVENT.insert()
+                 .from_select(list(_EVENT_VALUES), sa.select(*[v.label(k) for k, v in _EVENT_VALUES.items()])
+                              .select_from(_MOVED)).cte("new_event"))
+        .returning(OUTBOX.c.id))
 
 
 def _append(conn: Connection, state: EpisodeState, event: dict, now: dt.datetime) -> None:
@@ -302,11 +316,18 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
         if check_allocation is not None:
             check_allocation(conn, state, worker_row)
         allocation = allocation or "manager"
-    updated = conn.execute(
-        GUARDED_UPDATE, {**_state_values(new), "b_id": episode_id, "b_version": state.version}).rowcount
-    if updated != 1:
+    event = _event_row(state, new, fact, actor, note, allocation, idempotency_key, body_hash, now)
+    if conn.dialect.name == "postgresql":
+        params = {f"u_{k}": v for k, v in _state_values(new).items()}
+        params.update((f"e_{k}", v) for k, v in event.items())
+        params.update((f"o_{k}", v) for k, v in _outbox_row(new, event, now).items())
+        moved = conn.execute(MOVE, {**params, "b_id": episode_id, "b_version": state.version}).first() is not None
+    else:
+        moved = conn.execute(
+            GUARDED_UPDATE, {**_state_values(new), "b_id": episode_id, "b_version": state.version}).rowcount == 1
+        if moved:
+            _append(conn, new, event, now)
+    if not moved:
         raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
                        episode_id=episode_id)
-    event = _event_row(state, new, fact, actor, note, allocation, idempotency_key, body_hash, now)
-    _append(conn, new, event, now)
     return new
