@@ -311,8 +311,9 @@ class _Import:
     does the same folding again and writes each batch."""
 
     def __init__(self, conn: Connection, settings: Settings, mapping: ImportMapping, *, write: bool,
-                 actor: str, now: dt.datetime, batch_size: int, progress: Progress | None):
+                 actor: str, now: dt.datetime, batch_size: int, progress: Progress | None, checked: bool = False):
         self.conn, self.settings, self.mapping, self.write = conn, settings, mapping, write
+        self.checked = checked  # the source passed a checking pass: its rows' own values are known good
         self.actor, self.now, self.batch_size, self.progress = actor, now, batch_size, progress
         self.latest = now + services.FUTURE_SLACK
         self.errors: list[dict] = []
@@ -385,6 +386,8 @@ class _Import:
         Values arrive normalised by the source: None or "", a stripped string, or (from dict rows) a
         bool, date or datetime.
         """
+        if self.checked:
+            return self.parse_checked(line, v)
         g = v.get
         ref, seq, raw_at = g("episode_ref") or None, g("seq"), g("occurred_at") or None
         person_ref = g("person_ref") or None
@@ -460,6 +463,23 @@ class _Import:
             return None
         return _Row(line, ref, seq, person_ref, group, team, trigger, at, worker, outcome, priority, route, keep,
                     to, note, actor, allocation)
+
+    def parse_checked(self, line: int, v: dict) -> _Row:
+        """A row the checking pass already found good: the values only (a row's own checks do not depend
+        on the database, so they cannot have changed since; the moves are folded and checked again)."""
+        g = v.get
+        coded = {f: g(f) or None for f in CODED}
+        for field, codes in self.codes.items():
+            value = coded[field]
+            if value is not None:
+                coded[field] = codes.get(value, value)
+        keep = g("keep_worker")
+        if not isinstance(keep, bool):
+            keep = (keep or "").lower() in TRUE
+        return _Row(line, g("episode_ref"), int(g("seq")), g("person_ref") or None, coded["client_group"],
+                    coded["team"], coded["trigger"], self.time(g("occurred_at")), coded["worker"], coded["outcome"],
+                    coded["priority"], coded["route"], keep, g("to") or None, g("note") or None,
+                    g("actor") or None, g("allocation") or None)
 
     def unknown(self, field: str, value, ours) -> str:
         hint = (f"add it to [codes.{field}] in the mapping file or use one of: " if field in CODED
@@ -762,7 +782,7 @@ def import_history(db: sa.Engine, settings: Settings, source, mapping=None, *, a
                 raise refused(imp)
             if imp.summary.new_events:  # else everything is already there: nothing to write
                 with unit_of_work(db, write=True) as conn:
-                    writer = _Import(conn, settings, mapping, write=True, **options)
+                    writer = _Import(conn, settings, mapping, write=True, checked=True, **options)
                     writer.run(_Source(source, mapping))
                     if writer.error_count:  # the database changed between the passes
                         raise refused(writer)
