@@ -22,6 +22,8 @@ def import_file(
     mapping: Path | None = typer.Option(None, "--mapping", "-m",
                                         help="TOML file mapping the council's column headings and codes to ours"),
     actor: str | None = typer.Option(None, help="who is importing (recorded on events without an actor column)"),
+    single_pass: bool = typer.Option(False, "--single-pass",
+                                     help="check and write in one pass, rolled back if any row is bad (faster)"),
 ) -> None:
     """Backfill history from a CSV extract, all or nothing: every bad row is listed and nothing is written."""
     engine = get_engine(actor="import")
@@ -36,7 +38,7 @@ def import_file(
                 bar.update(tasks[phase], completed=done)
 
             summary = engine.import_history(str(file), str(mapping) if mapping else None, actor=actor,
-                                            progress=progress)
+                                            progress=progress, single_pass=single_pass)
     except PathwayError as exc:
         errors = exc.extra.get("errors")
         if not errors:

@@ -299,3 +299,19 @@ def test_the_import_command_prints_a_summary_or_the_report(council, tmp_path, mo
     assert result.exit_code == 0, result.output
     assert "3 episodes, 13 events" in result.output and "learning_disability: 1 episodes" in result.output
     assert council.history(ids_by_ref(council)["E1"])[0]["actor"] == "migration"
+
+
+def test_single_pass_gives_the_same_result_and_still_writes_nothing_when_bad(council, tmp_path):
+    bad = [dict(r) for r in GOOD]
+    bad[10]["outcome"] = ""  # line 12: close without an outcome, after E1 and most of E2 were written
+    before = counts(council)
+    with pytest.raises(ValidationError) as info:
+        council.import_history(write_csv(tmp_path / "bad.csv", bad), single_pass=True, batch_size=2)
+    assert counts(council) == before
+    assert [e["line"] for e in info.value.extra["errors"]] == [12]
+    summary = council.import_history(write_csv(tmp_path / "good.csv", GOOD), single_pass=True)
+    assert (summary.new_episodes, summary.new_events) == (3, 13)
+    refs = ids_by_ref(council)
+    for episode_id in refs.values():
+        assert council.get(episode_id) == council.replay(episode_id)
+    assert council.import_history(tmp_path / "good.csv", single_pass=True).new_events == 0
