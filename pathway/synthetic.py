@@ -197,6 +197,7 @@ class Simulation:
         self.episodes_started = 0
         self.people = 0
         self.closed_today: list[Ep] = []
+        self.latest_today: dt.datetime | None = None  # the day's latest event that is not an allocation
 
     # -- the council ---------------------------------------------------------------------------
 
@@ -233,13 +234,24 @@ class Simulation:
     def _date(self, day: int) -> dt.date:
         return self.council.start + dt.timedelta(days=day)
 
-    def _at(self, ep: Ep, day: int) -> dt.datetime:
-        """A time during the working day, never before the episode's previous event."""
-        minute = self.rng.randint(8 * 60 + 30, 17 * 60 + 30)
+    def _at(self, ep: Ep, day: int, allocation: bool = False) -> dt.datetime:
+        """A time during the working day, never before the episode's previous event.
+
+        Contacts and moves happen in the morning; allocations in the afternoon, after every other
+        event of the day, so a worker's caseload in time order is the one the simulation checked
+        (a close that freed a place comes before the allocation that took it).
+        """
+        low, high = (13 * 60, 17 * 60 + 30) if allocation else (8 * 60 + 30, 13 * 60)
+        minute = self.rng.randint(low, high)
         d = self._date(day)
         at = dt.datetime(d.year, d.month, d.day, minute // 60, minute % 60, tzinfo=LONDON).astimezone(UTC)
-        if ep.last_at is not None and at <= ep.last_at:
-            at = ep.last_at + dt.timedelta(minutes=self.rng.randint(1, 20))
+        floor = ep.last_at
+        if allocation and self.latest_today is not None and (floor is None or self.latest_today > floor):
+            floor = self.latest_today
+        if floor is not None and at <= floor:
+            at = floor + dt.timedelta(minutes=self.rng.randint(1, 20))
+        if not allocation and (self.latest_today is None or at > self.latest_today):
+            self.latest_today = at
         return at
 
     def _later(self, day: int, action: str, ep: Ep, after: int = 0) -> None:
@@ -250,7 +262,7 @@ class Simulation:
 
     def _event(self, ep: Ep, day: int, trigger: str, *, worker=None, outcome=None, keep_worker=False,
                to=None) -> None:
-        at = self._at(ep, day)
+        at = self._at(ep, day, allocation=trigger == "allocate")
         ep.seq += 1
         ep.last_at = at
         ep.token += 1
@@ -479,6 +491,7 @@ class Simulation:
             working = date.weekday() < 5
             self.closed_today = []
             self.today = []
+            self.latest_today = None
             if working:
                 self._sickness(day)
             rate = c.contacts_per_weekday * season(date) * (1.0 if working else WEEKEND_SHARE)
