@@ -37,6 +37,10 @@ def fact_of(e: dict) -> Fact:
     return Fact(e["trigger"], e["occurred_at"], worker=e["worker"], outcome=e["outcome"], data=data)
 
 
+def floor_worker(key: str | None) -> str | None:
+    return None if key is None else f"{key}-floor"
+
+
 def council_moves(size: str) -> tuple[Simulation, list[list[dict]]]:
     sim = Simulation(SIZES[size])
     return sim, list(itertools.islice(sim.episodes(), EPISODES[size]))
@@ -47,6 +51,9 @@ def setup_engine(engine: Engine, sim: Simulation, episodes: list[list[dict]]) ->
         engine.create_team(**team)
     for worker in sim.workers():
         engine.create_worker(**worker)
+        # The floor's copies of the episodes are held by shadow workers, so they never count
+        # towards the caseloads the engine checks.
+        engine.create_worker(**{**worker, "key": floor_worker(worker["key"]), "caseload_cap": None})
     ids = {}
     for events in episodes:
         e = events[0]
@@ -65,7 +72,7 @@ def floor_statements(conn: sa.Connection, episodes: list[list[dict]], now: dt.da
                                   .returning(services.EPISODE.c.id)).scalar_one()
         state = state.__class__(**{**state.__dict__, "id": episode_id})
         for e in events[1:]:
-            fact = fact_of(e)
+            fact = fact_of({**e, "worker": floor_worker(e["worker"])})
             new = apply(state, fact)
             event = services._event_row(state, new, fact, "bench", None,
                                         "manager" if fact.trigger == "allocate" else None, None, "0" * 64, now)
