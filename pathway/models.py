@@ -101,5 +101,5 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = None
 
 
-from pathway import tracking_models as _tracking_models  # noqa: E402,F401  (wait snapshots, breaches, webhooks)
 from pathway import auth_models as _auth_models  # noqa: E402,F401  (API tokens, idempotent replies)
+from pathway import tracking_models as _tracking_models  # noqa: E402,F401  (wait snapshots, breaches, webhooks)
