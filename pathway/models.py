@@ -61,6 +61,7 @@ class Event(SQLModel, table=True):
         UniqueConstraint("episode_id", "seq", name="uq_event_episode_seq"),
         UniqueConstraint("episode_id", "idempotency_key", name="uq_event_episode_idempotency"),
         Index("ix_event_trigger_on", "trigger", "occurred_on"),
+        Index("ix_event_occurred_on", "occurred_on"),  # a period's events, for reports (0007_report_indexes)
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -514,23 +514,42 @@ def outcomes_select(start: dt.date, end: dt.date, group_by: Sequence[str], team:
     if "stage" in group_by:
         raise ValidationError("outcomes are grouped by client_group, team or priority, not stage", field="group_by")
     periods, spans = periods_table(start, end, "month", end)
-    ev = EVENT.alias("later")
-
-    def ever(condition):
-        """1 if the contact's episode has (so far) an event meeting ``condition``."""
-        return sa.case((sa.exists().where(ev.c.episode_id == EVENT.c.episode_id, condition), 1), else_=0)
-
-    closes = EVENT.alias("earlier_close")
-    earlier = EPISODE.alias("earlier_episode")
-    repeat = sa.exists().where(
-        earlier.c.person_ref == EPISODE.c.person_ref, earlier.c.id != EPISODE.c.id,
-        closes.c.episode_id == earlier.c.id, closes.c.to_stage == "closed",
-        closes.c.occurred_at < EVENT.c.occurred_at,
-        calendar_days(closes.c.occurred_on, EVENT.c.occurred_on) <= repeat_days)
+    first, last = date_param(spans[0][0]), date_param(spans[-1][1])
     is_contact = EVENT.c.trigger == "record_contact"
 
     def flag(condition):
         return sa.case((condition, 1), else_=0)
+
+    # Set-based, so the cost grows with the rows read and never with contacts times events:
+    # the period's contacts, found once each through (trigger, occurred_on) ...
+    contact = EVENT.alias("contact")
+    contacts_in = sa.and_(contact.c.trigger == "record_contact", contact.c.occurred_on >= first,
+                          contact.c.occurred_on <= last)
+    # ... what their episodes have done so far, one row per episode (MAX of flags = "ever") ...
+    later = EVENT.alias("later")
+    cohort = (
+        sa.select(contact.c.episode_id,
+                  sa.func.max(flag(later.c.trigger == "resolve")).label("resolved"),
+                  sa.func.max(flag(sa.and_(later.c.to_stage == "closed", later.c.outcome == "met_at_c1")))
+                  .label("met_at_c1"),
+                  sa.func.max(flag(later.c.to_stage.in_(["c3_waiting", "c3_active"]))).label("c3"))
+        .select_from(contact.join(later, later.c.episode_id == contact.c.episode_id))
+        .where(contacts_in).group_by(contact.c.episode_id).subquery("cohort"))
+    # ... and those that came within ``repeat_days`` of the closure of another episode of the same
+    # person (such a closure is on or after ``first - repeat_days``), joined on person_ref once.
+    own = EPISODE.alias("contact_episode")
+    earlier = EPISODE.alias("earlier_episode")
+    closes = EVENT.alias("earlier_close")
+    repeats = (
+        sa.select(contact.c.id)
+        .select_from(contact.join(own, own.c.id == contact.c.episode_id)
+                     .join(earlier, sa.and_(earlier.c.person_ref == own.c.person_ref, earlier.c.id != own.c.id))
+                     .join(closes, closes.c.episode_id == earlier.c.id))
+        .where(contacts_in, closes.c.to_stage == "closed",
+               closes.c.occurred_on >= date_param(spans[0][0] - dt.timedelta(days=repeat_days)),
+               closes.c.occurred_at < contact.c.occurred_at,
+               calendar_days(closes.c.occurred_on, contact.c.occurred_on) <= repeat_days)
+        .group_by(contact.c.id).subquery("repeats"))
 
     rows = sa.select(
         periods.c.period_start, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority,
@@ -541,14 +560,17 @@ def outcomes_select(start: dt.date, end: dt.date, group_by: Sequence[str], team:
         flag(sa.and_(EVENT.c.to_stage == "c3_waiting", EVENT.c.trigger != "release")).label("is_c3"),
         flag(EVENT.c.to_stage == "closed").label("is_closed"),
         flag(sa.and_(EVENT.c.to_stage == "closed", EVENT.c.outcome == "met_at_c1")).label("is_met_at_c1"),
-        sa.case((is_contact, ever(ev.c.trigger == "resolve")), else_=0).label("c_resolved"),
-        sa.case((is_contact, ever(sa.and_(ev.c.to_stage == "closed", ev.c.outcome == "met_at_c1"))),
-                else_=0).label("c_met_at_c1"),
-        sa.case((is_contact, ever(ev.c.to_stage.in_(["c3_waiting", "c3_active"]))), else_=0).label("c_c3"),
-        sa.case((sa.and_(is_contact, repeat), 1), else_=0).label("is_repeat"),
-    ).select_from(EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id).join(
-        periods, sa.and_(EVENT.c.occurred_on >= periods.c.period_start, EVENT.c.occurred_on <= periods.c.period_end))
-    ).where(EVENT.c.occurred_on >= date_param(spans[0][0]), EVENT.c.occurred_on <= date_param(spans[-1][1]))
+        sa.func.coalesce(cohort.c.resolved, 0).label("c_resolved"),
+        sa.func.coalesce(cohort.c.met_at_c1, 0).label("c_met_at_c1"),
+        sa.func.coalesce(cohort.c.c3, 0).label("c_c3"),
+        flag(repeats.c.id.is_not(None)).label("is_repeat"),
+    ).select_from(
+        EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)
+        .join(periods, sa.and_(EVENT.c.occurred_on >= periods.c.period_start,
+                               EVENT.c.occurred_on <= periods.c.period_end))
+        .outerjoin(cohort, sa.and_(is_contact, cohort.c.episode_id == EVENT.c.episode_id))
+        .outerjoin(repeats, repeats.c.id == EVENT.c.id)
+    ).where(EVENT.c.occurred_on >= first, EVENT.c.occurred_on <= last)
     rows = _episode_filters(rows, team, client_group, priority).subquery("flow")
 
     def total(col):
