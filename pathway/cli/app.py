@@ -55,8 +55,9 @@ def print_rows(rows: Sequence[dict], fmt: Format = Format.table, title: str | No
         return
     table = Table(title=title)
     for col in columns:
-        table.add_column(col.replace("_", " "), justify="right" if rows and isinstance(rows[0].get(col), int | float)
-                         else "left")
+        # A column is numeric by its first value that is there (an empty group has no median).
+        sample = next((row[col] for row in rows if row.get(col) is not None), None)
+        table.add_column(col.replace("_", " "), justify="right" if isinstance(sample, int | float) else "left")
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     if not rows:
