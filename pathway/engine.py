@@ -13,6 +13,7 @@ from pathway.episode import EpisodeState
 from pathway.history import ImportSummary
 from pathway.reports import Reports
 from pathway.settings import Settings, load_settings
+from pathway.stages import conversation
 
 
 class EpisodeOut(BaseModel):
@@ -134,7 +135,7 @@ class Engine:
         out = []
         for ev in self.history(episode_id):
             if ev["first_allocation"]:
-                out.append({"conversation": ev["to_stage"].split("_")[0], "wait_from": ev["wait_from"],
+                out.append({"conversation": conversation(ev["to_stage"]), "wait_from": ev["wait_from"],
                             "allocated_at": ev["occurred_at"], "worker": ev["worker"],
                             "allocation": ev["allocation"],
                             "days": days.days_from(ev["wait_from"], ev["occurred_at"], mode)})

@@ -35,7 +35,6 @@ OUTCOMES = (
     "no_further_action",
 )
 PRIORITIES = ("crisis", "high", "normal", "low")
-ROUTES = ("front_door", "contact_team", "welfare_check", "hospital", "gp", "self", "family", "other")
 
 # Target days to allocation per waiting stage. Conversation 1 within 11 days is what
 # scrutiny panels praised; a crisis waits a day at most.

@@ -30,9 +30,10 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
+from pathway import stages
+from pathway.days import LONDON
+
 UTC = dt.UTC
 
 # Share of contacts per client group (national Primary Support Reason mix, roughly).
@@ -345,7 +346,7 @@ class Simulation:
         return self.staff_index[key]
 
     def _allocate(self, ep: Ep, worker: Staff, day: int) -> None:
-        conversation = ep.stage.split("_")[0]
+        conversation = stages.conversation(ep.stage)
         self._event(ep, day, "allocate", worker=worker.key)
         ep.stage, ep.worker = f"{conversation}_active", worker.key
         worker.caseload += 1
@@ -378,7 +379,7 @@ class Simulation:
         elif action == "crisis":
             self._crisis(ep, day, keep=False)
         elif action == "ready":  # prepared: now in the queue (not a move, so the token stands)
-            self._queue(ep, ep.stage.split("_")[0])
+            self._queue(ep, stages.conversation(ep.stage))
         elif action == "crisis_waiting":
             self._crisis(ep, day, keep=False)
         elif action == "close_waiting":
@@ -431,7 +432,7 @@ class Simulation:
             if s.sick_until <= day and self.rng.random() < 0.006:
                 s.sick_until = day + self.rng.randint(3, 15)
                 for ep in [e for e in self.open.values() if e.worker == s.key]:
-                    conversation = ep.stage.split("_")[0]
+                    conversation = stages.conversation(ep.stage)
                     s.caseload -= 1
                     self._event(ep, day, "release")
                     self._wait(ep, day, conversation, restart_clock=False)
