@@ -63,9 +63,10 @@ UNION ALL
 SELECT id, 4, 'plan', 'c1_active', 'c3_waiting', later_at, later_at, false, NULL FROM spec WHERE stage = 'c3_waiting';
 
 INSERT INTO episode (id, person_ref, client_group, team, priority, stage, worker, contact_at, stage_at, wait_from,
-                     allocated_at, version)
+                     wait_from_on, allocated_at, version)
 SELECT s.id, 'P-' || s.id, s.grp, s.team, CASE WHEN s.stage = 'c2_waiting' THEN 'crisis' ELSE 'normal' END,
        s.stage, CASE WHEN s.stage = 'c1_active' THEN 'w-' || s.team END, s.contact_at, last.at, last.wait_from,
+       (last.wait_from AT TIME ZONE 'Europe/London')::date,
        CASE WHEN s.stage = 'c1_active' THEN s.later_at END, last.seq
 FROM spec s JOIN (SELECT DISTINCT ON (id) * FROM ev ORDER BY id, seq DESC) last ON last.id = s.id;
 SELECT setval(pg_get_serial_sequence('episode', 'id'), :n);

@@ -91,7 +91,7 @@ def floor_statements(conn: sa.Connection, episodes: list[list[dict]], now: dt.da
     return moves
 
 
-STATE_COLUMNS = [c for c in services.STATE_FIELDS if c != "id"]
+STATE_COLUMNS = [*(c for c in services.STATE_FIELDS if c != "id"), "wait_from_on"]  # the row _state_values writes
 UPDATE = ("UPDATE episode SET " + ", ".join(f"{c} = %({c})s" for c in STATE_COLUMNS)
           + " WHERE id = %(id)s AND version = %(old_version)s")
 EVENT_COLUMNS = ["episode_id", "seq", "trigger", "from_stage", "to_stage", "occurred_at", "occurred_on", "recorded_at",

@@ -46,6 +46,7 @@ class Episode(SQLModel, table=True):
     contact_at: dt.datetime
     stage_at: dt.datetime  # when the current stage was entered
     wait_from: dt.datetime | None = None  # start of the current conversation's wait clock
+    wait_from_on: dt.date | None = None  # its London date, for reports (0008_episode_wait_from_on)
     allocated_at: dt.datetime | None = None  # first allocation in the current conversation
     outcome: str | None = Field(default=None, max_length=64)
     closed_at: dt.datetime | None = None

@@ -274,17 +274,14 @@ def _waiting_rows(as_at, until, mode: str, team, client_group, priority, stage):
     """One row per episode waiting at the end of the day ``as_at``: its groupings and days waiting
     (``as_at`` and ``until``, the first instant after that London day, are SQL parameters).
 
-    An episode whose last event (``stage_at``) is on or before the day is as it is now, and that
-    event is the one numbered ``seq = version``: a unique-index lookup. Only the episodes changed
+    An episode whose last event (``stage_at``) is on or before the day is as it is now: the
+    episode row alone answers (its ``wait_from_on`` is its last event's). Only the episodes changed
     since the day (none, for today) need the window over their events to find the day's last one.
     """
     stages = [stage] if stage else list(WAITING)
     unchanged = sa.select(
-        EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EVENT.c.to_stage.label("stage"),
-        EVENT.c.wait_from_on,
-    ).select_from(EPISODE.join(EVENT, sa.and_(EVENT.c.episode_id == EPISODE.c.id,
-                                              EVENT.c.seq == EPISODE.c.version))
-                  ).where(EPISODE.c.stage.in_(stages), EPISODE.c.stage_at < until)
+        EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EPISODE.c.stage, EPISODE.c.wait_from_on,
+    ).where(EPISODE.c.stage.in_(stages), EPISODE.c.stage_at < until)
     unchanged = _episode_filters(unchanged, team, client_group, priority)
     changed = sa.select(EPISODE.c.id, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority).where(
         EPISODE.c.stage_at >= until, EPISODE.c.contact_at < until)

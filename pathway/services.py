@@ -180,8 +180,8 @@ EVENT_AND_OUTBOX = OUTBOX.insert().values(_OUTBOX_VALUES).add_cte(EVENT.insert()
 # if the update found the version it expected (no row back: someone else moved it first).
 _MOVED = (EPISODE.update()
           .where(EPISODE.c.id == sa.bindparam("b_id"), EPISODE.c.version == sa.bindparam("b_version"))
-          .values({name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type) for name in STATE_FIELDS
-                   if name != "id"})
+          .values({name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type)
+                   for name in [*STATE_FIELDS, "wait_from_on"] if name != "id"})
           .returning(EPISODE.c.id).cte("moved"))
 MOVE = (OUTBOX.insert()
         .from_select(list(_OUTBOX_VALUES), sa.select(*[v.label(k) for k, v in _OUTBOX_VALUES.items()])
@@ -221,7 +221,10 @@ def _event_row(state_before: EpisodeState | None, state: EpisodeState, fact: Fac
 
 
 def _state_values(state: EpisodeState) -> dict:
-    return {name: getattr(state, name) for name in STATE_FIELDS if name != "id"}
+    """The episode row's columns for a state: its fields, and the London date its wait began."""
+    values = {name: getattr(state, name) for name in STATE_FIELDS if name != "id"}
+    values["wait_from_on"] = days.london_date(state.wait_from) if state.wait_from else None
+    return values
 
 
 def record_contact(conn: Connection, settings: Settings, *, person_ref: str, client_group: str, team: str,

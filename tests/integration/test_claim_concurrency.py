@@ -9,6 +9,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from episode_support import wait_dates_that_disagree
 
 from bench.claims import seed_queue
 from pathway import CaseloadFull, Conflict
@@ -78,6 +79,7 @@ def test_many_claimers_empty_the_queue_each_episode_once_and_nobody_over_cap(eng
     assert all(len(taken[f"w{w}"]) == cap for w in range(workers))
     for x in ids[:: max(1, size // 20)]:
         assert engine.replay(x) == engine.get(x)
+    assert wait_dates_that_disagree(engine) == []
 
 
 def test_racing_claims_on_one_episode_have_one_winner(engine):

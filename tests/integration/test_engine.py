@@ -4,6 +4,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from episode_support import wait_dates_that_disagree
 
 from pathway import Conflict, InvalidTransition, NotFound, ValidationError
 from pathway.services import EVENT, OUTBOX
@@ -53,6 +54,7 @@ def test_every_path_of_the_pathway_and_replay(council):
     c = e.fire(c.id, "close", outcome="crisis_resolved", occurred_at="2026-05-10")
     for ep in (a, b, c):
         assert e.replay(ep.id) == e.get(ep.id)
+    assert wait_dates_that_disagree(e) == []
     assert [(x["conversation"], x["days"]) for x in e.allocations(b.id)] == [("c1", 11), ("c3", 5)]
     assert [h["trigger"] for h in e.history(c.id)] == [
         "record_contact", "refer", "allocate", "plan", "crisis", "allocate", "stabilise", "close"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from episode_support import wait_dates_that_disagree
 
 from pathway import ValidationError
 from pathway.history import COLUMNS, EPISODE_REF, ImportMapping
@@ -73,6 +74,7 @@ def test_a_good_file_is_imported_and_every_episode_replays(council, tmp_path):
     refs = ids_by_ref(council)
     for episode_id in refs.values():
         assert council.get(episode_id) == council.replay(episode_id)
+    assert wait_dates_that_disagree(council) == []
     e2 = council.get(refs["E2"])
     assert (e2.stage, e2.outcome, e2.priority, e2.version) == ("closed", "long_term_support", "high", 9)
     assert [(a["conversation"], a["days"]) for a in council.allocations(refs["E2"])] == [
