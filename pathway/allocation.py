@@ -14,10 +14,13 @@ while its version is unchanged, so a claim never lands on a row someone else mov
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pathway import services
+from pathway.db import DriverStatement
 from pathway.episode import EpisodeState
 from pathway.errors import CaseloadFull, Conflict, Forbidden, NotFound
 from pathway.services import EPISODE, STATE_FIELDS, WORKER
@@ -141,18 +144,42 @@ def _own_team(worker_row: dict, team: str) -> None:
                         f"from that team's queue, not from team {team!r}'s", worker=worker_row["key"], team=team)
 
 
+# The claimer's cap when they are of the queue's team (their own, else the configured default;
+# parameter default_cap), else NULL: another team's worker, or an unknown one, can take nothing.
+CLAIMER_CAP = (sa.select(sa.func.coalesce(WORKER.c.caseload_cap, sa.bindparam("default_cap")))
+               .where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.team == sa.bindparam("team"))
+               .scalar_subquery())
+# The claimer's row, locked, is of the queue's team. A scalar subquery, so PostgreSQL evaluates it
+# once, as a one-time filter, before the scan whose rows it then sorts and locks: the worker is
+# locked before any episode, the one lock order (SQLite has no FOR UPDATE and needs none).
+CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bindparam("worker"))
+                          .with_for_update().scalar_subquery() == sa.bindparam("team"))
+
+
 def _next_claim(crisis_over_cap: bool) -> sa.Select:
-    load = sa.select(HELD.label("caseload")).subquery("load")  # counted once per claim
-    claimable = load.c.caseload < sa.bindparam("cap")
+    # The caseload is counted once per claim (an uncorrelated subquery), not once per episode.
+    claimable = HELD < CLAIMER_CAP
     if crisis_over_cap:
         claimable = sa.or_(claimable, IS_CRISIS)
-    return (WAITING_IN.with_only_columns(*STATE_COLUMNS, load.c.caseload)
-            .select_from(EPISODE.join(load, sa.true())).where(claimable)
-            .limit(1).with_for_update(skip_locked=True, of=EPISODE))
+    # The first claimable episode's id, locked: the sort carries only the claim order's columns.
+    first = (WAITING_IN.where(CLAIMER_LOCKED_IN_TEAM, claimable).limit(1)
+             .with_for_update(skip_locked=True).correlate(None).scalar_subquery())
+    # Locked again by the outer query (a no-op: it is this transaction's lock) so that the row comes
+    # back as it is now, should another transaction have changed it since this statement began.
+    return (sa.select(*STATE_COLUMNS, HELD.label("caseload"), CLAIMER_CAP.label("cap"))
+            .where(EPISODE.c.id == first).with_for_update(of=EPISODE))
 
 
-# Parameters: team, worker, cap. Keyed by caseload.crisis_over_cap.
+# Parameters: team, worker, default_cap. Keyed by caseload.crisis_over_cap.
+#
+# One thing this statement sees as of its own start, which may be before it got the worker's lock:
+# the caseload. It cannot do harm, because a claim's move (CLAIM_MOVE) counts it again, in a later
+# statement, which sees every allocation to this worker that committed before the lock was granted
+# (and none can commit after it until this claim ends); a move that refuses writes nothing.
 NEXT_CLAIM = {over: _next_claim(over) for over in (True, False)}
+# A claim's move: services.MOVE, and only while the worker is under cap, or the episode is a
+# crisis that may go over (parameter crisis_ok, decided by enforce_cap's rule).
+CLAIM_MOVE = services.move_statement(sa.or_(HELD < CLAIMER_CAP, sa.bindparam("crisis_ok", type_=sa.Boolean)))
 EPISODE_FOR_UPDATE = sa.select(*STATE_COLUMNS).where(EPISODE.c.id == sa.bindparam("id")).with_for_update()
 
 
@@ -168,7 +195,7 @@ def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, 
         _own_team(worker_row, team)
     # One statement, after the worker's lock (so with a fresh snapshot), counts the caseload and
     # takes the first claimable episode; SKIP LOCKED passes over a row another claimer holds.
-    params = {"team": team, "worker": worker, "cap": cap_of(settings, worker_row)}
+    params = {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap}
     row = conn.execute(NEXT_CLAIM[settings.caseload.crisis_over_cap], params).mappings().first()
     if row is None:
         first = conn.execute(WAITING_IN.limit(1), {"team": team}).scalar_one_or_none()
@@ -177,11 +204,79 @@ def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, 
             enforce_cap(settings, services.load_state(conn, first), worker_row, caseload(conn, worker))
         return None
     row = dict(row)
-    load = row.pop("caseload")
+    load, _ = row.pop("caseload"), row.pop("cap")
     state = EpisodeState(**row)
     return services.fire(conn, settings, state.id, "allocate", worker=worker, allocation="self",
                          actor=actor, now=now, loaded=state, worker_row=worker_row,
                          check_allocation=lambda c, st, w: enforce_cap(settings, st, w, load))
+
+
+# -- claim_next on PostgreSQL, through the driver ----------------------------------------------------
+
+_PG_STATEMENTS: dict = {}
+# The transaction of a claim opens with its pick's plan settled: the pick is the same statement
+# every claim, and planning it afresh for each one cost more than running it.
+_PG_BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
+
+
+def _pg_statements(crisis_over_cap: bool):
+    """NEXT_CLAIM and CLAIM_MOVE compiled once for psycopg."""
+    if not _PG_STATEMENTS:
+        _PG_STATEMENTS["move"] = DriverStatement(CLAIM_MOVE)
+        for over, statement in NEXT_CLAIM.items():
+            _PG_STATEMENTS[over] = DriverStatement(statement)
+    return _PG_STATEMENTS[crisis_over_cap], _PG_STATEMENTS["move"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _claim_hash(worker: str) -> str:
+    """The request hash of a claim's allocate (the same for every claim by one worker)."""
+    return services.fire_hash("allocate", worker=worker)
+
+
+def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str, now) -> EpisodeState | None:
+    """claim_next on PostgreSQL in the floor's four round trips, run by psycopg itself.
+
+    ``raw`` is a psycopg connection with no transaction open. BEGIN; NEXT_CLAIM (the worker's row
+    locked, then the first claimable episode's ``FOR UPDATE SKIP LOCKED``); CLAIM_MOVE (the guarded
+    update with the caseload counted afresh, the event and its outbox message); COMMIT. The Python
+    between them is the write path's own (services.plan, the event row, the move's parameters);
+    SQLAlchemy's execution, which was most of a claim's Python time, is skipped.
+
+    Returns the allocated episode, or None when nothing was taken: nothing claimable, a worker
+    unknown or of another team, or a move that refused (the caseload re-count; see NEXT_CLAIM). The caller then runs
+    claim_next, which says which or takes the next one, so this path needs no errors of its own.
+    """
+    from psycopg.types.json import Json  # the PostgreSQL driver: imported only where it is used
+
+    pick, move = _pg_statements(settings.caseload.crisis_over_cap)
+    raw.autocommit = True  # this function opens and ends its transaction itself
+    try:
+        with raw.cursor() as cur:
+            cur.execute(_PG_BEGIN)
+            cur.execute(pick.sql, {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap})
+            row = cur.fetchone()
+            if row is None:
+                cur.execute("ROLLBACK")
+                return None
+            *values, load, cap = row
+            state = EpisodeState(*values)
+            enforce_cap(settings, state, {"key": worker, "caseload_cap": cap}, load)
+            fact, new = services.plan(settings, state, "allocate", worker=worker, now=now)
+            event = services._event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
+            params = services.move_params(state, new, event, now)
+            params.update(e_data=Json(params["e_data"]), o_payload=Json(params["o_payload"]), team=team,
+                          worker=worker, default_cap=settings.caseload.default_cap,
+                          crisis_ok=is_crisis(state) and settings.caseload.crisis_over_cap)
+            cur.execute(move.sql, params)
+            moved = cur.fetchone() is not None
+            cur.execute("COMMIT")
+        return new if moved else None
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.autocommit = False
 
 
 def claim(conn: Connection, settings: Settings, episode_id: int, worker: str, *, actor: str,

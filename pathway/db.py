@@ -82,6 +82,32 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
+class DriverStatement:
+    """A SQLAlchemy statement compiled once for psycopg, for a hot path that talks to the driver
+    itself (psycopg's pipeline mode): its SQL text with ``%(name)s`` parameters.
+
+    The constants SQLAlchemy binds as parameters (the values of an ``IN`` list, a ``LIMIT``, the
+    ranks of a ``CASE``) are written into the text as literals instead: the planner then sees
+    constants, as it would in hand-written SQL, and a prepared statement's generic plan can use them.
+    """
+
+    def __init__(self, statement):
+        from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+        pg = dialect()
+        compiled = statement.compile(dialect=pg)
+        named = {name for name, bind in compiled.binds.items() if bind.required}
+        # Rendering the IN lists needs a value for every parameter: the named ones are left unset.
+        expanded = compiled.construct_expanded_state(dict.fromkeys(named))
+        sql = expanded.statement
+        for name, value in expanded.parameters.items():
+            if name not in named:
+                literal = sa.literal(value).compile(dialect=pg, compile_kwargs={"literal_binds": True})
+                sql = sql.replace(f"%({name})s", str(literal))
+        self.sql = sql
+        self.names = named
+
+
 @contextlib.contextmanager
 def unit_of_work(engine: Engine, write: bool = True) -> Iterator[Connection]:
     """One transaction: committed when the block ends, rolled back (nothing written) if it raises."""

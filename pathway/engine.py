@@ -153,9 +153,18 @@ class Engine:
 
         None when nothing waits; CaseloadFull when the worker is at cap (a crisis may still be
         taken over cap when ``caseload.crisis_over_cap`` is set, the default)."""
+        actor = actor or self.actor
+        if self.db.dialect.name == "postgresql":  # the same claim, run by psycopg (see claim_next_pg)
+            raw = self.db.raw_connection()
+            try:
+                state = allocation.claim_next_pg(raw.driver_connection, self.settings, team, worker,
+                                                 actor=actor, now=self.now())
+            finally:
+                raw.close()  # back to the pool
+            if state is not None:
+                return self.episode_out(state)
         with self.transaction() as conn:
-            state = allocation.claim_next(conn, self.settings, team, worker, actor=actor or self.actor,
-                                          now=self.now())
+            state = allocation.claim_next(conn, self.settings, team, worker, actor=actor, now=self.now())
         return None if state is None else self.episode_out(state)
 
     def claim(self, episode_id: int, worker: str, *, actor: str | None = None) -> EpisodeOut:

@@ -66,7 +66,8 @@ class Event(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    episode_id: int = Field(foreign_key="episode.id", index=True)
+    # Found by episode through uq_event_episode_seq (episode_id leads it): no index of its own.
+    episode_id: int = Field(foreign_key="episode.id")
     seq: int
     trigger: str = Field(max_length=32)
     from_stage: str | None = Field(default=None, max_length=16)
@@ -95,7 +96,7 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=64)  # e.g. "episode.refer", "breach"
-    episode_id: int | None = Field(default=None, index=True)
+    episode_id: int | None = None  # nothing looks messages up by episode: no index to keep up
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime
     sent_at: dt.datetime | None = None

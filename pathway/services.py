@@ -178,18 +178,24 @@ _OUTBOX_VALUES = {c.name: sa.bindparam(f"o_{c.name}", type_=c.type) for c in OUT
 EVENT_AND_OUTBOX = OUTBOX.insert().values(_OUTBOX_VALUES).add_cte(EVENT.insert().values(_EVENT_VALUES).cte("new_event"))
 # And a move is one statement: the guarded update, then the event and the outbox message only
 # if the update found the version it expected (no row back: someone else moved it first).
-_MOVED = (EPISODE.update()
-          .where(EPISODE.c.id == sa.bindparam("b_id"), EPISODE.c.version == sa.bindparam("b_version"))
-          .values({name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type)
-                   for name in [*STATE_FIELDS, "wait_from_on"] if name != "id"})
-          .returning(EPISODE.c.id).cte("moved"))
-MOVE = (OUTBOX.insert()
-        .from_select(list(_OUTBOX_VALUES), sa.select(*[v.label(k) for k, v in _OUTBOX_VALUES.items()])
-                     .select_from(_MOVED))
-        .add_cte(EVENT.insert()
-                 .from_select(list(_EVENT_VALUES), sa.select(*[v.label(k) for k, v in _EVENT_VALUES.items()])
-                              .select_from(_MOVED)).cte("new_event"))
-        .returning(OUTBOX.c.id))
+def move_statement(*guards) -> sa.Insert:
+    """The one-statement move; ``guards`` are further conditions the episode's update must meet
+    (a claim's caseload check), else nothing at all is written."""
+    moved = (EPISODE.update()
+             .where(EPISODE.c.id == sa.bindparam("b_id"), EPISODE.c.version == sa.bindparam("b_version"), *guards)
+             .values({name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type)
+                      for name in [*STATE_FIELDS, "wait_from_on"] if name != "id"})
+             .returning(EPISODE.c.id).cte("moved"))
+    return (OUTBOX.insert()
+            .from_select(list(_OUTBOX_VALUES), sa.select(*[v.label(k) for k, v in _OUTBOX_VALUES.items()])
+                         .select_from(moved))
+            .add_cte(EVENT.insert()
+                     .from_select(list(_EVENT_VALUES), sa.select(*[v.label(k) for k, v in _EVENT_VALUES.items()])
+                                  .select_from(moved)).cte("new_event"))
+            .returning(OUTBOX.c.id))
+
+
+MOVE = move_statement()
 
 
 def _append(conn: Connection, state: EpisodeState, event: dict, now: dt.datetime) -> None:
@@ -261,36 +267,17 @@ def record_contact(conn: Connection, settings: Settings, *, person_ref: str, cli
     return state
 
 
-def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *, occurred_at=None,
-         worker: str | None = None, outcome: str | None = None, note: str | None = None,
-         keep_worker: bool = False, to: str | None = None, idempotency_key: str | None = None,
-         expected_version: int | None = None, allocation: str | None = None, actor: str,
-         now: dt.datetime, check_allocation=None, loaded: EpisodeState | None = None,
-         worker_row: dict | None = None) -> EpisodeState:
-    """Move an episode on by ``trigger``; ``check_allocation(conn, state, worker_row)`` may refuse
-    an allocation (the duty desk's caseload caps) before anything is written.
+def fire_hash(trigger: str, occurred_at=None, worker: str | None = None, outcome: str | None = None,
+              note: str | None = None, keep_worker: bool = False, to: str | None = None) -> str:
+    """The request hash an event of ``fire`` records (a retry with its idempotency key must match it)."""
+    return request_hash({"trigger": trigger, "occurred_at": occurred_at, "worker": worker, "outcome": outcome,
+                         "note": note, "keep_worker": keep_worker, "to": to})
 
-    ``loaded`` and ``worker_row`` are the episode and the worker when the caller has just read
-    (and locked) them in this transaction, as a claim has: they save reading them again."""
-    if trigger not in TRIGGERS:
-        raise ValidationError(f"unknown trigger {trigger!r}; triggers are: {', '.join(TRIGGERS)}",
-                              field="trigger")
-    state = loaded if loaded is not None and loaded.id == episode_id else load_state(conn, episode_id)
-    body = {"trigger": trigger, "occurred_at": occurred_at, "worker": worker, "outcome": outcome,
-            "note": note, "keep_worker": keep_worker, "to": to}
-    body_hash = request_hash(body)
-    if idempotency_key is not None:
-        found = conn.execute(sa.select(EVENT.c.seq, EVENT.c.request_hash).where(
-            EVENT.c.episode_id == episode_id, EVENT.c.idempotency_key == idempotency_key)).first()
-        if found is not None:
-            if found.request_hash != body_hash:
-                raise Conflict(f"idempotency_key {idempotency_key!r} was already used on episode "
-                               f"{episode_id} for a different request", episode_id=episode_id)
-            return replay(conn, episode_id, up_to_seq=found.seq)
-    if expected_version is not None and expected_version != state.version:
-        raise Conflict(f"episode {episode_id} has changed (version {state.version}, "
-                       f"expected {expected_version}); reload it and try again",
-                       episode_id=episode_id, version=state.version)
+
+def plan(settings: Settings, state: EpisodeState, trigger: str, *, occurred_at=None, worker: str | None = None,
+         outcome: str | None = None, note: str | None = None, keep_worker: bool = False, to: str | None = None,
+         now: dt.datetime) -> tuple[Fact, EpisodeState]:
+    """The event a request makes and the episode after it, checked but not written (no I/O)."""
     if outcome is not None:
         settings.check_outcome(outcome)
     if worker is not None and trigger != "allocate":
@@ -309,7 +296,48 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
     if to is not None:
         data["to"] = to
     fact = Fact(trigger, at, worker=worker, outcome=outcome, data=data)
-    new = apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
+    return fact, apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
+
+
+def move_params(state: EpisodeState, new: EpisodeState, event: dict, now: dt.datetime) -> dict:
+    """MOVE's parameters: the row ``state`` becomes ``new`` (only from ``state.version``), the event, its message."""
+    params = {f"u_{k}": v for k, v in _state_values(new).items()}
+    params.update((f"e_{k}", v) for k, v in event.items())
+    params.update((f"o_{k}", v) for k, v in _outbox_row(new, event, now).items())
+    params.update(b_id=state.id, b_version=state.version)
+    return params
+
+
+def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *, occurred_at=None,
+         worker: str | None = None, outcome: str | None = None, note: str | None = None,
+         keep_worker: bool = False, to: str | None = None, idempotency_key: str | None = None,
+         expected_version: int | None = None, allocation: str | None = None, actor: str,
+         now: dt.datetime, check_allocation=None, loaded: EpisodeState | None = None,
+         worker_row: dict | None = None) -> EpisodeState:
+    """Move an episode on by ``trigger``; ``check_allocation(conn, state, worker_row)`` may refuse
+    an allocation (the duty desk's caseload caps) before anything is written.
+
+    ``loaded`` and ``worker_row`` are the episode and the worker when the caller has just read
+    (and locked) them in this transaction, as a claim has: they save reading them again."""
+    if trigger not in TRIGGERS:
+        raise ValidationError(f"unknown trigger {trigger!r}; triggers are: {', '.join(TRIGGERS)}",
+                              field="trigger")
+    state = loaded if loaded is not None and loaded.id == episode_id else load_state(conn, episode_id)
+    body_hash = fire_hash(trigger, occurred_at, worker, outcome, note, keep_worker, to)
+    if idempotency_key is not None:
+        found = conn.execute(sa.select(EVENT.c.seq, EVENT.c.request_hash).where(
+            EVENT.c.episode_id == episode_id, EVENT.c.idempotency_key == idempotency_key)).first()
+        if found is not None:
+            if found.request_hash != body_hash:
+                raise Conflict(f"idempotency_key {idempotency_key!r} was already used on episode "
+                               f"{episode_id} for a different request", episode_id=episode_id)
+            return replay(conn, episode_id, up_to_seq=found.seq)
+    if expected_version is not None and expected_version != state.version:
+        raise Conflict(f"episode {episode_id} has changed (version {state.version}, "
+                       f"expected {expected_version}); reload it and try again",
+                       episode_id=episode_id, version=state.version)
+    fact, new = plan(settings, state, trigger, occurred_at=occurred_at, worker=worker, outcome=outcome,
+                     note=note, keep_worker=keep_worker, to=to, now=now)
     if trigger == "allocate":
         if worker_row is None or worker_row["key"] != worker:
             worker_row = get_worker(conn, worker)
@@ -321,10 +349,7 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
         allocation = allocation or "manager"
     event = _event_row(state, new, fact, actor, note, allocation, idempotency_key, body_hash, now)
     if conn.dialect.name == "postgresql":
-        params = {f"u_{k}": v for k, v in _state_values(new).items()}
-        params.update((f"e_{k}", v) for k, v in event.items())
-        params.update((f"o_{k}", v) for k, v in _outbox_row(new, event, now).items())
-        moved = conn.execute(MOVE, {**params, "b_id": episode_id, "b_version": state.version}).first() is not None
+        moved = conn.execute(MOVE, move_params(state, new, event, now)).first() is not None
     else:
         moved = conn.execute(
             GUARDED_UPDATE, {**_state_values(new), "b_id": episode_id, "b_version": state.version}).rowcount == 1

@@ -163,3 +163,41 @@ def test_crises_under_concurrency(engine, crisis_over_cap):
         assert taken == []
         assert [ep.id for ep in engine.queue("north")] == sorted(crises)
         assert {r["caseload"] for r in engine.caseloads("north")} == {2}
+
+
+def test_a_caseload_counted_before_the_workers_lock_is_counted_again_by_the_move(engine):
+    """PostgreSQL: a claim whose pick waited on the worker's row counted the caseload as it was
+    before the other claim committed; its move counts again and refuses, so the cap holds."""
+    if engine.db.dialect.name != "postgresql":
+        pytest.skip("snapshots taken before a lock wait are PostgreSQL's (SQLite writers queue whole)")
+    from pathway import allocation
+
+    engine.create_team(key="north", name="North")
+    engine.create_worker(key="amira", name="Amira", team="north", caseload_cap=2)
+    seed_queue(engine.db, "north", 5, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=7)
+    engine.claim_next("north", "amira")  # 1 of 2
+    outcome = []
+
+    def second_desk():
+        try:
+            outcome.append(engine.claim_next("north", "amira"))
+        except CaseloadFull as exc:
+            outcome.append(exc)
+
+    with engine.transaction() as conn:  # the first desk takes the 2nd place and holds the worker's row
+        allocation.claim_next(conn, engine.settings, "north", "amira", actor="test", now=engine.now())
+        desk = threading.Thread(target=second_desk, daemon=True)
+        desk.start()
+        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND wait_event_type = 'Lock'")
+        with engine.db.connect() as watch:
+            for _ in range(500):  # until the second desk's pick waits on the worker's row
+                if watch.execute(waiting).scalar_one():
+                    break
+                threading.Event().wait(0.01)
+            else:
+                pytest.fail("the second claim never waited for the worker's row")
+    desk.join(timeout=60)
+    assert len(outcome) == 1 and isinstance(outcome[0], CaseloadFull), outcome
+    assert "a caseload of 2 and a cap of 2" in str(outcome[0])
+    assert engine.caseloads("north")[0]["caseload"] == 2
