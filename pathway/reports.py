@@ -36,7 +36,7 @@ from pathway.calendar import ensure as ensure_calendar
 from pathway.errors import ValidationError
 from pathway.models import Episode, Event, Team
 from pathway.settings import PRIORITIES, Settings
-from pathway.stages import WAITING
+from pathway.stages import STAGES, WAITING
 
 EPISODE = Episode.__table__
 EVENT = Event.__table__
@@ -87,6 +87,32 @@ def date_param(value: dt.date):
     return sa.literal(value, sa.Date())
 
 
+def const(value: int):
+    """An integer constant written into the SQL instead of bound as a parameter: a report's
+    statement keeps few parameters and stays short, so psycopg keeps its parse of the statement
+    (it caches statements of at most 4096 bytes and 50 parameters) rather than parsing it again."""
+    return sa.literal_column(str(int(value)), sa.Integer())
+
+
+# The pathway's own stages and priorities: identifiers of the code, never user text.
+_NAMES = frozenset(STAGES) | frozenset(PRIORITIES)
+assert all(n.replace("_", "").isalnum() and n.isascii() for n in _NAMES)
+
+
+def text_value(value: str):
+    """A string value in the SQL: a stage or priority is written in (as ``const``), anything
+    else (a client group from the configuration, a team) is bound."""
+    if value in _NAMES:
+        return sa.literal_column(f"'{value}'", sa.String())
+    return sa.literal(value, sa.String())
+
+
+def one_of(column, values: Sequence[str]):
+    """``column IN (values)`` with the values in the statement, not an expanding parameter that
+    SQLAlchemy renders again on every execution."""
+    return column.in_([text_value(v) for v in values])
+
+
 # -- percentiles in SQL --------------------------------------------------------------------------
 
 def percentile_sum(value, rn, n, fraction: tuple[int, int]):
@@ -96,14 +122,15 @@ def percentile_sum(value, rn, n, fraction: tuple[int, int]):
     1 + p(n-1) = lo + rem/den is split in integers, so both databases compute it exactly.
     """
     num, den = fraction
-    pos = (n - 1) * num
-    lo = pos // den + 1
-    rem = pos % den
-    return sa.func.sum(sa.case((rn == lo, value * (den - rem)), (rn == lo + 1, value * rem), else_=0))
+    pos = (n - const(1)) * const(num) if num != 1 else n - const(1)
+    below = pos // const(den)  # lo - 1
+    rem = pos % const(den)
+    return sa.func.sum(sa.case((rn == below + const(1), value * (const(den) - rem)),
+                               (rn == below + const(2), value * rem), else_=const(0)))
 
 
 def percentile(value, rn, n, fraction: tuple[int, int]):
-    return sa.cast(percentile_sum(value, rn, n, fraction), sa.Float) / fraction[1]
+    return sa.cast(percentile_sum(value, rn, n, fraction), sa.Float) / const(fraction[1])
 
 
 def one_decimal(value) -> float | None:
@@ -162,34 +189,44 @@ def check_stage(value: str | None) -> str | None:
 # -- building blocks -----------------------------------------------------------------------------
 
 def _values(name: str, values: Sequence[str]):
-    """A one-column table of known values (with their sort order), portable to both databases."""
-    selects = [sa.select(sa.literal(v, sa.String()).label(name), sa.literal(i, sa.Integer()).label("ord"))
-               for i, v in enumerate(values)]
+    """A one-column table of known values (with their sort order), portable to both databases.
+    (Not ``sa.values``: SQLAlchemy cannot cache a statement holding one, and would compile the
+    report again on every call.)"""
+    selects = [sa.select(text_value(v).label(name), const(i).label("ord")) for i, v in enumerate(values)]
     query = selects[0] if len(selects) == 1 else sa.union_all(*selects)
     return query.subquery(f"{name}_dim")
 
 
-def _dimension(name: str, settings: Settings, *, team=None, client_group=None, priority=None, stage=None):
-    """Every value a grouping can take, so a group with nobody in it still gets its row of zeros."""
-    if name == "team":
-        q = sa.select(TEAM.c.key.label("team"), TEAM.c.key.label("ord"))
-        if team is not None:
-            q = q.where(TEAM.c.key == team)
-        return q.subquery("team_dim")
+def _known_values(name: str, settings: Settings, *, team=None, client_group=None, priority=None,
+                  stage=None) -> list[str] | None:
+    """The values a grouping can take, in report order (None for teams: rows of the team table)."""
     if name == "client_group":
-        return _values(name, [client_group] if client_group else list(settings.client_groups))
+        return [client_group] if client_group else list(settings.client_groups)
     if name == "priority":
-        return _values(name, [priority] if priority else list(PRIORITIES))
-    return _values(name, [stage] if stage else list(WAITING))
+        return [priority] if priority else list(PRIORITIES)
+    if name == "stage":
+        return [stage] if stage else list(WAITING)
+    return None
+
+
+def _dimension(name: str, settings: Settings, **filters):
+    """Every value a grouping can take, so a group with nobody in it still gets its row of zeros."""
+    values = _known_values(name, settings, **filters)
+    if values is not None:
+        return _values(name, values)
+    q = sa.select(TEAM.c.key.label("team"), TEAM.c.key.label("ord"))
+    if filters["team"] is not None:
+        q = q.where(TEAM.c.key == filters["team"])
+    return q.subquery("team_dim")
 
 
 def _threshold(stage, client_group, settings: Settings):
     whens = []
     for group, stages in settings.thresholds.by_client_group.items():
         for name, limit in stages.items():
-            whens.append((sa.and_(stage == name, client_group == group), limit))
+            whens.append((sa.and_(stage == text_value(name), client_group == group), const(limit)))
     for name, limit in settings.thresholds.default.items():
-        whens.append((stage == name, limit))
+        whens.append((stage == text_value(name), const(limit)))
     return sa.case(*whens, else_=None) if whens else sa.null()
 
 
@@ -200,7 +237,19 @@ def _summarise(rows, group_by: list[str], measures: dict, settings: Settings, fi
 
     With ``periods`` (a subquery of period_start, period_end), ``rows`` carries period_start too
     and every period gets its rows, first in the order."""
-    keys = (["period_start"] if periods is not None else []) + list(group_by)
+    # A group is known by each grouping's position among its known values where it has them (client
+    # group, stage, priority): the rows are sorted and grouped on small integers, far cheaper than
+    # comparing text under the database's collation. A value outside the known ones has no position,
+    # and its group, as before, matches no row of the grid below.
+    codes = {}
+    for g in group_by:
+        values = _known_values(g, settings, **filters)
+        if values is not None:
+            codes[g] = sa.case({text_value(v): const(i) for i, v in enumerate(values)}, value=rows.c[g]) \
+                .label(f"{g}_ord")
+    if codes:
+        rows = sa.select(*rows.c, *codes.values()).subquery("coded")
+    keys = (["period_start"] if periods is not None else []) + [f"{g}_ord" if g in codes else g for g in group_by]
     part = [rows.c[g] for g in keys] or None
     extra = []
     if ranked_by is not None:
@@ -225,8 +274,9 @@ def _summarise(rows, group_by: list[str], measures: dict, settings: Settings, fi
     frame = frames[0]
     for d in frames[1:]:
         frame = frame.join(d, sa.true())
-    pairs = ([(periods, "period_start")] if periods is not None else []) + list(zip(dims, group_by, strict=True))
-    on = sa.and_(*(d.c[g] == agg.c[g] for d, g in pairs))
+    pairs = ([(periods.c.period_start, "period_start")] if periods is not None else []) + \
+        [(d.c.ord, f"{g}_ord") if g in codes else (d.c[g], g) for d, g in zip(dims, group_by, strict=True)]
+    on = sa.and_(*(column == agg.c[key] for column, key in pairs))
     heads = ([periods.c.period_start, periods.c.period_end] if periods is not None else []) + \
         [d.c[g] for d, g in zip(dims, group_by, strict=True)]
     return (sa.select(*heads, *(_zero(agg.c[name], name) for name in measures))
@@ -241,7 +291,7 @@ COUNTS = {"waiting", "over_threshold", "allocated", "self_allocated", "manager_a
 
 def _zero(col, name):
     """Counts of an empty group are 0; its percentiles and maximum stay NULL (none to speak of)."""
-    return (sa.func.coalesce(col, 0) if name in COUNTS else col).label(name)
+    return (sa.func.coalesce(col, const(0)) if name in COUNTS else col).label(name)
 
 
 def _filters(team, client_group, priority, stage=None) -> dict:
@@ -266,42 +316,43 @@ def _candidates(first_day: dt.date, last_day: dt.date, team, client_group, prior
     since = days.parse_time(first_day + dt.timedelta(days=1))  # first instant after first_day's London day
     until = days.parse_time(last_day + dt.timedelta(days=1))
     cand = sa.select(EPISODE.c.id, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority).where(
-        EPISODE.c.contact_at < until, sa.or_(EPISODE.c.stage.in_(WAITING), EPISODE.c.stage_at >= since))
+        EPISODE.c.contact_at < until, sa.or_(one_of(EPISODE.c.stage, WAITING), EPISODE.c.stage_at >= since))
     return _episode_filters(cand, team, client_group, priority).subquery("cand")
 
 
-def _waiting_rows(as_at, until, mode: str, team, client_group, priority, stage):
-    """One row per episode waiting at the end of the day ``as_at``: its groupings and days waiting
-    (``as_at`` and ``until``, the first instant after that London day, are SQL parameters).
+def _waiting_rows(as_at, until, mode: str, team, client_group, priority, stage, group_by: Sequence[str] = GROUPINGS):
+    """One row per episode waiting at the end of the day ``as_at``: its client group, stage, the
+    other groupings in ``group_by``, and days waiting (``as_at`` and ``until``, the first instant
+    after that London day, are SQL parameters).
 
     An episode whose last event (``stage_at``) is on or before the day is as it is now: the
     episode row alone answers (its ``wait_from_on`` is its last event's). Only the episodes changed
     since the day (none, for today) need the window over their events to find the day's last one.
     """
     stages = [stage] if stage else list(WAITING)
-    unchanged = sa.select(
-        EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EPISODE.c.stage, EPISODE.c.wait_from_on,
-    ).where(EPISODE.c.stage.in_(stages), EPISODE.c.stage_at < until)
+    # Only the columns the report reads: the statement stays short (see ``const``).
+    kept = [g for g in ("client_group", "team", "priority") if g == "client_group" or g in group_by]
+    unchanged = sa.select(*(EPISODE.c[g] for g in kept), EPISODE.c.stage, EPISODE.c.wait_from_on).where(
+        EPISODE.c.stage_at < until)
     unchanged = _episode_filters(unchanged, team, client_group, priority)
-    changed = sa.select(EPISODE.c.id, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority).where(
+    changed = sa.select(EPISODE.c.id, *(EPISODE.c[g] for g in kept)).where(
         EPISODE.c.stage_at >= until, EPISODE.c.contact_at < until)
     changed = _episode_filters(changed, team, client_group, priority).subquery("changed")
     last = (
-        sa.select(changed.c.client_group, changed.c.team, changed.c.priority, EVENT.c.to_stage.label("stage"),
-                  EVENT.c.wait_from_on,
+        sa.select(*(changed.c[g] for g in kept), EVENT.c.to_stage.label("stage"), EVENT.c.wait_from_on,
                   sa.func.row_number().over(partition_by=EVENT.c.episode_id, order_by=EVENT.c.seq.desc())
                   .label("k"))
         .select_from(changed.join(EVENT, EVENT.c.episode_id == changed.c.id))
         .where(EVENT.c.occurred_on <= as_at)
         .subquery("last_event")
     )
-    then = sa.select(last.c.client_group, last.c.team, last.c.priority, last.c.stage, last.c.wait_from_on).where(
-        last.c.k == 1, last.c.stage.in_(stages))
+    then = sa.select(*(last.c[g] for g in kept), last.c.stage, last.c.wait_from_on).where(last.c.k == const(1))
     both = sa.union_all(unchanged, then).subquery("waits_then")
+    # The stages once, for both: the database takes the condition into each part (into the episode
+    # index scan; above the window, which it must not cut short, in the other).
     return sa.select(
-        both.c.client_group, both.c.team, both.c.priority, both.c.stage,
-        day_count(both.c.wait_from_on, as_at, mode).label("days"),
-    ).subquery("waiting")
+        *(both.c[g] for g in kept), both.c.stage, day_count(both.c.wait_from_on, as_at, mode).label("days"),
+    ).where(one_of(both.c.stage, stages)).subquery("waiting")
 
 
 def _waiting_rows_in(periods, first_day, last_day, mode: str, team, client_group, priority, stage):
@@ -322,7 +373,7 @@ def _waiting_rows_in(periods, first_day, last_day, mode: str, team, client_group
         periods.c.period_start, spans.c.client_group, spans.c.team, spans.c.priority, spans.c.stage,
         day_count(spans.c.wait_from_on, periods.c.as_at, mode).label("days"),
     ).select_from(spans.join(periods, covers)).where(
-        spans.c.stage.in_([stage] if stage else WAITING)).subquery("waiting")
+        one_of(spans.c.stage, [stage] if stage else WAITING)).subquery("waiting")
 
 
 WAIT_INPUTS = ("stage", "client_group", "days")  # the threshold depends on stage and client group
@@ -332,7 +383,7 @@ ALLOCATION_INPUTS = ("allocation", "days")
 def _wait_measures(settings: Settings) -> dict:
     def over(r):
         limit = _threshold(r.c.stage, r.c.client_group, settings)
-        return sa.func.sum(sa.case((r.c.days > limit, 1), else_=0))
+        return sa.func.sum(sa.case((r.c.days > limit, const(1)), else_=const(0)))
 
     return {
         "waiting": lambda r: sa.func.count(),
@@ -363,7 +414,7 @@ def _allocation_rows(start, end, mode: str, team, client_group, priority, stage,
 
 def _allocation_measures() -> dict:
     def count_of(kind):
-        return lambda r: sa.func.sum(sa.case((r.c.allocation == kind, 1), else_=0))
+        return lambda r: sa.func.sum(sa.case((r.c.allocation == kind, const(1)), else_=const(0)))
 
     return {
         "allocated": lambda r: sa.func.count(),
@@ -383,7 +434,9 @@ START = sa.bindparam("start", type_=sa.Date())
 END = sa.bindparam("end", type_=sa.Date())
 _STATEMENTS: dict[tuple, sa.Select] = {}
 # PostgreSQL settings for the transaction of a report: it is one short analytic query, which JIT
-# compilation slows down more than it speeds up, and whose sort should stay in memory.
+# compilation slows down more than it speeds up, and whose sort should stay in memory. Today's
+# waits go without them (Reports._waits_rows): they read the waiting episodes alone, a plan far
+# below jit_above_cost whose sort takes kilobytes, so the settings would only cost a round trip.
 REPORT_SESSION = {"jit": "off", "work_mem": "64MB"}
 _SET_LOCAL = "SELECT " + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in REPORT_SESSION.items())
 
@@ -396,7 +449,7 @@ def _statement(kind: str, group_by: list[str], team, priority, client_group, sta
     if statement is None:
         filters = _filters(team, client_group, priority, stage)
         if kind == "waits":
-            rows = _waiting_rows(AS_AT, UNTIL, mode, team, client_group, priority, stage)
+            rows = _waiting_rows(AS_AT, UNTIL, mode, team, client_group, priority, stage, group_by)
             statement = _summarise(rows, group_by, _wait_measures(settings), settings, filters,
                                    uses=WAIT_INPUTS)
         else:
@@ -474,7 +527,7 @@ def periods_table(start: dt.date, end: dt.date, period: str, today: dt.date):
         raise ValidationError(f"{len(spans)} periods from {start} to {end}: at most 2000; choose a longer period",
                               field="period")
     selects = [sa.select(date_param(a).label("period_start"), date_param(b).label("period_end"),
-                         date_param(c).label("as_at"), sa.literal(i, sa.Integer()).label("ord"))
+                         date_param(c).label("as_at"), const(i).label("ord"))
                for i, (a, b, c) in enumerate(spans)]
     query = selects[0] if len(selects) == 1 else sa.union_all(*selects)
     return query.subquery("periods"), spans
@@ -515,7 +568,7 @@ def outcomes_select(start: dt.date, end: dt.date, group_by: Sequence[str], team:
     is_contact = EVENT.c.trigger == "record_contact"
 
     def flag(condition):
-        return sa.case((condition, 1), else_=0)
+        return sa.case((condition, const(1)), else_=const(0))
 
     # Set-based, so the cost grows with the rows read and never with contacts times events:
     # the period's contacts, found once each through (trigger, occurred_on) ...
@@ -529,7 +582,7 @@ def outcomes_select(start: dt.date, end: dt.date, group_by: Sequence[str], team:
                   sa.func.max(flag(later.c.trigger == "resolve")).label("resolved"),
                   sa.func.max(flag(sa.and_(later.c.to_stage == "closed", later.c.outcome == "met_at_c1")))
                   .label("met_at_c1"),
-                  sa.func.max(flag(later.c.to_stage.in_(["c3_waiting", "c3_active"]))).label("c3"))
+                  sa.func.max(flag(one_of(later.c.to_stage, ["c3_waiting", "c3_active"]))).label("c3"))
         .select_from(contact.join(later, later.c.episode_id == contact.c.episode_id))
         .where(contacts_in).group_by(contact.c.episode_id).subquery("cohort"))
     # ... and those that came within ``repeat_days`` of the closure of another episode of the same
@@ -557,9 +610,9 @@ def outcomes_select(start: dt.date, end: dt.date, group_by: Sequence[str], team:
         flag(sa.and_(EVENT.c.to_stage == "c3_waiting", EVENT.c.trigger != "release")).label("is_c3"),
         flag(EVENT.c.to_stage == "closed").label("is_closed"),
         flag(sa.and_(EVENT.c.to_stage == "closed", EVENT.c.outcome == "met_at_c1")).label("is_met_at_c1"),
-        sa.func.coalesce(cohort.c.resolved, 0).label("c_resolved"),
-        sa.func.coalesce(cohort.c.met_at_c1, 0).label("c_met_at_c1"),
-        sa.func.coalesce(cohort.c.c3, 0).label("c_c3"),
+        sa.func.coalesce(cohort.c.resolved, const(0)).label("c_resolved"),
+        sa.func.coalesce(cohort.c.met_at_c1, const(0)).label("c_met_at_c1"),
+        sa.func.coalesce(cohort.c.c3, const(0)).label("c_c3"),
         flag(repeats.c.id.is_not(None)).label("is_repeat"),
     ).select_from(
         EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)
@@ -602,16 +655,17 @@ class Reports:
     def today(self) -> dt.date:
         return days.london_date(self.engine.now())
 
-    def _rows(self, query, params: dict | None = None) -> list[dict]:
+    def _rows(self, query, params: dict | None = None, *, report_session: bool = True) -> list[dict]:
         with self.engine.transaction(write=False) as conn:
-            if conn.dialect.name == "postgresql":
+            if report_session and conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(_SET_LOCAL)  # SET LOCAL, in one round trip
             return [dict(r) for r in conn.execute(query, params).mappings()]
 
     def _waits_rows(self, day: dt.date, group_by: list[str], filters: dict, mode: str) -> list[dict]:
         statement = _statement("waits", group_by, filters["team"], filters["priority"], filters["client_group"],
                                filters["stage"], self.settings, mode)
-        return self._rows(statement, waits_params(day))
+        # A past day also reads the events of every episode changed since: that can be heavy.
+        return self._rows(statement, waits_params(day), report_session=day < self.today())
 
     def _allocation_rows(self, start: dt.date, end: dt.date, group_by: list[str], filters: dict,
                          mode: str) -> list[dict]:
