@@ -213,19 +213,16 @@ def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, 
 
 # -- claim_next on PostgreSQL, through the driver ----------------------------------------------------
 
-_PG_STATEMENTS: dict = {}
 # The transaction of a claim opens with its pick's plan settled: the pick is the same statement
 # every claim, and planning it afresh for each one cost more than running it.
 _PG_BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
 
 
-def _pg_statements(crisis_over_cap: bool):
-    """NEXT_CLAIM and CLAIM_MOVE compiled once for psycopg."""
-    if not _PG_STATEMENTS:
-        _PG_STATEMENTS["move"] = DriverStatement(CLAIM_MOVE)
-        for over, statement in NEXT_CLAIM.items():
-            _PG_STATEMENTS[over] = DriverStatement(statement)
-    return _PG_STATEMENTS[crisis_over_cap], _PG_STATEMENTS["move"]
+@functools.cache
+def _pg_statements(crisis_over_cap: bool) -> tuple[DriverStatement, DriverStatement]:
+    """NEXT_CLAIM and CLAIM_MOVE compiled for psycopg, once (claimers in threads may race to be
+    first: each gets a whole answer, and the cache keeps one)."""
+    return DriverStatement(NEXT_CLAIM[crisis_over_cap]), DriverStatement(CLAIM_MOVE)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,10 +9,11 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from conftest import empty_tables
 from episode_support import wait_dates_that_disagree
 
 from bench.claims import seed_queue
-from pathway import CaseloadFull, Conflict
+from pathway import CaseloadFull, Conflict, Engine, allocation
 from pathway.services import EPISODE, EVENT
 
 # PostgreSQL: 2,000 waiting, 8 workers with 3 claimers each (24 threads); SQLite: fewer.
@@ -165,13 +166,19 @@ def test_crises_under_concurrency(engine, crisis_over_cap):
         assert {r["caseload"] for r in engine.caseloads("north")} == {2}
 
 
-def test_a_caseload_counted_before_the_workers_lock_is_counted_again_by_the_move(engine):
-    """PostgreSQL: a claim whose pick waited on the worker's row counted the caseload as it was
-    before the other claim committed; its move counts again and refuses, so the cap holds."""
-    if engine.db.dialect.name != "postgresql":
-        pytest.skip("snapshots taken before a lock wait are PostgreSQL's (SQLite writers queue whole)")
-    from pathway import allocation
+@pytest.fixture
+def pg_engine(pg_url, clock, settings):
+    """PostgreSQL alone, for what only its snapshots and row locks raise (SQLite's writers queue whole)."""
+    empty_tables(pg_url)
+    eng = Engine(pg_url, settings=settings, clock=clock, actor="test")
+    yield eng
+    eng.dispose()
 
+
+def test_a_caseload_counted_before_the_workers_lock_is_counted_again_by_the_move(pg_engine):
+    """A claim whose pick waited on the worker's row counted the caseload as it was before the
+    other claim committed; its move counts again and refuses, so the cap holds."""
+    engine = pg_engine
     engine.create_team(key="north", name="North")
     engine.create_worker(key="amira", name="Amira", team="north", caseload_cap=2)
     seed_queue(engine.db, "north", 5, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=7)
