@@ -5,7 +5,9 @@ bulk; the floor (plain SQL through psycopg: ``SELECT … ORDER BY <claim order> 
 UPDATE SKIP LOCKED`` then ``UPDATE``, one transaction per claim) empties it, the rows are put
 back to waiting, and the engine's ``claim_next`` empties the same rows (caseload lock and
 check, the guarded update, the event and the outbox row). Both rates are printed, with the
-ratio (goal: at least 0.6) and the double allocations found (must be 0).
+ratio (goal: at least 0.6) and the double allocations found (must be 0), and where each side's
+time goes: CPU per claim in this process (the claimers) and in the PostgreSQL backends that
+served them (read from /proc, so only when the server runs on this machine).
 
     python -m bench.claims --size small
 """
@@ -17,13 +19,16 @@ import dataclasses
 import datetime as dt
 import math
 import random
+import resource
 import threading
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from bench.common import Timer, parser, report, scratch_database
 from pathway import CaseloadFull, Engine
+from pathway.db import make_engine
 from pathway.episode import Fact, apply, start
 from pathway.services import EPISODE, EVENT, OUTBOX, _event_row, _state_values
 from pathway.stages import ACTIVE
@@ -91,8 +96,34 @@ def _claimers(n: int, work) -> None:
         raise errors[0]
 
 
-def floor_claims(url: str, team: str, claimers: int, order_sql: str) -> list[int]:
-    """The bare claim loop in plain SQL; returns every id each claimer took."""
+ENGINE_APP = "pathway-bench-engine"  # application_name of the engine's connections
+
+
+def client_cpu() -> float:
+    """CPU seconds this process (every claimer thread) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds a PostgreSQL backend has used (Linux /proc, nanoseconds); None if not on this machine."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def engine_backends(engine: Engine) -> dict[int, float | None]:
+    """The engine's backends (by application_name) and the CPU each has used so far."""
+    with engine.db.connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :app"),
+                            {"app": ENGINE_APP}).scalars().all()
+    return {pid: backend_cpu(pid) for pid in pids}
+
+
+def floor_claims(url: str, team: str, claimers: int, order_sql: str, server_cpu: list | None = None) -> list[int]:
+    """The bare claim loop in plain SQL; returns every id each claimer took (and adds the CPU
+    its backends spent on the loop to ``server_cpu``)."""
     import psycopg
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
@@ -104,13 +135,17 @@ def floor_claims(url: str, team: str, claimers: int, order_sql: str) -> list[int
 
     def work(i):
         with psycopg.connect(dsn) as conn:
+            before = backend_cpu(conn.info.backend_pid)
             while True:
                 with conn.transaction():
                     row = conn.execute(pick, (team,)).fetchone()
                     if row is None:
-                        return
+                        break
                     conn.execute(take, (f"{team}-c{i}-0", row[0]))
                 taken[i].append(row[0])
+            after = backend_cpu(conn.info.backend_pid)
+            if server_cpu is not None and before is not None and after is not None:
+                server_cpu.append(after - before)
 
     _claimers(claimers, work)
     return [x for ids in taken for x in ids]
@@ -171,7 +206,14 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
     n = QUEUE_SIZE[size]
     results = []
     with scratch_database() if url is None else contextlib.nullcontext(url) as db_url:
-        engine = Engine(db_url, actor="bench")
+        named = sa.make_url(db_url).update_query_dict({"application_name": ENGINE_APP}).render_as_string(
+            hide_password=False)
+        engine = Engine(named, actor="bench")
+        # One pooled connection per claimer, kept for the whole run, as the floor's claimers keep
+        # theirs: otherwise connections beyond the default pool are opened and closed during a
+        # pass, and their start-up (and their CPU, lost when they close) muddles both figures.
+        engine.db.dispose()
+        engine.db = make_engine(named, pool_size=max(CLAIMERS) + 2, max_overflow=8)
         order = order_sql(engine)
         start_at = engine.now() - dt.timedelta(days=400)
         for claimers in CLAIMERS:
@@ -194,14 +236,28 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
             seconds = {"engine": 0.0, "floor": 0.0}
             doubles = {"engine": 0, "floor": 0}
             missed = {"engine": 0, "floor": 0}
+            client = {"engine": 0.0, "floor": 0.0}
+            server: dict[str, float | None] = {"engine": 0.0, "floor": 0.0}
             for side in ("floor", "engine", "engine", "floor"):
                 mark = _last_ids(engine)
+                spent: list[float] = []
+                backends = engine_backends(engine) if side == "engine" else {}
+                cpu_before = client_cpu()
                 with Timer() as timer:
                     if side == "floor":
-                        taken = floor_claims(db_url, team, claimers, order)
+                        taken = floor_claims(db_url, team, claimers, order, spent)
                     else:
                         taken = engine_claims(engine, team, claimers, workers_each)
                 seconds[side] += timer.seconds
+                client[side] += client_cpu() - cpu_before
+                if side == "engine":  # a backend the pool opened during the pass started at 0
+                    for pid, after in engine_backends(engine).items():
+                        before = backends.get(pid, 0.0)
+                        spent.append(None if after is None or before is None else after - before)
+                if server[side] is not None and spent and None not in spent:
+                    server[side] += sum(spent)
+                else:
+                    server[side] = None
                 doubles[side] += len(taken) - len(set(taken)) + _double_allocate_events(engine, ids, mark)
                 missed[side] += len(set(ids) - set(taken))
                 _back_to_the_queue(engine, team, mark)
@@ -209,7 +265,10 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
                 f"claims-{claimers}", engine=2 * n / seconds["engine"], floor=2 * n / seconds["floor"],
                 unit="claims/s",
                 higher_is_better=True, goal=GOAL, size=size,
-                extra={"claimers": claimers, "queue": n, "double_allocations": doubles, "unclaimed": missed}))
+                extra={"claimers": claimers, "queue": n, "double_allocations": doubles, "unclaimed": missed,
+                       "client_cpu_ms_per_claim": {k: round(v / (2 * n) * 1000, 3) for k, v in client.items()},
+                       "server_cpu_ms_per_claim": {k: None if v is None else round(v / (2 * n) * 1000, 3)
+                                                   for k, v in server.items()}}))
             if any(doubles.values()) or any(missed.values()):
                 raise SystemExit(f"claims went wrong: doubles {doubles}, unclaimed {missed}")
         engine.dispose()
