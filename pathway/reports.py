@@ -35,6 +35,7 @@ from pathway.calendar import check_covered, working_days_sql
 from pathway.calendar import ensure as ensure_calendar
 from pathway.errors import ValidationError
 from pathway.models import Episode, Event, Team
+from pathway.services import FUTURE_SLACK
 from pathway.settings import PRIORITIES, Settings
 from pathway.stages import STAGES, WAITING
 
@@ -320,7 +321,8 @@ def _candidates(first_day: dt.date, last_day: dt.date, team, client_group, prior
     return _episode_filters(cand, team, client_group, priority).subquery("cand")
 
 
-def _waiting_rows(as_at, until, mode: str, team, client_group, priority, stage, group_by: Sequence[str] = GROUPINGS):
+def _waiting_rows(as_at, until, mode: str, team, client_group, priority, stage, group_by: Sequence[str] = GROUPINGS,
+                  settled: bool = False):
     """One row per episode waiting at the end of the day ``as_at``: its client group, stage, the
     other groupings in ``group_by``, and days waiting (``as_at`` and ``until``, the first instant
     after that London day, are SQL parameters).
@@ -328,6 +330,8 @@ def _waiting_rows(as_at, until, mode: str, team, client_group, priority, stage, 
     An episode whose last event (``stage_at``) is on or before the day is as it is now: the
     episode row alone answers (its ``wait_from_on`` is its last event's). Only the episodes changed
     since the day (none, for today) need the window over their events to find the day's last one.
+    ``settled``: the caller knows that no episode can have changed since the day (see
+    :func:`settled`), so that branch, which costs planning on every call, is left out.
     """
     stages = [stage] if stage else list(WAITING)
     # Only the columns the report reads: the statement stays short (see ``const``).
@@ -347,7 +351,7 @@ def _waiting_rows(as_at, until, mode: str, team, client_group, priority, stage, 
         .subquery("last_event")
     )
     then = sa.select(*(last.c[g] for g in kept), last.c.stage, last.c.wait_from_on).where(last.c.k == const(1))
-    both = sa.union_all(unchanged, then).subquery("waits_then")
+    both = (unchanged if settled else sa.union_all(unchanged, then)).subquery("waits_then")
     # The stages once, for both: the database takes the condition into each part (into the episode
     # index scan; above the window, which it must not cut short, in the other).
     return sa.select(
@@ -442,14 +446,14 @@ _SET_LOCAL = "SELECT " + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in
 
 
 def _statement(kind: str, group_by: list[str], team, priority, client_group, stage, settings: Settings,
-               mode: str) -> sa.Select:
+               mode: str, settled: bool = False) -> sa.Select:
     config = (settings.client_groups, json.dumps(settings.thresholds.model_dump(), sort_keys=True))
-    key = (kind, tuple(group_by), team, priority, client_group, stage, mode, config)
+    key = (kind, tuple(group_by), team, priority, client_group, stage, mode, config, settled)
     statement = _STATEMENTS.get(key)
     if statement is None:
         filters = _filters(team, client_group, priority, stage)
         if kind == "waits":
-            rows = _waiting_rows(AS_AT, UNTIL, mode, team, client_group, priority, stage, group_by)
+            rows = _waiting_rows(AS_AT, UNTIL, mode, team, client_group, priority, stage, group_by, settled)
             statement = _summarise(rows, group_by, _wait_measures(settings), settings, filters,
                                    uses=WAIT_INPUTS)
         else:
@@ -465,6 +469,19 @@ def _statement(kind: str, group_by: list[str], team, priority, client_group, sta
 def waits_params(as_at_date: dt.date) -> dict:
     """The parameters of a waits statement for one day."""
     return {"as_at": as_at_date, "until": days.parse_time(as_at_date + dt.timedelta(days=1))}
+
+
+# How far ahead of the engine's clock any stored event can be: the write path and the history
+# import refuse an occurred_at more than FUTURE_SLACK ahead of their own clock, and an hour more
+# covers clocks that differ between the engine's processes.
+SETTLED_MARGIN = FUTURE_SLACK + dt.timedelta(hours=1)
+
+
+def settled(as_at_date: dt.date, now: dt.datetime) -> bool:
+    """True when no stored event can be later than the day ``as_at_date``: then every episode is
+    as it was at the end of that day, and waits need not look for episodes changed since. Today
+    is settled until an hour or so before midnight; a past day never is."""
+    return now + SETTLED_MARGIN < days.parse_time(as_at_date + dt.timedelta(days=1))
 
 
 def waits_select(as_at_date: dt.date, group_by: Sequence[str], team: str | None = None, *,
@@ -663,7 +680,7 @@ class Reports:
 
     def _waits_rows(self, day: dt.date, group_by: list[str], filters: dict, mode: str) -> list[dict]:
         statement = _statement("waits", group_by, filters["team"], filters["priority"], filters["client_group"],
-                               filters["stage"], self.settings, mode)
+                               filters["stage"], self.settings, mode, settled(day, self.engine.now()))
         # A past day also reads the events of every episode changed since: that can be heavy.
         return self._rows(statement, waits_params(day), report_session=day < self.today())
 

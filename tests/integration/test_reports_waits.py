@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from pathway import services
+from pathway import reports, services
 from pathway.errors import ValidationError
 
 TODAY = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
@@ -138,6 +138,23 @@ def test_waits_in_the_past_come_from_the_event_log(huddle):
                      "max_days": 22, "over_threshold": 1}]
     # Before anything happened: nobody.
     assert huddle.reports.waits(group_by=[], as_at="2026-05-01") == [ZERO_WAITS]
+
+
+def test_just_before_midnight_an_event_stamped_tomorrow_does_not_change_today(council, clock):
+    """Events may be stamped up to five minutes ahead of the clock. At 23:58 in London on 30 June
+    an allocation stamped 00:02 on 1 July belongs to tomorrow: today the person still waited."""
+    clock.set("2026-06-30T22:58:00+00:00")  # 23:58 BST
+    waiting = contact(council, "LD-9", "learning_disability", on="06-20")
+    council.fire(waiting, "allocate", worker="ben", occurred_at="2026-06-30T23:02:00+00:00")  # 00:02 on 1 July
+    assert not reports.settled(dt.date(2026, 6, 30), council.now())
+    assert council.reports.waits(group_by=[], as_at="2026-06-30") == [
+        {"waiting": 1, "median_days": 10.0, "p90_days": 10.0, "max_days": 10, "over_threshold": 0}]
+    # At noon the day is settled: no event can be stamped after it yet, and the shorter statement answers.
+    clock.set("2026-07-01T11:00:00+00:00")
+    assert reports.settled(dt.date(2026, 7, 1), council.now())
+    assert not reports.settled(dt.date(2026, 6, 30), council.now())
+    assert council.reports.waits(group_by=[], as_at="2026-06-30")[0]["waiting"] == 1
+    assert council.reports.waits(group_by=[])[0]["waiting"] == 0
 
 
 def test_thresholds_per_client_group(huddle):
