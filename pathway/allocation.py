@@ -253,8 +253,8 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
             cur.execute(_PG_BEGIN)
             cur.execute(pick.sql, {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap})
             row = cur.fetchone()
-            if row is None:
-                cur.execute("ROLLBACK")
+            if row is None:  # nothing written: COMMIT, because a ROLLBACK makes psycopg drop its prepared statements
+                cur.execute("COMMIT")
                 return None
             *values, load, cap = row
             state = EpisodeState(*values)
