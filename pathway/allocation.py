@@ -166,8 +166,7 @@ def _next_claim(crisis_over_cap: bool) -> sa.Select:
              .with_for_update(skip_locked=True).correlate(None).scalar_subquery())
     # Locked again by the outer query (a no-op: it is this transaction's lock) so that the row comes
     # back as it is now, should another transaction have changed it since this statement began.
-    return (sa.select(*STATE_COLUMNS, HELD.label("caseload"), CLAIMER_CAP.label("cap"))
-            .where(EPISODE.c.id == first).with_for_update(of=EPISODE))
+    return sa.select(*STATE_COLUMNS).where(EPISODE.c.id == first).with_for_update(of=EPISODE)
 
 
 # Parameters: team, worker, default_cap. Keyed by caseload.crisis_over_cap.
@@ -203,9 +202,8 @@ def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, 
             # Something waits but this worker may not take it: say why rather than "nothing waiting".
             enforce_cap(settings, services.load_state(conn, first), worker_row, caseload(conn, worker))
         return None
-    row = dict(row)
-    load, _ = row.pop("caseload"), row.pop("cap")
     state = EpisodeState(**row)
+    load = caseload(conn, worker)  # counted after the worker's lock: exact
     return services.fire(conn, settings, state.id, "allocate", worker=worker, allocation="self",
                          actor=actor, now=now, loaded=state, worker_row=worker_row,
                          check_allocation=lambda c, st, w: enforce_cap(settings, st, w, load))
@@ -256,9 +254,7 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
             if row is None:  # nothing written: COMMIT, because a ROLLBACK makes psycopg drop its prepared statements
                 cur.execute("COMMIT")
                 return None
-            *values, load, cap = row
-            state = EpisodeState(*values)
-            enforce_cap(settings, state, {"key": worker, "caseload_cap": cap}, load)
+            state = EpisodeState(*row)  # claimable: the pick checked the cap, and the move checks it again
             fact, new = services.plan(settings, state, "allocate", worker=worker, now=now)
             event = services._event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
             params = services.move_params(state, new, event, now)
