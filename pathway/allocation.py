@@ -3,11 +3,12 @@
 Each function takes an open connection inside the Engine's unit of work. Claim order is
 defined once, in :data:`CLAIM_ORDER`, and used by both the queue listing and the claims.
 
-Concurrency. On PostgreSQL a claim first locks the claiming worker's row (``FOR UPDATE``),
-so two claims by the same worker cannot both pass the cap check, then takes the first
-waiting episode with ``FOR UPDATE SKIP LOCKED``, so claimers never wait on each other's
-candidate. Every allocation locks the worker before the episode, so locks are always taken
-in one order and cannot deadlock. On SQLite a writing unit of work starts with
+Concurrency. On PostgreSQL a claim locks the claiming worker's row (``FOR UPDATE``) and then
+takes the first waiting episode with ``FOR UPDATE SKIP LOCKED``, so claimers never wait on each
+other's candidate; the caseload is counted by a statement that starts after the worker's lock
+(the general path's pick, or the fast path's move: see :data:`NEXT_CLAIM`), so two claims by the
+same worker cannot both pass the cap check. Every allocation locks the worker before the
+episode, so locks are always taken in one order and cannot deadlock. On SQLite a writing unit of work starts with
 ``BEGIN IMMEDIATE`` (writers take turns) and ``services.fire`` updates the episode only
 while its version is unchanged, so a claim never lands on a row someone else moved.
 """
@@ -239,8 +240,9 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
     SQLAlchemy's execution, which was most of a claim's Python time, is skipped.
 
     Returns the allocated episode, or None when nothing was taken: nothing claimable, a worker
-    unknown or of another team, or a move that refused (the caseload re-count; see NEXT_CLAIM). The caller then runs
-    claim_next, which says which or takes the next one, so this path needs no errors of its own.
+    unknown or of another team, or a move that refused (the caseload counted again; see
+    NEXT_CLAIM). The caller then runs claim_next, which says which or takes the next one, so this
+    path needs no errors of its own.
     """
     from psycopg.types.json import Json  # the PostgreSQL driver: imported only where it is used
 

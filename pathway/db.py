@@ -84,7 +84,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
 class DriverStatement:
     """A SQLAlchemy statement compiled once for psycopg, for a hot path that talks to the driver
-    itself (psycopg's pipeline mode): its SQL text with ``%(name)s`` parameters.
+    itself (a claim): its SQL text with ``%(name)s`` parameters.
 
     The constants SQLAlchemy binds as parameters (the values of an ``IN`` list, a ``LIMIT``, the
     ranks of a ``CASE``) are written into the text as literals instead: the planner then sees
@@ -105,7 +105,6 @@ class DriverStatement:
                 literal = sa.literal(value).compile(dialect=pg, compile_kwargs={"literal_binds": True})
                 sql = sql.replace(f"%({name})s", str(literal))
         self.sql = sql
-        self.names = named
 
 
 @contextlib.contextmanager
