@@ -144,8 +144,8 @@ def floor_claims(url: str, team: str, claimers: int, order_sql: str, server_cpu:
                     conn.execute(take, (f"{team}-c{i}-0", row[0]))
                 taken[i].append(row[0])
             after = backend_cpu(conn.info.backend_pid)
-            if server_cpu is not None and before is not None and after is not None:
-                server_cpu.append(after - before)
+            if server_cpu is not None:  # None, as for the engine, when the server is not on this machine
+                server_cpu.append(None if before is None or after is None else after - before)
 
     _claimers(claimers, work)
     return [x for ids in taken for x in ids]
@@ -240,7 +240,7 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
             server: dict[str, float | None] = {"engine": 0.0, "floor": 0.0}
             for side in ("floor", "engine", "engine", "floor"):
                 mark = _last_ids(engine)
-                spent: list[float] = []
+                spent: list[float | None] = []
                 backends = engine_backends(engine) if side == "engine" else {}
                 cpu_before = client_cpu()
                 with Timer() as timer:
