@@ -138,10 +138,10 @@ def floor_claims(url: str, team: str, claimers: int, order_sql: str, server_cpu:
             before = backend_cpu(conn.info.backend_pid)
             while True:
                 with conn.transaction():
-                    row = conn.execute(pick, (team,)).fetchone()
+                    row = conn.execute(pick, (team,), prepare=True).fetchone()
                     if row is None:
                         break
-                    conn.execute(take, (f"{team}-c{i}-0", row[0]))
+                    conn.execute(take, (f"{team}-c{i}-0", row[0]), prepare=True)
                 taken[i].append(row[0])
             after = backend_cpu(conn.info.backend_pid)
             if server_cpu is not None:  # None, as for the engine, when the server is not on this machine

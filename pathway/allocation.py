@@ -216,12 +216,24 @@ def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, 
 # every claim, and planning it afresh for each one cost more than running it.
 _PG_BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
 
+# When the pick finds nothing: the claimer's row with their caseload (parameter: worker; counted
+# after the pick locked the row, so exact), and the queue's first waiting episode (parameter: team;
+# not locked: another claimer may hold it).
+CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load")).where(
+    WORKER.c.key == sa.bindparam("worker"))
+FIRST_WAITING = QUEUE.limit(1)
+
+# What claim_next_pg returns when it leaves the claim to claim_next (an unknown worker, one of
+# another team, a move that was refused): that path says which, or takes the next one.
+NOT_HANDLED = "not handled"
+
 
 @functools.cache
-def _pg_statements(crisis_over_cap: bool) -> tuple[DriverStatement, DriverStatement]:
-    """NEXT_CLAIM and CLAIM_MOVE compiled for psycopg, once (claimers in threads may race to be
-    first: each gets a whole answer, and the cache keeps one)."""
-    return DriverStatement(NEXT_CLAIM[crisis_over_cap]), DriverStatement(CLAIM_MOVE)
+def _pg_statements(crisis_over_cap: bool) -> tuple[DriverStatement, ...]:
+    """NEXT_CLAIM, CLAIM_MOVE, CLAIMER and FIRST_WAITING compiled for psycopg, once (claimers in
+    threads may race to be first: each gets a whole answer, and the cache keeps one)."""
+    return (DriverStatement(NEXT_CLAIM[crisis_over_cap]), DriverStatement(CLAIM_MOVE),
+            DriverStatement(CLAIMER), DriverStatement(FIRST_WAITING))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -230,32 +242,46 @@ def _claim_hash(worker: str) -> str:
     return services.fire_hash("allocate", worker=worker)
 
 
-def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str, now) -> EpisodeState | None:
+def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str, now):
     """claim_next on PostgreSQL in the floor's four round trips, run by psycopg itself.
 
     ``raw`` is a psycopg connection with no transaction open. BEGIN; NEXT_CLAIM (the worker's row
     locked, then the first claimable episode's ``FOR UPDATE SKIP LOCKED``); CLAIM_MOVE (the guarded
     update with the caseload counted afresh, the event and its outbox message); COMMIT. The Python
     between them is the write path's own (services.plan, the event row, the move's parameters);
-    SQLAlchemy's execution, which was most of a claim's Python time, is skipped.
+    SQLAlchemy's execution, which was most of a claim's Python time, is skipped. Every statement is
+    prepared on its first run (a pooled connection serves many claims).
 
-    Returns the allocated episode, or None when nothing was taken: nothing claimable, a worker
-    unknown or of another team, or a move that refused (the caseload counted again; see
-    NEXT_CLAIM). The caller then runs claim_next, which says which or takes the next one, so this
-    path needs no errors of its own.
+    Returns the allocated episode; None when nothing is claimable (nothing waits, or all that
+    waits is being claimed by others); raises CaseloadFull (enforce_cap, the one caseload rule)
+    when something waits that this worker may not take. Returns NOT_HANDLED for a worker unknown
+    or of another team, or a move that was refused (the caseload counted again; see NEXT_CLAIM):
+    the caller then runs claim_next, which raises the error or takes the next episode.
     """
     from psycopg.types.json import Json  # the PostgreSQL driver: imported only where it is used
 
-    pick, move = _pg_statements(settings.caseload.crisis_over_cap)
+    pick, move, claimer, first_waiting = _pg_statements(settings.caseload.crisis_over_cap)
     raw.autocommit = True  # this function opens and ends its transaction itself
     try:
         with raw.cursor() as cur:
             cur.execute(_PG_BEGIN)
-            cur.execute(pick.sql, {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap})
+            cur.execute(pick.sql, {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap},
+                        prepare=True)
             row = cur.fetchone()
             if row is None:  # nothing written: COMMIT, because a ROLLBACK makes psycopg drop its prepared statements
+                cur.execute(claimer.sql, {"worker": worker}, prepare=True)
+                found = cur.fetchone()
+                first = None
+                if found is not None and found[1] == team:
+                    cur.execute(first_waiting.sql, {"team": team}, prepare=True)
+                    first = cur.fetchone()
                 cur.execute("COMMIT")
-                return None
+                if found is None or found[1] != team:
+                    return NOT_HANDLED
+                if first is not None:  # something waits: is it this worker's cap that stops them?
+                    worker_row = {"key": found[0], "team": found[1], "caseload_cap": found[2]}
+                    enforce_cap(settings, EpisodeState(*first), worker_row, found[3])
+                return None  # nothing waits, or what waits is held by other claimers
             state = EpisodeState(*row)  # claimable: the pick checked the cap, and the move checks it again
             fact, new = services.plan(settings, state, "allocate", worker=worker, now=now)
             event = services._event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
@@ -263,10 +289,10 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
             params.update(e_data=Json(params["e_data"]), o_payload=Json(params["o_payload"]), team=team,
                           worker=worker, default_cap=settings.caseload.default_cap,
                           crisis_ok=is_crisis(state) and settings.caseload.crisis_over_cap)
-            cur.execute(move.sql, params)
+            cur.execute(move.sql, params, prepare=True)
             moved = cur.fetchone() is not None
             cur.execute("COMMIT")
-        return new if moved else None
+        return new if moved else NOT_HANDLED
     except BaseException:
         raw.rollback()
         raise

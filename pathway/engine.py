@@ -38,6 +38,11 @@ class EpisodeOut(BaseModel):
     version: int
 
 
+# The fields an EpisodeOut copies from the episode's state (the days are worked out).
+_STATE_OUT = tuple(k for k in EpisodeOut.model_fields if k in EpisodeState.__dataclass_fields__
+                   and k not in ("days_waiting", "days_to_allocation"))
+
+
 class Engine:
     """The Three Conversations engine on one database.
 
@@ -68,8 +73,7 @@ class Engine:
     def episode_out(self, state: EpisodeState, as_at: dt.datetime | None = None) -> EpisodeOut:
         mode = self.settings.day_mode
         return EpisodeOut(
-            **{k: getattr(state, k) for k in EpisodeOut.model_fields if hasattr(state, k)
-               and k not in ("days_waiting", "days_to_allocation")},
+            **{k: getattr(state, k) for k in _STATE_OUT},
             days_waiting=state.days_waiting(as_at or self.now(), mode),
             days_to_allocation=state.days_to_allocation(mode),
         )
@@ -161,8 +165,8 @@ class Engine:
                                                  actor=actor, now=self.now())
             finally:
                 raw.close()  # back to the pool
-            if state is not None:
-                return self.episode_out(state)
+            if state is not allocation.NOT_HANDLED:
+                return None if state is None else self.episode_out(state)
         with self.transaction() as conn:
             state = allocation.claim_next(conn, self.settings, team, worker, actor=actor, now=self.now())
         return None if state is None else self.episode_out(state)

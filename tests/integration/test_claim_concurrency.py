@@ -208,3 +208,38 @@ def test_a_caseload_counted_before_the_workers_lock_is_counted_again_by_the_move
     assert len(outcome) == 1 and isinstance(outcome[0], CaseloadFull), outcome
     assert "a caseload of 2 and a cap of 2" in str(outcome[0])
     assert engine.caseloads("north")[0]["caseload"] == 2
+
+
+def test_a_claimer_passes_over_an_episode_another_claim_holds(pg_engine):
+    """While another desk's claim holds the only waiting episode, claim_next neither waits for it
+    nor calls the worker full: nothing is claimable just now. Once that claim commits, the
+    episode is the other worker's and the queue is empty."""
+    engine = pg_engine
+    engine.create_team(key="north", name="North")
+    engine.create_worker(key="amira", name="Amira", team="north", caseload_cap=2)
+    engine.create_worker(key="ben", name="Ben", team="north", caseload_cap=2)
+    (only,) = seed_queue(engine.db, "north", 1, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=3)
+    with engine.transaction() as conn:  # amira's claim holds the episode's row until it commits
+        taken = allocation.claim_next(conn, engine.settings, "north", "amira", actor="test", now=engine.now())
+        assert taken.id == only
+        assert engine.claim_next("north", "ben") is None
+    assert engine.claim_next("north", "ben") is None
+    assert {r["worker"]: r["caseload"] for r in engine.caseloads("north")} == {"amira": 1, "ben": 0}
+
+
+def test_a_full_worker_is_told_so_while_the_queue_waits(pg_engine):
+    """The claim's own answer when the pick finds nothing for a worker at cap: CaseloadFull
+    naming the caseload and cap, and nothing written (the queue is as it was)."""
+    engine = pg_engine
+    engine.create_team(key="north", name="North")
+    engine.create_worker(key="amira", name="Amira", team="north", caseload_cap=1)
+    seed_queue(engine.db, "north", 3, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=4)
+    engine.claim_next("north", "amira")
+    before = [ep.id for ep in engine.queue("north")]
+    with engine.db.connect() as conn:
+        events = conn.execute(sa.select(sa.func.count()).select_from(EVENT)).scalar_one()
+    with pytest.raises(CaseloadFull, match="a caseload of 1 and a cap of 1"):
+        engine.claim_next("north", "amira")
+    assert [ep.id for ep in engine.queue("north")] == before
+    with engine.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(EVENT)).scalar_one() == events
