@@ -212,10 +212,6 @@ def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, 
 
 # -- claim_next on PostgreSQL, through the driver ----------------------------------------------------
 
-# The transaction of a claim opens with its pick's plan settled: the pick is the same statement
-# every claim, and planning it afresh for each one cost more than running it.
-_PG_BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
-
 # When the pick finds nothing: the claimer's row with their caseload (parameter: worker; counted
 # after the pick locked the row, so exact), and the queue's first waiting episode (parameter: team;
 # not locked: another claimer may hold it).
@@ -245,7 +241,7 @@ def _claim_hash(worker: str) -> str:
 def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str, now):
     """claim_next on PostgreSQL in the floor's four round trips, run by psycopg itself.
 
-    ``raw`` is a psycopg connection with no transaction open. BEGIN; NEXT_CLAIM (the worker's row
+    ``raw`` is a psycopg connection (not in autocommit) with no transaction open. BEGIN; NEXT_CLAIM (the worker's row
     locked, then the first claimable episode's ``FOR UPDATE SKIP LOCKED``); CLAIM_MOVE (the guarded
     update with the caseload counted afresh, the event and its outbox message); COMMIT. The Python
     between them is the write path's own (services.plan, the event row, the move's parameters);
@@ -261,10 +257,8 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
     from psycopg.types.json import Json  # the PostgreSQL driver: imported only where it is used
 
     pick, move, claimer, first_waiting = _pg_statements(settings.caseload.crisis_over_cap)
-    raw.autocommit = True  # this function opens and ends its transaction itself
     try:
-        with raw.cursor() as cur:
-            cur.execute(_PG_BEGIN)
+        with raw.cursor() as cur:  # psycopg sends BEGIN before the first statement
             cur.execute(pick.sql, {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap},
                         prepare=True)
             row = cur.fetchone()
@@ -275,7 +269,7 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
                 if found is not None and found[1] == team:
                     cur.execute(first_waiting.sql, {"team": team}, prepare=True)
                     first = cur.fetchone()
-                cur.execute("COMMIT")
+                raw.commit()
                 if found is None or found[1] != team:
                     return NOT_HANDLED
                 if first is not None:  # something waits: is it this worker's cap that stops them?
@@ -291,13 +285,11 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
                           crisis_ok=is_crisis(state) and settings.caseload.crisis_over_cap)
             cur.execute(move.sql, params, prepare=True)
             moved = cur.fetchone() is not None
-            cur.execute("COMMIT")
+            raw.commit()
         return new if moved else NOT_HANDLED
     except BaseException:
         raw.rollback()
         raise
-    finally:
-        raw.autocommit = False
 
 
 def claim(conn: Connection, settings: Settings, episode_id: int, worker: str, *, actor: str,
