@@ -241,12 +241,13 @@ def _claim_hash(worker: str) -> str:
 def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str, now):
     """claim_next on PostgreSQL in the floor's four round trips, run by psycopg itself.
 
-    ``raw`` is a psycopg connection (not in autocommit) with no transaction open. BEGIN; NEXT_CLAIM (the worker's row
-    locked, then the first claimable episode's ``FOR UPDATE SKIP LOCKED``); CLAIM_MOVE (the guarded
-    update with the caseload counted afresh, the event and its outbox message); COMMIT. The Python
-    between them is the write path's own (services.plan, the event row, the move's parameters);
-    SQLAlchemy's execution, which was most of a claim's Python time, is skipped. Every statement is
-    prepared on its first run (a pooled connection serves many claims).
+    ``raw`` is a psycopg connection (not in autocommit) with no transaction open. BEGIN;
+    NEXT_CLAIM (the worker's row locked, then the first claimable episode's ``FOR UPDATE SKIP
+    LOCKED``); CLAIM_MOVE (the guarded update with the caseload counted afresh, the event and its
+    outbox message); COMMIT. The Python between them is the write path's own (services.plan, the
+    event row, the move's parameters); SQLAlchemy's execution, which was most of a claim's Python
+    time, is skipped. Every statement is prepared on its first run (a pooled connection serves
+    many claims).
 
     Returns the allocated episode; None when nothing is claimable (nothing waits, or all that
     waits is being claimed by others); raises CaseloadFull (enforce_cap, the one caseload rule)

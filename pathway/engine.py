@@ -39,8 +39,7 @@ class EpisodeOut(BaseModel):
 
 
 # The fields an EpisodeOut copies from the episode's state (the days are worked out).
-_STATE_OUT = tuple(k for k in EpisodeOut.model_fields if k in EpisodeState.__dataclass_fields__
-                   and k not in ("days_waiting", "days_to_allocation"))
+_STATE_OUT = tuple(k for k in EpisodeOut.model_fields if k in EpisodeState.__dataclass_fields__)
 
 
 class Engine:
