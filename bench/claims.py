@@ -28,9 +28,9 @@ import sqlalchemy as sa
 
 from bench.common import Timer, parser, report, scratch_database
 from pathway import CaseloadFull, Engine
-from pathway.db import make_engine
 from pathway.episode import Fact, apply, start
 from pathway.services import EPISODE, EVENT, OUTBOX, _event_row, _state_values
+from pathway.settings import load_settings
 from pathway.stages import ACTIVE
 
 QUEUE_SIZE = {"small": 400, "council": 3000, "decade": 10000}
@@ -215,12 +215,11 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
     with scratch_database() if url is None else contextlib.nullcontext(url) as db_url:
         named = sa.make_url(db_url).update_query_dict({"application_name": ENGINE_APP}).render_as_string(
             hide_password=False)
-        engine = Engine(named, actor="bench")
         # One pooled connection per claimer, kept for the whole run, as the floor's claimers keep
-        # theirs: otherwise connections beyond the default pool are opened and closed during a
-        # pass, and their start-up (and their CPU, lost when they close) muddles both figures.
-        engine.db.dispose()
-        engine.db = make_engine(named, pool_size=max(CLAIMERS) + 2, max_overflow=8)
+        # theirs (database_pool_size, PATHWAY_DATABASE_POOL_SIZE in a deployment): otherwise
+        # connections beyond the default pool are opened and closed during a pass, and their
+        # start-up (and their CPU, lost when they close) muddles both figures.
+        engine = Engine(named, settings=load_settings(database_pool_size=max(CLAIMERS) + 2), actor="bench")
         order = order_sql(engine)
         start_at = engine.now() - dt.timedelta(days=400)
         for claimers in CLAIMERS:

@@ -26,7 +26,8 @@ def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, **kwargs) -> Engine:
+    """A SQLAlchemy engine for ``url``; on PostgreSQL with a pool of ``pool_size`` connections."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
@@ -51,13 +52,12 @@ def make_engine(url: str, **kwargs) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 40)
     # The connection handed out is the one most recently returned: a few connections stay busy
     # (their backends warm, their prepared statements in use) and the rest sit idle, rather than
     # every request going round all of them in turn.
     kwargs.setdefault("pool_use_lifo", True)
-    engine = sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, pool_size=pool_size, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine)
     return engine

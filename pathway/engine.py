@@ -54,7 +54,7 @@ class Engine:
                  clock: Callable[[], dt.datetime] = days.now):
         overrides = {"database_url": url} if url else {}
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self.db = make_engine(self.settings.database_url)
+        self.db = make_engine(self.settings.database_url, pool_size=self.settings.database_pool_size)
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # -- reports: waits, allocation, trends, … (pathway/reports.py)

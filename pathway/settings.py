@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PATHWAY_", extra="ignore")
 
     database_url: str = "sqlite:///pathway.db"
+    # PostgreSQL connections each process keeps open (more are opened for a burst, up to 40 over,
+    # and closed after it): as many as requests or claims it serves at once, e.g. the API's threads.
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
     broker_url: str | None = None
     config_file: str | None = None
     day_mode: Literal["calendar", "working"] = "calendar"
@@ -109,6 +112,8 @@ def _from_toml(path: Path) -> dict:
     out: dict = {}
     if "database" in data and "url" in data["database"]:
         out["database_url"] = data["database"]["url"]
+    if "database" in data and "pool_size" in data["database"]:
+        out["database_pool_size"] = data["database"]["pool_size"]
     if "broker" in data and "url" in data["broker"]:
         out["broker_url"] = data["broker"]["url"]
     if "days" in data:
@@ -134,7 +139,7 @@ def load_settings(config_file: str | os.PathLike | None = None, **overrides) -> 
     if path is not None:
         values.update(_from_toml(Path(path)))
     # The environment wins over the file for the deployment settings.
-    for name in ("database_url", "broker_url", "day_mode"):
+    for name in ("database_url", "database_pool_size", "broker_url", "day_mode"):
         if f"PATHWAY_{name.upper()}" in os.environ:
             values[name] = getattr(env, name)
     values.update(overrides)
