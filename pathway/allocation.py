@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pathway import services
-from pathway.db import DriverStatement
+from pathway.db import driven
 from pathway.episode import EpisodeState
 from pathway.errors import CaseloadFull, Conflict, Forbidden, NotFound
 from pathway.services import EPISODE, STATE_FIELDS, WORKER
@@ -84,14 +84,15 @@ def lock_worker(conn: Connection, worker: str) -> dict:
     reads with the snapshot it started with. SQLite has no FOR UPDATE; its writers are
     serialised by BEGIN IMMEDIATE already.)
     """
-    row = conn.execute(LOCK_WORKER, {"worker": worker}).mappings().first()
+    statement = driven(LOCK_WORKER)
+    row = statement.first(conn, {"worker": worker})
     if row is None:
         raise NotFound(f"no worker {worker!r}", field="worker")
-    return dict(row)
+    return dict(zip(statement.keys, row, strict=True))
 
 
 def caseload(conn: Connection, worker: str) -> int:
-    return conn.execute(CASELOAD, {"worker": worker}).scalar_one()
+    return driven(CASELOAD).first(conn, {"worker": worker})[0]
 
 
 def enforce_cap(settings: Settings, state: EpisodeState, worker_row: dict, load: int) -> None:
@@ -224,14 +225,6 @@ FIRST_WAITING = QUEUE.limit(1)
 NOT_HANDLED = "not handled"
 
 
-@functools.cache
-def _pg_statements(crisis_over_cap: bool) -> tuple[DriverStatement, ...]:
-    """NEXT_CLAIM, CLAIM_MOVE, CLAIMER and FIRST_WAITING compiled for psycopg, once (claimers in
-    threads may race to be first: each gets a whole answer, and the cache keeps one)."""
-    return (DriverStatement(NEXT_CLAIM[crisis_over_cap]), DriverStatement(CLAIM_MOVE),
-            DriverStatement(CLAIMER), DriverStatement(FIRST_WAITING))
-
-
 @functools.lru_cache(maxsize=4096)
 def _claim_hash(worker: str) -> str:
     """The request hash of a claim's allocate (the same for every claim by one worker)."""
@@ -255,9 +248,8 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
     or of another team, or a move that was refused (the caseload counted again; see NEXT_CLAIM):
     the caller then runs claim_next, which raises the error or takes the next episode.
     """
-    from psycopg.types.json import Json  # the PostgreSQL driver: imported only where it is used
-
-    pick, move, claimer, first_waiting = _pg_statements(settings.caseload.crisis_over_cap)
+    pick, move, claimer, first_waiting = (driven(s) for s in (NEXT_CLAIM[settings.caseload.crisis_over_cap],
+                                                              CLAIM_MOVE, CLAIMER, FIRST_WAITING))
     try:
         with raw.cursor() as cur:  # psycopg sends BEGIN before the first statement
             cur.execute(pick.sql, {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap},
@@ -281,10 +273,9 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
             fact, new = services.plan(settings, state, "allocate", worker=worker, now=now)
             event = services._event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
             params = services.move_params(state, new, event, now)
-            params.update(e_data=Json(params["e_data"]), o_payload=Json(params["o_payload"]), team=team,
-                          worker=worker, default_cap=settings.caseload.default_cap,
+            params.update(team=team, worker=worker, default_cap=settings.caseload.default_cap,
                           crisis_ok=is_crisis(state) and settings.caseload.crisis_over_cap)
-            cur.execute(move.sql, params, prepare=True)
+            cur.execute(move.sql, move.params(params), prepare=True)
             moved = cur.fetchone() is not None
             raw.commit()
         return new if moved else NOT_HANDLED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,7 +89,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
 class DriverStatement:
     """A SQLAlchemy statement compiled once for psycopg, for a hot path that talks to the driver
-    itself (a claim): its SQL text with ``%(name)s`` parameters.
+    itself (a claim, every move's read and write): its SQL text with ``%(name)s`` parameters.
 
     The constants SQLAlchemy binds as parameters (the values of an ``IN`` list, a ``LIMIT``, the
     ranks of a ``CASE``) are written into the text as literals instead: the planner then sees
@@ -99,8 +100,13 @@ class DriverStatement:
         from sqlalchemy.dialects.postgresql.psycopg import dialect
 
         pg = dialect()
+        self.statement = statement
+        # The names of a query's columns, in order (a row is a tuple: dict(zip(keys, row))).
+        self.keys = tuple(c.key for c in getattr(statement, "selected_columns", ()))
         compiled = statement.compile(dialect=pg)
         named = {name for name, bind in compiled.binds.items() if bind.required}
+        # Parameters psycopg must be told are JSON (SQLAlchemy's JSON type does that for itself).
+        self.json = tuple(name for name in named if isinstance(compiled.binds[name].type, sa.JSON))
         # Rendering the IN lists needs a value for every parameter: the named ones are left unset.
         expanded = compiled.construct_expanded_state(dict.fromkeys(named))
         sql = expanded.statement
@@ -109,6 +115,47 @@ class DriverStatement:
                 literal = sa.literal(value).compile(dialect=pg, compile_kwargs={"literal_binds": True})
                 sql = sql.replace(f"%({name})s", str(literal))
         self.sql = sql
+
+    def params(self, values: dict) -> dict:
+        """``values`` as psycopg takes them: the JSON ones wrapped."""
+        if not self.json:
+            return values
+        from psycopg.types.json import Json
+
+        return values | {name: Json(values[name]) for name in self.json}
+
+    def first(self, conn: Connection, values: dict):
+        """The first row (a tuple, in the statement's column order) or None, in ``conn``'s transaction.
+
+        On PostgreSQL psycopg runs it on the connection's own driver connection, prepared the
+        first time that connection runs it, without SQLAlchemy's execution (most of a short
+        statement's Python time); its errors come out as SQLAlchemy's (IntegrityError, DataError…),
+        as the statement's would. On other databases SQLAlchemy runs the statement itself.
+        """
+        if conn.dialect.name != "postgresql":
+            return conn.execute(self.statement, values).first()
+        import psycopg
+
+        with conn.connection.driver_connection.cursor() as cur:
+            try:
+                cur.execute(self.sql, self.params(values), prepare=True)
+            except psycopg.Error as exc:
+                raise sa.exc.DBAPIError.instance(self.sql, values, exc, psycopg.Error) from exc
+            return cur.fetchone()
+
+
+_DRIVEN: dict[int, DriverStatement] = {}
+_DRIVEN_LOCK = threading.Lock()
+
+
+def driven(statement) -> DriverStatement:
+    """``statement`` compiled for the driver, once per process (``statement`` is built once, at
+    import, as every hot path's statements are)."""
+    found = _DRIVEN.get(id(statement))
+    if found is None:
+        with _DRIVEN_LOCK:  # threads may ask at once: each gets a whole answer, one is kept
+            found = _DRIVEN.setdefault(id(statement), DriverStatement(statement))
+    return found
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pathway import days
+from pathway.db import driven
 from pathway.episode import EpisodeState, Fact, apply, fold, start
 from pathway.errors import Conflict, NotFound, ValidationError
 from pathway.models import Episode, Event, Outbox, Team, Worker
@@ -121,19 +122,20 @@ def get_team(conn: Connection, key: str) -> dict:
 
 
 def get_worker(conn: Connection, key: str) -> dict:
-    row = conn.execute(GET_WORKER, {"b_key": key}).mappings().first()
+    statement = driven(GET_WORKER)
+    row = statement.first(conn, {"b_key": key})
     if row is None:
         raise NotFound(f"no worker {key!r}", field="worker")
-    return dict(row)
+    return dict(zip(statement.keys, row, strict=True))
 
 
 # -- episodes ------------------------------------------------------------------------------------
 
 def load_state(conn: Connection, episode_id: int) -> EpisodeState:
-    row = conn.execute(LOAD_STATE, {"b_id": episode_id}).mappings().first()
+    row = driven(LOAD_STATE).first(conn, {"b_id": episode_id})
     if row is None:
         raise NotFound(f"no episode {episode_id}", episode_id=episode_id)
-    return EpisodeState(**row)
+    return EpisodeState(*row)
 
 
 def load_facts(conn: Connection, episode_id: int, up_to_seq: int | None = None) -> list[Fact]:
@@ -349,7 +351,7 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
         allocation = allocation or "manager"
     event = _event_row(state, new, fact, actor, note, allocation, idempotency_key, body_hash, now)
     if conn.dialect.name == "postgresql":
-        moved = conn.execute(MOVE, move_params(state, new, event, now)).first() is not None
+        moved = driven(MOVE).first(conn, move_params(state, new, event, now)) is not None
     else:
         moved = conn.execute(
             GUARDED_UPDATE, {**_state_values(new), "b_id": episode_id, "b_version": state.version}).rowcount == 1
