@@ -167,6 +167,15 @@ def unit_of_work(engine: Engine, write: bool = True) -> Iterator[Connection]:
             yield conn
 
 
+@contextlib.contextmanager
+def statement_by_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection on which every statement is its own transaction (autocommit): for work whose
+    only write is one statement that checks what it depends on itself, such as a move (which applies
+    only from the version it read). On PostgreSQL that saves the BEGIN and COMMIT round trips."""
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def alembic_config(engine: Engine):
     from alembic.config import Config
 

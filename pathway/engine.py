@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from pathway import allocation, days, services
-from pathway.db import make_engine, unit_of_work, upgrade
+from pathway.db import make_engine, statement_by_statement, unit_of_work, upgrade
 from pathway.episode import EpisodeState
 from pathway.history import ImportSummary
 from pathway.reports import Reports
@@ -109,7 +109,12 @@ class Engine:
              to: str | None = None, idempotency_key: str | None = None,
              expected_version: int | None = None, actor: str | None = None) -> EpisodeOut:
         """Move an episode on: ``trigger`` is one of pathway.stages.TRIGGERS."""
-        with self.transaction() as conn:
+        # On PostgreSQL a move writes with one statement (services.MOVE, from the version it read:
+        # it cannot land on a changed episode), so it needs no transaction around it and saves
+        # BEGIN's and COMMIT's round trips. Not an allocation: that locks the worker and counts the
+        # caseload before its move, and the lock must last until the move is committed.
+        one_statement = trigger != "allocate" and self.db.dialect.name == "postgresql"
+        with statement_by_statement(self.db) if one_statement else self.transaction() as conn:
             state = services.fire(
                 conn, self.settings, episode_id, trigger, occurred_at=occurred_at, worker=worker,
                 outcome=outcome, note=note, keep_worker=keep_worker, to=to,

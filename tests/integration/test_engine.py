@@ -166,3 +166,25 @@ def test_working_day_mode(db_url, clock):
     ep = e.fire(ep.id, "allocate", worker="amira", occurred_at="2026-05-26T09:00")  # after the bank holiday
     assert ep.days_to_allocation == 1
     e.dispose()
+
+
+def test_a_move_leaves_its_connection_ready_for_a_unit_of_work(db_url, clock, settings):
+    """On PostgreSQL a move runs statement by statement (its one write checks the version it read);
+    the pooled connection it used goes back transactional: a later unit of work that fails half-way
+    still writes nothing. One connection in the pool, so the next unit of work gets the same one."""
+    from pathway import Engine
+    from pathway.services import TEAM
+
+    engine = Engine(db_url, settings=settings.model_copy(update={"database_pool_size": 1}), clock=clock, actor="test")
+    try:
+        engine.create_team(key="north", name="North")
+        ep = referred(engine)
+        assert engine.fire(ep.id, "close", outcome="information_and_advice").stage == "closed"
+        with pytest.raises(RuntimeError), engine.transaction() as conn:
+            conn.execute(TEAM.insert().values(key="south", name="South", created_at=clock(), created_by="test"))
+            raise RuntimeError("half-way")
+        with engine.db.connect() as conn:
+            assert conn.execute(sa.select(TEAM.c.key)).scalars().all() == ["north"]
+        assert engine.replay(ep.id) == engine.get(ep.id)
+    finally:
+        engine.dispose()
