@@ -72,7 +72,6 @@ _HELD = EPISODE.alias("held")
 HELD = (sa.select(sa.func.count()).select_from(_HELD)
         .where(_HELD.c.worker == sa.bindparam("worker"), _HELD.c.stage.in_(ACTIVE)).scalar_subquery())
 CASELOAD = sa.select(HELD)
-LOCK_WORKER = sa.select(WORKER).where(WORKER.c.key == sa.bindparam("worker")).with_for_update()
 
 
 def lock_worker(conn: Connection, worker: str) -> dict:
@@ -84,11 +83,7 @@ def lock_worker(conn: Connection, worker: str) -> dict:
     reads with the snapshot it started with. SQLite has no FOR UPDATE; its writers are
     serialised by BEGIN IMMEDIATE already.)
     """
-    statement = driven(LOCK_WORKER)
-    row = statement.first(conn, {"worker": worker})
-    if row is None:
-        raise NotFound(f"no worker {worker!r}", field="worker")
-    return dict(zip(statement.keys, row, strict=True))
+    return services.get_worker(conn, worker, lock=True)
 
 
 def caseload(conn: Connection, worker: str) -> int:
@@ -111,9 +106,9 @@ def enforce_cap(settings: Settings, state: EpisodeState, worker_row: dict, load:
 
 
 def allocation_check(settings: Settings):
-    """The ``check_allocation`` hook services.fire runs for every allocate (claims and managers alike)."""
+    """The ``check_allocation`` hook services.fire runs for a manager's allocate: services.fire has
+    locked the worker's row (lock_worker), so the caseload, counted by this later statement, is exact."""
     def check(conn: Connection, state: EpisodeState, worker_row: dict) -> None:
-        lock_worker(conn, worker_row["key"])
         enforce_cap(settings, state, worker_row, caseload(conn, worker_row["key"]))
     return check
 

@@ -37,6 +37,8 @@ GUARDED_UPDATE = EPISODE.update().where(EPISODE.c.id == sa.bindparam("b_id"),
 # Every fire reads the episode (and an allocation the worker): built once too.
 LOAD_STATE = sa.select(*[EPISODE.c[name] for name in STATE_FIELDS]).where(EPISODE.c.id == sa.bindparam("b_id"))
 GET_WORKER = sa.select(WORKER).where(WORKER.c.key == sa.bindparam("b_key"))
+# The same row held until the transaction ends: every allocation locks its worker (allocation.lock_worker).
+LOCK_WORKER = GET_WORKER.with_for_update()
 # A reference from the back end's system, never a name: letters, digits and . _ : / - only.
 REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -121,8 +123,8 @@ def get_team(conn: Connection, key: str) -> dict:
     return dict(row)
 
 
-def get_worker(conn: Connection, key: str) -> dict:
-    statement = driven(GET_WORKER)
+def get_worker(conn: Connection, key: str, *, lock: bool = False) -> dict:
+    statement = driven(LOCK_WORKER if lock else GET_WORKER)
     row = statement.first(conn, {"b_key": key})
     if row is None:
         raise NotFound(f"no worker {key!r}", field="worker")
@@ -342,7 +344,7 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
                      note=note, keep_worker=keep_worker, to=to, now=now)
     if trigger == "allocate":
         if worker_row is None or worker_row["key"] != worker:
-            worker_row = get_worker(conn, worker)
+            worker_row = get_worker(conn, worker, lock=True)  # before the episode's row: the one lock order
         if worker_row["team"] != state.team:
             raise ValidationError(f"worker {worker!r} is in team {worker_row['team']!r}, "
                                   f"not the episode's team {state.team!r}", field="worker")

@@ -130,6 +130,26 @@ def test_one_worker_claiming_from_many_places_never_passes_the_cap(engine):
     assert engine.caseloads("north")[0]["caseload"] == 5
 
 
+def test_managers_allocating_to_one_worker_at_once_never_pass_the_cap(engine):
+    """Managers at several desks allocate different people to the same worker at the same moment:
+    the allocation's lock on the worker's row serialises the cap check, so exactly the cap lands."""
+    engine.create_team(key="north", name="North")
+    engine.create_worker(key="amira", name="Amira", team="north", caseload_cap=4)
+    ids = seed_queue(engine.db, "north", 24, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=6)
+    got, full = [], []
+
+    def manager(i):
+        for j in range(2):
+            try:
+                got.append(engine.fire(ids[i * 2 + j], "allocate", worker="amira", actor=f"manager-{i}").id)
+            except CaseloadFull as exc:
+                full.append(exc)
+
+    run_threads(12, manager)
+    assert len(got) == len(set(got)) == 4 and len(full) == 20
+    assert engine.caseloads("north")[0]["caseload"] == 4
+
+
 @pytest.mark.parametrize("crisis_over_cap", [True, False])
 def test_crises_under_concurrency(engine, crisis_over_cap):
     """Workers at cap race for crises: taken over cap only when configured, each exactly once."""
