@@ -144,6 +144,8 @@ class DriverStatement:
             return cur.fetchone()
 
 
+# Keyed by the statement's id: safe, because each DriverStatement keeps its statement alive, so
+# no other object can take that id while the entry exists.
 _DRIVEN: dict[int, DriverStatement] = {}
 _DRIVEN_LOCK = threading.Lock()
 
