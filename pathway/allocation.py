@@ -247,16 +247,12 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
                                                               CLAIM_MOVE, CLAIMER, FIRST_WAITING))
     try:
         with raw.cursor() as cur:  # psycopg sends BEGIN before the first statement
-            cur.execute(pick.sql, {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap},
-                        prepare=True)
-            row = cur.fetchone()
+            row = pick.fetch(cur, {"team": team, "worker": worker, "default_cap": settings.caseload.default_cap})
             if row is None:  # nothing written: COMMIT, because a ROLLBACK makes psycopg drop its prepared statements
-                cur.execute(claimer.sql, {"worker": worker}, prepare=True)
-                found = cur.fetchone()
+                found = claimer.fetch(cur, {"worker": worker})
                 first = None
                 if found is not None and found[1] == team:
-                    cur.execute(first_waiting.sql, {"team": team}, prepare=True)
-                    first = cur.fetchone()
+                    first = first_waiting.fetch(cur, {"team": team})
                 raw.commit()
                 if found is None or found[1] != team:
                     return NOT_HANDLED
@@ -270,8 +266,7 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
             params = services.move_params(state, new, event, now)
             params.update(team=team, worker=worker, default_cap=settings.caseload.default_cap,
                           crisis_ok=is_crisis(state) and settings.caseload.crisis_over_cap)
-            cur.execute(move.sql, move.params(params), prepare=True)
-            moved = cur.fetchone() is not None
+            moved = move.fetch(cur, params) is not None
             raw.commit()
         return new if moved else NOT_HANDLED
     except BaseException:

@@ -134,14 +134,19 @@ class DriverStatement:
         """
         if conn.dialect.name != "postgresql":
             return conn.execute(self.statement, values).first()
+        with conn.connection.driver_connection.cursor() as cur:
+            return self.fetch(cur, values)
+
+    def fetch(self, cur, values: dict):
+        """Run on a psycopg cursor, prepared the first time its connection runs it; the first row or
+        None. Its errors come out as SQLAlchemy's, as the statement's would through SQLAlchemy."""
         import psycopg
 
-        with conn.connection.driver_connection.cursor() as cur:
-            try:
-                cur.execute(self.sql, self.params(values), prepare=True)
-            except psycopg.Error as exc:
-                raise sa.exc.DBAPIError.instance(self.sql, values, exc, psycopg.Error) from exc
-            return cur.fetchone()
+        try:
+            cur.execute(self.sql, self.params(values), prepare=True)
+        except psycopg.Error as exc:
+            raise sa.exc.DBAPIError.instance(self.sql, values, exc, psycopg.Error) from exc
+        return cur.fetchone()
 
 
 # Keyed by the statement's id: safe, because each DriverStatement keeps its statement alive, so
