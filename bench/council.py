@@ -19,8 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.common import parser, scratch_database
 from pathway import Engine
+from pathway.services.synthetic import SIZES, Council, Simulation
 from pathway.settings import load_settings
-from pathway.synthetic import SIZES, Council, Simulation
 
 console = Console(stderr=True)
 # Episodes per import call: each call is one all-or-nothing transaction.

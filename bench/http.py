@@ -34,9 +34,9 @@ from bench.claims import seed_queue
 from bench.common import parser, report, scratch_database
 from bench.reports import TEAMS, build_council
 from pathway import Engine
-from pathway.auth import create_token
-from pathway.db import make_engine
+from pathway.services.auth import create_token
 from pathway.settings import Settings
+from pathway.store.db import make_engine
 
 CLIENTS = 50
 REQUESTS = {"small": 10, "council": 10, "decade": 10}  # per client and endpoint

@@ -29,8 +29,8 @@ import psutil
 from bench.common import parser, report
 from bench.council import BATCH_EPISODES, database, load
 from pathway import Engine
+from pathway.services.synthetic import SIZES, Simulation
 from pathway.settings import load_settings
-from pathway.synthetic import SIZES, Simulation
 
 # The ``pathway`` command, run with this interpreter.
 PATHWAY = [sys.executable, "-c", "from pathway.cli import main; main()"]
@@ -214,7 +214,7 @@ def main(argv=None) -> dict:
             load(url, council, batch=BATCH_EPISODES[args.size], show_progress=False)
         engine = Engine(url, settings=load_settings(database_url=url))
         try:
-            from pathway.auth import create_token
+            from pathway.services.auth import create_token
 
             teams = [t["key"] for t in sim.teams][:args.teams]
             tokens: dict = {"integration": create_token(engine, "integration", name="bench")[0]}

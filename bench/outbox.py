@@ -30,8 +30,8 @@ import sqlalchemy as sa
 
 from bench.common import Timer, parser, report, scratch_database
 from pathway import Engine
+from pathway.services.webhooks import sign
 from pathway.settings import Settings
-from pathway.webhooks import sign
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("PATHWAY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")

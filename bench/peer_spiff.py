@@ -18,8 +18,8 @@ import itertools
 
 from bench.common import Timer, parser, report
 from bench.transitions import fact_of
-from pathway.episode import apply, start
-from pathway.synthetic import SIZES, Simulation
+from pathway.domain.episode import apply, start
+from pathway.services.synthetic import SIZES, Simulation
 
 EPISODES = {"small": 1_000, "council": 5_000, "decade": 20_000}
 OPEN_STAGES = ("contact", "c1_waiting", "c1_active", "c2_waiting", "c2_active", "c3_waiting", "c3_active")

@@ -29,12 +29,13 @@ import statistics
 import sqlalchemy as sa
 
 from bench.common import Timer, parser, report, scratch_database
-from pathway import Engine, days
-from pathway.db import make_engine
-from pathway.episode import Fact, apply, start
-from pathway.reports import REPORT_SESSION
-from pathway.services import _event_row, _state_values
+from pathway import Engine
+from pathway.domain import days
+from pathway.domain.episode import Fact, apply, start
+from pathway.services.episodes import _event_row, _state_values
+from pathway.services.reports import REPORT_SESSION
 from pathway.settings import CLIENT_GROUPS, Settings
+from pathway.store.db import make_engine
 
 EPISODES = {"small": 20_000, "council": 1_000_000, "decade": 1_000_000}
 YEARS = {"small": 2, "council": 10, "decade": 10}
@@ -181,7 +182,7 @@ def best_of(*fns, repeat: int = REPEAT) -> list[tuple[float, object, float]]:
 
 
 def one(x) -> float | None:
-    from pathway.reports import one_decimal
+    from pathway.services.reports import one_decimal
 
     return one_decimal(x)
 

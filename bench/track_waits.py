@@ -22,9 +22,11 @@ import datetime as dt
 import sqlalchemy as sa
 
 from bench.common import Timer, parser, report, scratch_database
-from pathway import Engine, days, waits
+from pathway import Engine
+from pathway.domain import days
+from pathway.domain.stages import WAITING
+from pathway.services import waits
 from pathway.settings import CLIENT_GROUPS, Settings
-from pathway.stages import WAITING
 
 EPISODES = {"small": 20_000, "council": 200_000, "decade": 1_000_000}
 TEAMS = 10
@@ -131,7 +133,7 @@ def main() -> None:
                 floor_rows = [dict(r) for r in conn.execute(sa.text(FLOOR), {"day": day, "day_end": day_end})
                               .mappings()]
             floor_times.append(t.seconds)
-        from pathway.reports import waits_select
+        from pathway.services.reports import waits_select
 
         select_times = []  # the report's query alone, no insert: where the engine's time goes
         for _ in range(REPEAT):

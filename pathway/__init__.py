@@ -1,6 +1,5 @@
 """The Three Conversations pathway engine: episodes, their event log, queues, waits and reports."""
 
-from pathway.engine import Engine, EpisodeOut
 from pathway.errors import (
     CaseloadFull,
     Conflict,
@@ -10,6 +9,7 @@ from pathway.errors import (
     PathwayError,
     ValidationError,
 )
+from pathway.services.engine import Engine, EpisodeOut
 
 __all__ = [
     "Engine", "EpisodeOut", "PathwayError", "InvalidTransition", "NotFound", "CaseloadFull",

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from pathway import Engine
-from pathway.db import make_engine, upgrade
 from pathway.settings import Settings
+from pathway.store.db import make_engine, upgrade
 
 REQUIRE_SERVICES = os.environ.get("PATHWAY_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("PATHWAY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from pathway.auth import Access, Actor, authenticate
 from pathway.errors import Forbidden, ValidationError
+from pathway.services.auth import Access, Actor, authenticate
 
 COOKIE = "pathway_token"
 # A write made with the board's cookie must also carry this header: a page on another site cannot

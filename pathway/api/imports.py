@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from pathway.api.deps import get_actor, get_engine
-from pathway.auth import Actor, require
 from pathway.errors import PathwayError, ValidationError
-from pathway.history import ImportMapping
+from pathway.services.auth import Actor, require
+from pathway.services.history import ImportMapping
 
 router = APIRouter(tags=["history"])
 RAW_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")

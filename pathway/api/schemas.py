@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from pathway.engine import EpisodeOut
+from pathway.services.engine import EpisodeOut
 
 # Bounds the database can hold on both engines (PostgreSQL integers are 32-bit).
 MAX_INT = 2_147_483_647

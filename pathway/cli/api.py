@@ -41,7 +41,7 @@ def token_create(role: str = typer.Option(..., "--role", help="duty, manager, in
                  name: str | None = typer.Option(None, "--name", help="who or what holds it (shown in the log)"),
                  fmt: Format = typer.Option(Format.table, "--format")) -> None:
     """Make an API token and print it once: only its SHA-256 hash is kept."""
-    from pathway.auth import create_token
+    from pathway.services.auth import create_token
 
     engine = get_engine("cli")
     try:
@@ -59,7 +59,7 @@ def token_create(role: str = typer.Option(..., "--role", help="duty, manager, in
 @token_app.command("list")
 def token_list(fmt: Format = typer.Option(Format.table, "--format")) -> None:
     """Every token, without its secret."""
-    from pathway.auth import list_tokens
+    from pathway.services.auth import list_tokens
 
     print_rows(list_tokens(get_engine("cli")), fmt, title="API tokens")
 
@@ -67,7 +67,7 @@ def token_list(fmt: Format = typer.Option(Format.table, "--format")) -> None:
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token; it stops working at once."""
-    from pathway.auth import revoke_token
+    from pathway.services.auth import revoke_token
 
     try:
         revoke_token(get_engine("cli"), token_id)

@@ -13,8 +13,8 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations to PATHWAY_DATABASE_URL (safe to run again)."""
-    from pathway.db import current_heads, make_engine, upgrade
     from pathway.settings import load_settings
+    from pathway.store.db import current_heads, make_engine, upgrade
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -25,6 +25,6 @@ def db_upgrade() -> None:
 @app.command()
 def diagram() -> None:
     """Print the pathway as a Mermaid state diagram, drawn by transitions from pathway/stages.py."""
-    from pathway.stages import mermaid
+    from pathway.domain.stages import mermaid
 
     typer.echo(mermaid(), nl=False)

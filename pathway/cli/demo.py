@@ -13,10 +13,10 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pathway import days
 from pathway.cli.app import app, console, fail, print_rows
+from pathway.domain import days
 from pathway.errors import PathwayError, ValidationError
-from pathway.synthetic import LONDON, Simulation, demo_council
+from pathway.services.synthetic import LONDON, Simulation, demo_council
 
 DEFAULT_FILE = "pathway-demo.db"
 # Waiting now (median days so far, how many over threshold), then conversation 1's days to allocation.

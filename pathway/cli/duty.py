@@ -45,10 +45,10 @@ def claim(worker: str = typer.Option(..., "--worker", help="the duty worker's ke
             taken = engine.claim(episode, worker)
             team = taken.team
         else:
-            from pathway import services
+            from pathway.services import episodes
 
             with engine.transaction(write=False) as conn:
-                team = services.get_worker(conn, worker)["team"]
+                team = episodes.get_worker(conn, worker)["team"]
             taken = engine.claim_next(team, worker)
     except PathwayError as exc:
         fail(exc)

@@ -70,7 +70,7 @@ def export_cld(
                                         help="CLD mapping TOML (default: config/cld-mapping.toml over the defaults)"),
 ) -> None:
     """The client-level data return's completed requests, assessments and reviews for a period, as CSV."""
-    from pathway import cld
+    from pathway.services import cld
 
     engine = get_engine()
     try:

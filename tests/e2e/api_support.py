@@ -12,7 +12,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from pathway.api import create_app
-from pathway.auth import create_token
+from pathway.services.auth import create_token
 
 ROLES = {
     "admin": dict(role="admin", name="ops"),

@@ -13,7 +13,7 @@ from api_support import assert_error, count, make_api
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from test_import import GOOD  # noqa: E402
 
-from pathway.history import COLUMNS  # noqa: E402
+from pathway.services.history import COLUMNS  # noqa: E402
 
 
 def as_csv(rows, columns=COLUMNS) -> bytes:

@@ -2,8 +2,8 @@
 
 import sqlalchemy as sa
 
-from pathway import days
-from pathway.services import EPISODE, EVENT
+from pathway.domain import days
+from pathway.services.episodes import EPISODE, EVENT
 
 
 def wait_dates_that_disagree(engine) -> list:

@@ -19,8 +19,8 @@ from hypothesis.stateful import (
 )
 
 from pathway import CaseloadFull, Conflict, Engine, Forbidden, InvalidTransition
+from pathway.domain.stages import ACTIVE, WAITING
 from pathway.settings import Settings
-from pathway.stages import ACTIVE, WAITING
 
 WORKERS = {"amira": 2, "ben": 3, "dev": None}  # dev has the configured default cap
 DEFAULT_CAP = 4

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pathway import ValidationError
-from pathway.cld import COLUMNS, DEFAULTS, CldMapping, to_csv
+from pathway.services.cld import COLUMNS, DEFAULTS, CldMapping, to_csv
 
 GROUPS = ("physical_support", "learning_disability", "mental_health", "memory_and_cognition")
 Q1 = ("2026-01-01", "2026-03-31")

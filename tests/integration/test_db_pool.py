@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from pathway import db
+from pathway.store import db
 
 
 def test_a_dropped_idle_connection_is_replaced_not_handed_out(pg_url, monkeypatch):

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pathway import days, services
+from pathway.domain import days
+from pathway.domain.stages import WAITING
 from pathway.errors import PathwayError
-from pathway.models import Episode, Event
-from pathway.stages import WAITING
+from pathway.services import episodes
+from pathway.store.tables import Episode, Event
 
 NOW = dt.datetime(2026, 6, 30, 16, 0, tzinfo=dt.UTC)
 FIRST = dt.date(2026, 4, 1)
@@ -76,7 +77,7 @@ def build(engine, plan) -> None:
             try:
                 if move == "allocate_self":
                     with engine.transaction() as conn:
-                        services.fire(conn, engine.settings, ep, "allocate", worker=worker, allocation="self",
+                        episodes.fire(conn, engine.settings, ep, "allocate", worker=worker, allocation="self",
                                       occurred_at=when, actor="test", now=engine.now())
                     continue
                 if move == "allocate":

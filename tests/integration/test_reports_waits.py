@@ -11,8 +11,8 @@ import datetime as dt
 
 import pytest
 
-from pathway import reports, services
 from pathway.errors import ValidationError
+from pathway.services import episodes, reports
 
 TODAY = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
 ZERO_WAITS = {"waiting": 0, "median_days": None, "p90_days": None, "max_days": None, "over_threshold": 0}
@@ -31,7 +31,7 @@ def contact(engine, ref, group, *, on, team="north", priority="normal", refer_on
 def allocate_self(engine, episode_id, worker, when):
     """A self-allocation as the duty desk records it (allocation='self')."""
     with engine.transaction() as conn:
-        services.fire(conn, engine.settings, episode_id, "allocate", worker=worker, occurred_at=when,
+        episodes.fire(conn, engine.settings, episode_id, "allocate", worker=worker, occurred_at=when,
                       allocation="self", actor="test", now=engine.now())
 
 

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from pathway.db import current_heads, script_heads
+from pathway.store.db import current_heads, script_heads
 
 
 def test_migrations_match_the_models(engine):
@@ -15,7 +15,7 @@ def test_migrations_match_the_models(engine):
 
 
 def test_upgrade_twice_changes_nothing(engine):
-    from pathway.db import upgrade
+    from pathway.store.db import upgrade
 
     upgrade(engine.db)
     assert current_heads(engine.db) == script_heads(engine.db)

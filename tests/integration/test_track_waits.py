@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from pathway import NotFound, ValidationError
-from pathway.services import OUTBOX
+from pathway.services.episodes import OUTBOX
+from pathway.services.waits import latest_start
 from pathway.settings import Thresholds
-from pathway.waits import latest_start
 
 GROUPS = 7  # default client groups
 STAGES = 3  # c1_waiting, c2_waiting, c3_waiting
@@ -165,7 +165,7 @@ def test_one_team_only(pathway, council):
 @pytest.mark.parametrize("mode", ["calendar", "working"])
 @pytest.mark.parametrize("threshold", [0, 1, 2, 5, 11, 28])
 def test_latest_start_is_the_last_day_over_the_threshold(mode, threshold):
-    from pathway.days import days_between
+    from pathway.domain.days import days_between
 
     for as_at in (dt.date(2026, 6, 1), dt.date(2026, 12, 29), dt.date(2026, 4, 6)):
         start = latest_start(as_at, threshold, mode)

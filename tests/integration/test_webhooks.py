@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from webhook_receiver import Receiver
 
 from pathway import NotFound, ValidationError
-from pathway.webhooks import EVENT_KINDS, Policy
+from pathway.services.webhooks import EVENT_KINDS, Policy
 
 SECRET = "a-signing-key-of-some-length"
 FAST = Policy(timeout=0.5, backoff=60, pause_after=3, max_attempts=10)

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from pathway.days import days_between, days_from, parse_time
+from pathway.domain.days import days_between, days_from, parse_time
 from pathway.errors import ValidationError
 
 UTC = dt.UTC

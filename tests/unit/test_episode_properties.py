@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from pathway.episode import Fact, apply, fold, start
+from pathway.domain.episode import Fact, apply, fold, start
+from pathway.domain.stages import STAGES, TRIGGERS, WAITING, allowed_triggers
 from pathway.errors import PathwayError
-from pathway.stages import STAGES, TRIGGERS, WAITING, allowed_triggers
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 CONTACT = Fact("record_contact", T0, data={"person_ref": "P-1", "client_group": "mental_health",

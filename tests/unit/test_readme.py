@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pathway.stages import mermaid
+from pathway.domain.stages import mermaid
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from pathway.domain.stages import ACTIVE, OPEN, STAGES, TRIGGERS, WAITING, Move, allowed_triggers, next_stage
 from pathway.errors import InvalidTransition, ValidationError
-from pathway.stages import ACTIVE, OPEN, STAGES, TRIGGERS, WAITING, Move, allowed_triggers, next_stage
 
 # Every move of DESIGN.md's table, written out by hand.
 EXPECTED = [

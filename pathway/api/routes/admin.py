@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse
 
 from pathway.api import schemas
 from pathway.api.deps import IdempotencyHeader, get_access, idempotency_key
-from pathway.auth import Access, idempotent
 from pathway.errors import Conflict
+from pathway.services.auth import Access, idempotent
 
 router = APIRouter(tags=["admin"])
 ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},

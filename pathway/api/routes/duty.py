@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from pathway.api import schemas
 from pathway.api.deps import IdempotencyHeader, get_access
-from pathway.auth import Access, idempotent
+from pathway.services.auth import Access, idempotent
 
 router = APIRouter(tags=["duty desk"])
 ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},

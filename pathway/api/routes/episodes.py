@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path
 
 from pathway.api import schemas
 from pathway.api.deps import IdempotencyHeader, get_access, idempotency_key
-from pathway.auth import Access
+from pathway.services.auth import Access
 
 router = APIRouter(tags=["episodes"])
 ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},

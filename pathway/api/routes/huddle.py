@@ -15,8 +15,8 @@ from fastapi.templating import Jinja2Templates
 from pathway.api import schemas
 from pathway.api.app_paths import TEMPLATES
 from pathway.api.deps import COOKIE, bearer, get_access, get_engine
-from pathway.auth import Access, authenticate
 from pathway.errors import PathwayError
+from pathway.services.auth import Access, authenticate
 from pathway.web.board import board_data
 
 router = APIRouter(tags=["huddle board"])

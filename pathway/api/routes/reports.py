@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from pathway.api import schemas
 from pathway.api.deps import get_access
-from pathway.auth import Access
+from pathway.services.auth import Access
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},

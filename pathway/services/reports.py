@@ -30,14 +30,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from pathway import days
-from pathway.calendar import check_covered, working_days_sql
-from pathway.calendar import ensure as ensure_calendar
+from pathway.domain import days
+from pathway.domain.stages import STAGES, WAITING
 from pathway.errors import ValidationError
-from pathway.models import Episode, Event, Team
-from pathway.services import FUTURE_SLACK
+from pathway.services.episodes import FUTURE_SLACK
 from pathway.settings import PRIORITIES, Settings
-from pathway.stages import STAGES, WAITING
+from pathway.store.calendar import check_covered, working_days_sql
+from pathway.store.calendar import ensure as ensure_calendar
+from pathway.store.tables import Episode, Event, Team
 
 EPISODE = Episode.__table__
 EVENT = Event.__table__
@@ -805,14 +805,14 @@ class Reports:
     def caseloads(self, team: str | None = None, by: str | None = "worker") -> list[dict]:
         """Active episodes per worker against their cap (the duty desk's count), or per team:
         ``workers, caseload, capacity, over_cap`` (workers above their cap)."""
-        from pathway import allocation
+        from pathway.services import duty
 
         by = by or "worker"
         if by not in ("worker", "team"):
             raise ValidationError(f"caseloads by {by!r}: use 'worker' or 'team'", field="by")
         self._check_team(team)
         with self.engine.transaction(write=False) as conn:
-            rows = allocation.caseloads(conn, self.settings, team)
+            rows = duty.caseloads(conn, self.settings, team)
         if by == "worker":
             return rows
         teams: dict[str, dict] = {}

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (column types)
 from alembic import op
 
-
 revision = '0005_api'
 down_revision = '0001'
 branch_labels = None

@@ -24,7 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table('episode', schema=None) as batch_op:
         batch_op.create_index('ix_episode_stage_at', ['stage_at'], unique=False)
     # Filled here so working days can be counted in SQL from the first report on.
-    from pathway.calendar import CALENDAR, calendar_rows
+    from pathway.store.calendar import CALENDAR, calendar_rows
 
     op.bulk_insert(CALENDAR, [dict(r) for r in calendar_rows()])
 

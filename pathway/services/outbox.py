@@ -15,9 +15,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pathway.db import is_sqlite
-from pathway.models import Outbox
-from pathway.tracking_models import Delivery, Webhook
+from pathway.store.db import is_sqlite
+from pathway.store.tables import Delivery, Outbox, Webhook
 
 OUTBOX = Outbox.__table__
 WEBHOOK = Webhook.__table__

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-from pathway import models  # noqa: F401  (registers the tables)
+from pathway.store import tables  # noqa: F401  (registers the tables)
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -12,8 +12,8 @@ target_metadata = SQLModel.metadata
 def run() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        from pathway.db import make_engine
         from pathway.settings import load_settings
+        from pathway.store.db import make_engine
 
         engine = make_engine(load_settings().database_url)
     with engine.connect() as conn:

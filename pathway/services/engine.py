@@ -7,13 +7,14 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from pathway import allocation, days, services
-from pathway.db import make_engine, statement_by_statement, unit_of_work, upgrade
-from pathway.episode import EpisodeState
-from pathway.history import ImportSummary
-from pathway.reports import Reports
+from pathway.domain import days
+from pathway.domain.episode import EpisodeState
+from pathway.domain.stages import conversation
+from pathway.services import duty, episodes
+from pathway.services.history import ImportSummary
+from pathway.services.reports import Reports
 from pathway.settings import Settings, load_settings
-from pathway.stages import conversation
+from pathway.store.db import make_engine, statement_by_statement, unit_of_work, upgrade
 
 
 class EpisodeOut(BaseModel):
@@ -84,12 +85,12 @@ class Engine:
 
     def create_team(self, key: str, name: str, *, actor: str | None = None) -> dict:
         with self.transaction() as conn:
-            return services.create_team(conn, key, name, actor or self.actor, self.now())
+            return episodes.create_team(conn, key, name, actor or self.actor, self.now())
 
     def create_worker(self, key: str, name: str, team: str, caseload_cap: int | None = None, *,
                       actor: str | None = None) -> dict:
         with self.transaction() as conn:
-            return services.create_worker(conn, key, name, team, caseload_cap, actor or self.actor, self.now())
+            return episodes.create_worker(conn, key, name, team, caseload_cap, actor or self.actor, self.now())
 
     # -- episodes ---------------------------------------------------------------------------------
 
@@ -98,7 +99,7 @@ class Engine:
                        idempotency_key: str | None = None, actor: str | None = None) -> EpisodeOut:
         """A new contact: creates the person's episode at stage ``contact``."""
         with self.transaction() as conn:
-            state = services.record_contact(
+            state = episodes.record_contact(
                 conn, self.settings, person_ref=person_ref, client_group=client_group, team=team,
                 occurred_at=occurred_at, priority=priority, route=route, idempotency_key=idempotency_key,
                 actor=actor or self.actor, now=self.now())
@@ -109,33 +110,33 @@ class Engine:
              to: str | None = None, idempotency_key: str | None = None,
              expected_version: int | None = None, actor: str | None = None) -> EpisodeOut:
         """Move an episode on: ``trigger`` is one of pathway.stages.TRIGGERS."""
-        # On PostgreSQL a move writes with one statement (services.MOVE, from the version it read:
+        # On PostgreSQL a move writes with one statement (episodes.MOVE, from the version it read:
         # it cannot land on a changed episode), so it needs no transaction around it and saves
         # BEGIN's and COMMIT's round trips. Not an allocation: that locks the worker and counts the
         # caseload before its move, and the lock must last until the move is committed.
         one_statement = trigger != "allocate" and self.db.dialect.name == "postgresql"
         with statement_by_statement(self.db) if one_statement else self.transaction() as conn:
-            state = services.fire(
+            state = episodes.fire(
                 conn, self.settings, episode_id, trigger, occurred_at=occurred_at, worker=worker,
                 outcome=outcome, note=note, keep_worker=keep_worker, to=to,
                 idempotency_key=idempotency_key, expected_version=expected_version,
                 actor=actor or self.actor, now=self.now(),
-                check_allocation=allocation.allocation_check(self.settings))
+                check_allocation=duty.allocation_check(self.settings))
         return self.episode_out(state)
 
     def get(self, episode_id: int) -> EpisodeOut:
         with self.transaction(write=False) as conn:
-            return self.episode_out(services.load_state(conn, episode_id))
+            return self.episode_out(episodes.load_state(conn, episode_id))
 
     def history(self, episode_id: int) -> list[dict]:
         """The episode's append-only event log, oldest first."""
         with self.transaction(write=False) as conn:
-            return services.history(conn, episode_id)
+            return episodes.history(conn, episode_id)
 
     def replay(self, episode_id: int) -> EpisodeOut:
         """The episode rebuilt from its events alone (it equals ``get``: the log is the truth)."""
         with self.transaction(write=False) as conn:
-            return self.episode_out(services.replay(conn, episode_id))
+            return self.episode_out(episodes.replay(conn, episode_id))
 
     def allocations(self, episode_id: int) -> list[dict]:
         """Every wait of the episode that ended in an allocation: conversation, start, allocation, days."""
@@ -149,12 +150,12 @@ class Engine:
                             "days": days.days_from(ev["wait_from"], ev["occurred_at"], mode)})
         return out
 
-    # -- duty desk: queues and self-allocation (pathway/allocation.py) ------------------------------
+    # -- duty desk: queues and self-allocation (pathway/duty.py) ------------------------------
 
     def queue(self, team: str) -> list[EpisodeOut]:
         """The team's waiting episodes in claim order (pathway.allocation.CLAIM_ORDER)."""
         with self.transaction(write=False) as conn:
-            return [self.episode_out(state) for state in allocation.queue(conn, team)]
+            return [self.episode_out(state) for state in duty.queue(conn, team)]
 
     def claim_next(self, team: str, worker: str, *, actor: str | None = None) -> EpisodeOut | None:
         """Self-allocation: ``worker`` takes the first claimable episode of their team's queue.
@@ -165,27 +166,27 @@ class Engine:
         if self.db.dialect.name == "postgresql":  # the same claim, run by psycopg (see claim_next_pg)
             raw = self.db.raw_connection()
             try:
-                state = allocation.claim_next_pg(raw.driver_connection, self.settings, team, worker,
+                state = duty.claim_next_pg(raw.driver_connection, self.settings, team, worker,
                                                  actor=actor, now=self.now())
             finally:
                 raw.close()  # back to the pool
-            if state is not allocation.NOT_HANDLED:
+            if state is not duty.NOT_HANDLED:
                 return None if state is None else self.episode_out(state)
         with self.transaction() as conn:
-            state = allocation.claim_next(conn, self.settings, team, worker, actor=actor, now=self.now())
+            state = duty.claim_next(conn, self.settings, team, worker, actor=actor, now=self.now())
         return None if state is None else self.episode_out(state)
 
     def claim(self, episode_id: int, worker: str, *, actor: str | None = None) -> EpisodeOut:
         """Self-allocation of one waiting episode; Conflict if someone has already taken it."""
         with self.transaction() as conn:
-            state = allocation.claim(conn, self.settings, episode_id, worker, actor=actor or self.actor,
+            state = duty.claim(conn, self.settings, episode_id, worker, actor=actor or self.actor,
                                      now=self.now())
         return self.episode_out(state)
 
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
         with self.transaction(write=False) as conn:
-            return allocation.caseloads(conn, self.settings, team)
+            return duty.caseloads(conn, self.settings, team)
 
     # -- reports (pathway/reports.py) --------------------------------------------------------------
 
@@ -193,35 +194,35 @@ class Engine:
 
     def add_webhook(self, url: str, events, secret: str, *, actor: str | None = None) -> dict:
         """Subscribe ``url`` to event kinds (pathway.webhooks.EVENT_KINDS); deliveries are signed with ``secret``."""
-        from pathway import webhooks
+        from pathway.services import webhooks
 
         with self.transaction() as conn:
             return webhooks.add(conn, url, events, secret, actor or self.actor, self.now())
 
     def webhooks(self) -> list[dict]:
         """Every webhook subscription (never its secret)."""
-        from pathway import webhooks
+        from pathway.services import webhooks
 
         with self.transaction(write=False) as conn:
             return webhooks.listing(conn)
 
     def resume_webhook(self, webhook_id: int) -> dict:
         """Un-pause a subscriber that was paused after repeated failures; its waiting deliveries go out."""
-        from pathway import webhooks
+        from pathway.services import webhooks
 
         with self.transaction() as conn:
             return webhooks.resume(conn, webhook_id, self.now())
 
     def deliveries(self, webhook_id: int | None = None) -> list[dict]:
         """The delivery log: every delivery with its status and attempts."""
-        from pathway import webhooks
+        from pathway.services import webhooks
 
         with self.transaction(write=False) as conn:
             return webhooks.delivery_log(conn, webhook_id)
 
     def relay_outbox(self) -> dict:
         """Turn every pending outbox row into deliveries for its subscribers (batch by batch) and mark it sent."""
-        from pathway import outbox
+        from pathway.services import outbox
 
         total = {"relayed": 0, "deliveries": []}
         while True:
@@ -234,14 +235,14 @@ class Engine:
 
     def queue_deliveries(self, policy=None) -> list[int]:
         """Due deliveries with no task on its way, marked queued: the caller sends their tasks after this."""
-        from pathway import webhooks
+        from pathway.services import webhooks
 
         with self.transaction() as conn:
             return webhooks.queue(conn, self.now(), policy or webhooks.Policy.from_env())
 
     def send_deliveries(self, ids: list[int] | None = None, policy=None) -> dict:
         """Post due deliveries now (``ids``, or every due one); returns counts by outcome."""
-        from pathway import webhooks
+        from pathway.services import webhooks
 
         policy = policy or webhooks.Policy.from_env()
         total = {"delivered": 0, "retry": 0, "failed": 0}
@@ -260,7 +261,7 @@ class Engine:
 
     def track_waits(self, as_at=None, *, team: str | None = None) -> dict:
         """Snapshot the waits of ``as_at`` (default today) and of missed days, and record today's breaches."""
-        from pathway import waits
+        from pathway.services import waits
 
         day = days.parse_date(as_at, "as_at") if as_at is not None else None
         with self.transaction() as conn:
@@ -270,7 +271,7 @@ class Engine:
         """Stored snapshot rows (of one day, or all), by day, team, client group and stage."""
         import sqlalchemy as sa
 
-        from pathway.tracking_models import WaitSnapshot
+        from pathway.store.tables import WaitSnapshot
 
         t = WaitSnapshot.__table__
         q = sa.select(t).order_by(t.c.day, t.c.team, t.c.client_group, t.c.stage)
@@ -285,7 +286,7 @@ class Engine:
         """Recorded breaches, oldest first."""
         import sqlalchemy as sa
 
-        from pathway.tracking_models import Breach
+        from pathway.store.tables import Breach
 
         t = Breach.__table__
         q = sa.select(t).order_by(t.c.id)
@@ -307,7 +308,7 @@ class Engine:
         writes in one pass inside the one transaction, rolled back if any row is bad (about twice as
         fast, still all or nothing). See pathway/history.py.
         """
-        from pathway import history
+        from pathway.services import history
 
         return history.import_history(self.db, self.settings, rows_or_path, mapping, actor=actor or self.actor,
                                       now=self.now(), batch_size=batch_size, progress=progress,
@@ -317,7 +318,7 @@ class Engine:
         """The client-level data return's completed requests, assessments and reviews from ``start`` to ``end``
         (London dates, inclusive), one dict per event keyed by the return's field names (pathway.cld.COLUMNS).
         ``mapping`` is a CldMapping or a TOML file; by default config/cld-mapping.toml over the defaults in code."""
-        from pathway import cld
+        from pathway.services import cld
 
         first, last = days.parse_date(start, "from"), days.parse_date(end, "to")
         if not isinstance(mapping, cld.CldMapping):

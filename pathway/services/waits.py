@@ -16,13 +16,13 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pathway import days, services
+from pathway.domain import days
+from pathway.domain.stages import WAITING
 from pathway.errors import ValidationError
-from pathway.models import Episode, Event, Outbox
-from pathway.outbox import dialect_insert, insert_ignoring_duplicates
+from pathway.services import episodes
+from pathway.services.outbox import dialect_insert, insert_ignoring_duplicates
 from pathway.settings import Settings
-from pathway.stages import WAITING
-from pathway.tracking_models import Breach, WaitSnapshot
+from pathway.store.tables import Breach, Episode, Event, Outbox, WaitSnapshot
 
 log = logging.getLogger("pathway.waits")
 
@@ -46,7 +46,7 @@ def snapshot(conn: Connection, settings: Settings, day: dt.date, now: dt.datetim
     a day that was tracked is told apart from a day that was missed. A finished day's rows are
     only ever inserted where missing, never rewritten. ``today``'s rows follow the day until it
     ends: a later run updates a row whose figures have changed since (and touches no other)."""
-    from pathway.reports import waits_select
+    from pathway.services.reports import waits_select
 
     waits = waits_select(day, list(SNAPSHOT_KEY), team=team, settings=settings).subquery("w")
     source = sa.select(sa.literal(day, sa.Date).label("day"), *(waits.c[k] for k in SNAPSHOT_KEY),
@@ -105,7 +105,7 @@ def detect_breaches(conn: Connection, settings: Settings, as_at: dt.date, now: d
     already = (sa.select(BREACH.c.id).where(BREACH.c.episode_id == EPISODE.c.id, BREACH.c.stage == EPISODE.c.stage,
                                             BREACH.c.wait_from == EPISODE.c.wait_from,
                                             BREACH.c.threshold_days == threshold))
-    from pathway.reports import date_param, day_count
+    from pathway.services.reports import date_param, day_count
 
     found = (sa.select(EPISODE.c.id, EPISODE.c.stage, EPISODE.c.team, EPISODE.c.client_group, EPISODE.c.wait_from,
                        threshold, day_count(EVENT.c.wait_from_on, date_param(as_at), settings.day_mode),
@@ -148,7 +148,7 @@ def track(conn: Connection, settings: Settings, now: dt.datetime, as_at: dt.date
     if as_at > today:
         raise ValidationError(f"as_at {as_at} is in the future (today is {today})", field="as_at")
     if team is not None:
-        services.get_team(conn, team)
+        episodes.get_team(conn, team)
     written = {}
     for day in days_to_snapshot(conn, as_at, team, backfill):
         written[day.isoformat()] = snapshot(conn, settings, day, now, team, today=day == today)

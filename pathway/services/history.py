@@ -30,27 +30,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import Field, SQLModel
 
-from pathway import days, services
-from pathway.db import is_sqlite
-from pathway.episode import EpisodeState, Fact, apply, fold, start
+from pathway.domain import days
+from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
+from pathway.domain.stages import TRIGGERS
 from pathway.errors import Conflict, PathwayError, ValidationError
+from pathway.services import episodes
 from pathway.settings import PRIORITIES, Settings
-from pathway.stages import TRIGGERS
-
-
-class EpisodeRef(SQLModel, table=True):
-    """The back end's reference for an imported episode, so a re-import finds the episode again."""
-
-    __tablename__ = "episode_ref"
-
-    ref: str = Field(primary_key=True, max_length=64)
-    episode_id: int = Field(foreign_key="episode.id", unique=True)
-    imported_at: dt.datetime
-
-
-EPISODE_REF = EpisodeRef.__table__
+from pathway.store.db import is_sqlite
+from pathway.store.tables import EPISODE_REF
 
 # The CSV layout, in our words. A council's mapping file may rename any of them.
 COLUMNS = ("episode_ref", "seq", "person_ref", "client_group", "team", "trigger", "occurred_at", "worker",
@@ -61,7 +49,7 @@ CODED = ("client_group", "outcome", "trigger", "priority", "route", "team", "wor
 MAX_LISTED = 100  # bad rows listed in a report; the rest are counted
 TRUE = frozenset({"1", "true", "yes", "y", "t"})
 FALSE = frozenset({"", "0", "false", "no", "n", "f"})
-_REF = services.REF_PATTERN.match
+_REF = episodes.REF_PATTERN.match
 _TRIGGERS = frozenset(("record_contact",) + TRIGGERS)
 NOT_CSV = {b"PK\x03\x04": "a zip archive or an Excel .xlsx workbook",
            b"\xd0\xcf\x11\xe0": "an Excel .xls workbook", b"%PDF": "a PDF document"}
@@ -315,15 +303,15 @@ class _Import:
         self.conn, self.settings, self.mapping, self.write = conn, settings, mapping, write
         self.checked = checked  # the source passed a checking pass: its rows' own values are known good
         self.actor, self.now, self.batch_size, self.progress = actor, now, batch_size, progress
-        self.latest = now + services.FUTURE_SLACK
+        self.latest = now + episodes.FUTURE_SLACK
         self.errors: list[dict] = []
         self.error_count = 0
         self.summary = ImportSummary()
         self.groups: Counter = Counter()
         self.client_groups = set(settings.client_groups)
         self.outcomes = set(settings.outcomes)
-        self.teams = set(conn.execute(sa.select(services.TEAM.c.key)).scalars())
-        self.workers = dict(conn.execute(sa.select(services.WORKER.c.key, services.WORKER.c.team)).all())
+        self.teams = set(conn.execute(sa.select(episodes.TEAM.c.key)).scalars())
+        self.workers = dict(conn.execute(sa.select(episodes.WORKER.c.key, episodes.WORKER.c.team)).all())
         self.any_refs = conn.execute(sa.select(EPISODE_REF.c.ref).limit(1)).first() is not None
         self.codes = {f: codes for f, codes in mapping.codes.items() if codes}
         self.postgres = not is_sqlite(conn)
@@ -586,13 +574,13 @@ class _Import:
             out.refs.append({"ref": first.ref, "episode_id": episode_id, "imported_at": self.now})
         for before, after, fact, row in events:
             allocation = (row.allocation or "manager") if fact.trigger == "allocate" else None
-            out.events.append(services._event_row(before, after, fact, row.actor or self.actor, row.note,
+            out.events.append(episodes._event_row(before, after, fact, row.actor or self.actor, row.note,
                                                   allocation, None, None, self.now))
         if stored is None:
-            out.episodes.append({"id": episode_id, **services._state_values(state), "idempotency_key": None,
+            out.episodes.append({"id": episode_id, **episodes._state_values(state), "idempotency_key": None,
                                  "request_hash": None})
         else:
-            out.updates.append({"b_id": episode_id, "b_version": stored.version, **services._state_values(state)})
+            out.updates.append({"b_id": episode_id, "b_version": stored.version, **episodes._state_values(state)})
 
     def move(self, row: _Row, state: EpisodeState | None, first: _Row, episode_id: int | None):
         """The row as a move of the episode: (state before, state after, fact), or why it is refused."""
@@ -644,7 +632,7 @@ class _Import:
         if not found:
             return {}
         by_id: dict[int, list] = {i: [] for i in found.values()}
-        ev = services.EVENT
+        ev = episodes.EVENT
         for part in _slices(list(by_id)):
             q = (sa.select(ev.c.episode_id, ev.c.seq, ev.c.trigger, ev.c.occurred_at, ev.c.worker, ev.c.outcome,
                            ev.c.note, ev.c.data).where(ev.c.episode_id.in_(part))
@@ -661,15 +649,15 @@ class _Import:
                 "SELECT nextval(pg_get_serial_sequence('episode', 'id')) FROM generate_series(1, %(n)s)",
                 {"n": n}).scalars())
         # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so the next ids are ours.
-        top = self.conn.execute(sa.select(sa.func.max(services.EPISODE.c.id))).scalar() or 0
+        top = self.conn.execute(sa.select(sa.func.max(episodes.EPISODE.c.id))).scalar() or 0
         return list(range(top + 1, top + 1 + n))
 
     def insert(self, out: _Out) -> None:
-        for table, rows in ((services.EPISODE, out.episodes), (EPISODE_REF, out.refs)):
+        for table, rows in ((episodes.EPISODE, out.episodes), (EPISODE_REF, out.refs)):
             if rows:
                 write_rows(self.conn, table, rows)
         if out.updates:
-            ep = services.EPISODE
+            ep = episodes.EPISODE
             names = [n for n in out.updates[0] if not n.startswith("b_")]
             stmt = (ep.update().where(ep.c.id == sa.bindparam("b_id"), ep.c.version == sa.bindparam("b_version"))
                     .values({n: sa.bindparam(n) for n in names}))
@@ -678,7 +666,7 @@ class _Import:
                 raise Conflict("an imported episode was changed while the import ran; nothing was written, "
                                "run the import again")
         if out.events:
-            write_rows(self.conn, services.EVENT, out.events)
+            write_rows(self.conn, episodes.EVENT, out.events)
 
 
 def write_rows(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
@@ -756,7 +744,7 @@ def import_history(db: sa.Engine, settings: Settings, source, mapping=None, *, a
     ``single_pass`` checks and writes in the same pass, inside the one transaction, and rolls it back
     if any row is bad: still all or nothing (nobody sees the rows before the commit), in about half
     the time, but the transaction holds its rows and locks while the rest of the file is checked."""
-    from pathway.db import unit_of_work
+    from pathway.store.db import unit_of_work
 
     began = time.perf_counter()
     mapping = ImportMapping.coerce(mapping)

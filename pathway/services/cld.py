@@ -34,10 +34,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pathway import days
+from pathway.domain import days
 from pathway.errors import ValidationError
-from pathway.history import read_toml
-from pathway.services import EPISODE, EVENT
+from pathway.services.episodes import EPISODE, EVENT
+from pathway.services.history import read_toml
 
 PARTS = ("contact", "c1", "c2", "c3")
 EVENT_TYPES = ("Request", "Assessment", "Review")

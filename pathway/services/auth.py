@@ -15,9 +15,9 @@ import secrets
 
 import sqlalchemy as sa
 
-from pathway import services
-from pathway.auth_models import ApiRequest, ApiToken
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, ValidationError
+from pathway.services import episodes
+from pathway.store.tables import ApiRequest, ApiToken
 
 TOKEN = ApiToken.__table__
 REQUEST = ApiRequest.__table__
@@ -72,7 +72,7 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
         if role == "duty":
             if worker is None:
                 raise ValidationError("a duty token acts as one worker: give --worker", field="worker")
-            worker_row = services.get_worker(conn, worker)
+            worker_row = episodes.get_worker(conn, worker)
             if team is not None and team != worker_row["team"]:
                 raise ValidationError(f"worker {worker!r} is in team {worker_row['team']!r}, not {team!r}",
                                       field="team")
@@ -82,7 +82,7 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
                 raise ValidationError("a manager token is for one team: give --team", field="team")
             if worker is not None:
                 raise ValidationError("a manager token is for a team, not a worker", field="worker")
-            services.get_team(conn, team)
+            episodes.get_team(conn, team)
         elif worker is not None or team is not None:
             raise ValidationError(f"an {role} token is not bound to a worker or a team", field="role")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -136,7 +136,7 @@ def idempotent(engine, actor: Actor, key: str | None, body: dict, run,
         return run()
     if not isinstance(key, str) or not 1 <= len(key) <= 200:
         raise ValidationError("idempotency_key is 1-200 characters", field="idempotency_key")
-    body_hash = services.request_hash(body)
+    body_hash = episodes.request_hash(body)
     where = sa.and_(REQUEST.c.actor == actor.label, REQUEST.c.idempotency_key == key)
     with engine.transaction() as conn:
         found = conn.execute(sa.select(REQUEST.c.request_hash, REQUEST.c.status, REQUEST.c.response,

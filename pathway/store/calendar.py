@@ -14,25 +14,16 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import Field, SQLModel
 
-from pathway import days
+from pathway.domain import days
+from pathway.store.tables import CALENDAR
 
 FIRST_DAY = dt.date(2000, 1, 1)
 LAST_DAY = dt.date(2060, 12, 31)
 
 
-class CalendarDay(SQLModel, table=True):
-    """One date of the working-day calendar."""
-
-    __tablename__ = "calendar_day"
-
-    day: dt.date = Field(primary_key=True)
-    is_working: bool
-    working_index: int
 
 
-CALENDAR = CalendarDay.__table__
 
 
 @lru_cache(maxsize=4)
@@ -57,7 +48,7 @@ def fill(conn: Connection) -> int:
 
 def ensure(db) -> None:
     """Fill the calendar if it is missing (the migration fills it; a truncated table is refilled)."""
-    from pathway.db import unit_of_work
+    from pathway.store.db import unit_of_work
 
     ends = sa.select(sa.func.count()).select_from(CALENDAR).where(CALENDAR.c.day.in_([FIRST_DAY, LAST_DAY]))
     with unit_of_work(db, write=False) as conn:

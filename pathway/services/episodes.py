@@ -15,13 +15,13 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pathway import days
-from pathway.db import driven
-from pathway.episode import EpisodeState, Fact, apply, fold, start
+from pathway.domain import days
+from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
+from pathway.domain.stages import TRIGGERS
 from pathway.errors import Conflict, NotFound, ValidationError
-from pathway.models import Episode, Event, Outbox, Team, Worker
 from pathway.settings import PRIORITIES, Settings
-from pathway.stages import TRIGGERS
+from pathway.store.db import driven
+from pathway.store.tables import Episode, Event, Outbox, Team, Worker
 
 EPISODE = Episode.__table__
 EVENT = Event.__table__

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from pathway import days
-from pathway.stages import WAITING, Move, next_stage
+from pathway.domain import days
+from pathway.domain.stages import WAITING, Move, next_stage
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pathway import stages
-from pathway.days import LONDON
+from pathway.domain import stages
+from pathway.domain.days import LONDON
 
 UTC = dt.UTC
 

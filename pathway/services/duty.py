@@ -9,7 +9,7 @@ other's candidate; the caseload is counted by a statement that starts after the 
 (the general path's pick, or the fast path's move: see :data:`NEXT_CLAIM`), so two claims by the
 same worker cannot both pass the cap check. Every allocation locks the worker before the
 episode, so locks are always taken in one order and cannot deadlock. On SQLite a writing unit of work starts with
-``BEGIN IMMEDIATE`` (writers take turns) and ``services.fire`` updates the episode only
+``BEGIN IMMEDIATE`` (writers take turns) and ``episodes.fire`` updates the episode only
 while its version is unchanged, so a claim never lands on a row someone else moved.
 """
 
@@ -20,13 +20,13 @@ import functools
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pathway import services
-from pathway.db import driven
-from pathway.episode import EpisodeState
+from pathway.domain.episode import EpisodeState
+from pathway.domain.stages import ACTIVE, WAITING
 from pathway.errors import CaseloadFull, Conflict, Forbidden, NotFound
-from pathway.services import EPISODE, STATE_FIELDS, WORKER
+from pathway.services import episodes
+from pathway.services.episodes import EPISODE, STATE_FIELDS, WORKER
 from pathway.settings import Settings
-from pathway.stages import ACTIVE, WAITING
+from pathway.store.db import driven
 
 # -- claim order ---------------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ QUEUE = WAITING_IN.with_only_columns(*STATE_COLUMNS)
 
 def queue(conn: Connection, team: str) -> list[EpisodeState]:
     """Every waiting episode of ``team``, in claim order."""
-    services.get_team(conn, team)
+    episodes.get_team(conn, team)
     return [EpisodeState(**row) for row in conn.execute(QUEUE, {"team": team}).mappings()]
 
 
@@ -83,7 +83,7 @@ def lock_worker(conn: Connection, worker: str) -> dict:
     reads with the snapshot it started with. SQLite has no FOR UPDATE; its writers are
     serialised by BEGIN IMMEDIATE already.)
     """
-    return services.get_worker(conn, worker, lock=True)
+    return episodes.get_worker(conn, worker, lock=True)
 
 
 def caseload(conn: Connection, worker: str) -> int:
@@ -106,7 +106,7 @@ def enforce_cap(settings: Settings, state: EpisodeState, worker_row: dict, load:
 
 
 def allocation_check(settings: Settings):
-    """The ``check_allocation`` hook services.fire runs for a manager's allocate: services.fire has
+    """The ``check_allocation`` hook episodes.fire runs for a manager's allocate: episodes.fire has
     locked the worker's row (lock_worker), so the caseload, counted by this later statement, is exact."""
     def check(conn: Connection, state: EpisodeState, worker_row: dict) -> None:
         enforce_cap(settings, state, worker_row, caseload(conn, worker_row["key"]))
@@ -116,7 +116,7 @@ def allocation_check(settings: Settings):
 def caseloads(conn: Connection, settings: Settings, team: str | None = None) -> list[dict]:
     """Each worker's caseload against their cap, by team then worker."""
     if team is not None:
-        services.get_team(conn, team)
+        episodes.get_team(conn, team)
     held = (sa.select(EPISODE.c.worker, sa.func.count().label("n"))
             .where(EPISODE.c.stage.in_(ACTIVE), EPISODE.c.worker.is_not(None))
             .group_by(EPISODE.c.worker).subquery())
@@ -173,9 +173,9 @@ def _next_claim(crisis_over_cap: bool) -> sa.Select:
 # statement, which sees every allocation to this worker that committed before the lock was granted
 # (and none can commit after it until this claim ends); a move that refuses writes nothing.
 NEXT_CLAIM = {over: _next_claim(over) for over in (True, False)}
-# A claim's move: services.MOVE, and only while the worker is under cap, or the episode is a
+# A claim's move: episodes.MOVE, and only while the worker is under cap, or the episode is a
 # crisis that may go over (parameter crisis_ok, decided by enforce_cap's rule).
-CLAIM_MOVE = services.move_statement(sa.or_(HELD < CLAIMER_CAP, sa.bindparam("crisis_ok", type_=sa.Boolean)))
+CLAIM_MOVE = episodes.move_statement(sa.or_(HELD < CLAIMER_CAP, sa.bindparam("crisis_ok", type_=sa.Boolean)))
 EPISODE_FOR_UPDATE = sa.select(*STATE_COLUMNS).where(EPISODE.c.id == sa.bindparam("id")).with_for_update()
 
 
@@ -187,7 +187,7 @@ def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, 
     """
     worker_row = lock_worker(conn, worker)
     if worker_row["team"] != team:
-        services.get_team(conn, team)  # NotFound for an unknown team, before Forbidden
+        episodes.get_team(conn, team)  # NotFound for an unknown team, before Forbidden
         _own_team(worker_row, team)
     # One statement, after the worker's lock (so with a fresh snapshot), counts the caseload and
     # takes the first claimable episode; SKIP LOCKED passes over a row another claimer holds.
@@ -197,11 +197,11 @@ def claim_next(conn: Connection, settings: Settings, team: str, worker: str, *, 
         first = conn.execute(WAITING_IN.limit(1), {"team": team}).scalar_one_or_none()
         if first is not None:
             # Something waits but this worker may not take it: say why rather than "nothing waiting".
-            enforce_cap(settings, services.load_state(conn, first), worker_row, caseload(conn, worker))
+            enforce_cap(settings, episodes.load_state(conn, first), worker_row, caseload(conn, worker))
         return None
     state = EpisodeState(**row)
     load = caseload(conn, worker)  # counted after the worker's lock: exact
-    return services.fire(conn, settings, state.id, "allocate", worker=worker, allocation="self",
+    return episodes.fire(conn, settings, state.id, "allocate", worker=worker, allocation="self",
                          actor=actor, now=now, loaded=state, worker_row=worker_row,
                          check_allocation=lambda c, st, w: enforce_cap(settings, st, w, load))
 
@@ -223,7 +223,7 @@ NOT_HANDLED = "not handled"
 @functools.lru_cache(maxsize=4096)
 def _claim_hash(worker: str) -> str:
     """The request hash of a claim's allocate (the same for every claim by one worker)."""
-    return services.fire_hash("allocate", worker=worker)
+    return episodes.fire_hash("allocate", worker=worker)
 
 
 def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str, now):
@@ -232,7 +232,7 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
     ``raw`` is a psycopg connection (not in autocommit) with no transaction open. BEGIN;
     NEXT_CLAIM (the worker's row locked, then the first claimable episode's ``FOR UPDATE SKIP
     LOCKED``); CLAIM_MOVE (the guarded update with the caseload counted afresh, the event and its
-    outbox message); COMMIT. The Python between them is the write path's own (services.plan, the
+    outbox message); COMMIT. The Python between them is the write path's own (episodes.plan, the
     event row, the move's parameters); SQLAlchemy's execution, which was most of a claim's Python
     time, is skipped. Every statement is prepared on its first run (a pooled connection serves
     many claims).
@@ -261,9 +261,9 @@ def claim_next_pg(raw, settings: Settings, team: str, worker: str, *, actor: str
                     enforce_cap(settings, EpisodeState(*first), worker_row, found[3])
                 return None  # nothing waits, or what waits is held by other claimers
             state = EpisodeState(*row)  # claimable: the pick checked the cap, and the move checks it again
-            fact, new = services.plan(settings, state, "allocate", worker=worker, now=now)
-            event = services._event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
-            params = services.move_params(state, new, event, now)
+            fact, new = episodes.plan(settings, state, "allocate", worker=worker, now=now)
+            event = episodes._event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
+            params = episodes.move_params(state, new, event, now)
             params.update(team=team, worker=worker, default_cap=settings.caseload.default_cap,
                           crisis_ok=is_crisis(state) and settings.caseload.crisis_over_cap)
             moved = move.fetch(cur, params) is not None
@@ -290,6 +290,6 @@ def claim(conn: Connection, settings: Settings, episode_id: int, worker: str, *,
         raise Conflict(f"episode {episode_id} was already taken by {who} (stage {state.stage})",
                        episode_id=episode_id, worker=state.worker, stage=state.stage)
     load = caseload(conn, worker)
-    return services.fire(conn, settings, episode_id, "allocate", worker=worker, allocation="self",
+    return episodes.fire(conn, settings, episode_id, "allocate", worker=worker, allocation="self",
                          actor=actor, now=now, loaded=state, worker_row=worker_row,
                          check_allocation=lambda c, st, w: enforce_cap(settings, st, w, load))

@@ -26,11 +26,10 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.db import is_sqlite, unit_of_work
+from pathway.domain.stages import TRIGGERS
 from pathway.errors import NotFound, ValidationError
-from pathway.models import Outbox
-from pathway.stages import TRIGGERS
-from pathway.tracking_models import Delivery, DeliveryAttempt, Webhook
+from pathway.store.db import is_sqlite, unit_of_work
+from pathway.store.tables import Delivery, DeliveryAttempt, Outbox, Webhook
 
 log = logging.getLogger("pathway.webhooks")
 

@@ -1,0 +1,275 @@
+"""Every table of the engine, in one place: teams, workers, episodes (a projection), the append-only
+event log, the outbox, API tokens and idempotent replies, wait snapshots and breaches, webhooks and
+their deliveries, imported episodes' references and the working-day calendar.
+
+Times are aware datetimes stored in UTC (timestamptz on PostgreSQL); the ``*_on`` columns
+hold the Europe/London date of an instant, so reports count days in SQL on either database.
+A person is only ever the back end's reference (``person_ref``): no names, no addresses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Team(SQLModel, table=True):
+    key: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    created_at: dt.datetime
+    created_by: str = Field(max_length=200)
+
+
+class Worker(SQLModel, table=True):
+    key: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    team: str = Field(foreign_key="team.key", index=True, max_length=64)
+    caseload_cap: int | None = None  # None: the configured default
+    created_at: dt.datetime
+    created_by: str = Field(max_length=200)
+
+
+class Episode(SQLModel, table=True):
+    """The current state of one person's episode; rebuilt exactly by replaying its events."""
+
+    __table_args__ = (Index("ix_episode_queue", "team", "stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_ref: str = Field(index=True, max_length=64)
+    client_group: str = Field(max_length=64)
+    team: str = Field(foreign_key="team.key", max_length=64)
+    priority: str = Field(max_length=16)
+    route: str | None = Field(default=None, max_length=64)
+    stage: str = Field(index=True, max_length=16)
+    worker: str | None = Field(default=None, foreign_key="worker.key", index=True, max_length=64)
+    contact_at: dt.datetime
+    stage_at: dt.datetime  # when the current stage was entered
+    wait_from: dt.datetime | None = None  # start of the current conversation's wait clock
+    wait_from_on: dt.date | None = None  # its London date, for reports (0008_episode_wait_from_on)
+    allocated_at: dt.datetime | None = None  # first allocation in the current conversation
+    outcome: str | None = Field(default=None, max_length=64)
+    closed_at: dt.datetime | None = None
+    version: int
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+    request_hash: str | None = Field(default=None, max_length=64)
+
+
+class Event(SQLModel, table=True):
+    """One immutable entry of the log. Rows are inserted, never updated or deleted."""
+
+    __table_args__ = (
+        UniqueConstraint("episode_id", "seq", name="uq_event_episode_seq"),
+        UniqueConstraint("episode_id", "idempotency_key", name="uq_event_episode_idempotency"),
+        Index("ix_event_trigger_on", "trigger", "occurred_on"),
+        Index("ix_event_occurred_on", "occurred_on"),  # a period's events, for reports (0007_report_indexes)
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Found by episode through uq_event_episode_seq (episode_id leads it): no index of its own.
+    episode_id: int = Field(foreign_key="episode.id")
+    seq: int
+    trigger: str = Field(max_length=32)
+    from_stage: str | None = Field(default=None, max_length=16)
+    to_stage: str = Field(max_length=16)
+    occurred_at: dt.datetime
+    occurred_on: dt.date  # London date of occurred_at
+    recorded_at: dt.datetime
+    actor: str = Field(max_length=200)
+    worker: str | None = Field(default=None, max_length=64)
+    outcome: str | None = Field(default=None, max_length=64)
+    note: str | None = None
+    # After this event: when the conversation's wait clock started (for reports of waits and allocation).
+    wait_from: dt.datetime | None = None
+    wait_from_on: dt.date | None = None
+    first_allocation: bool = False  # an allocate that ends a wait (not a re-allocation after release)
+    allocation: str | None = Field(default=None, max_length=16)  # "self" or "manager"
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    request_hash: str | None = Field(default=None, max_length=64)
+
+
+class Outbox(SQLModel, table=True):
+    """Messages for the outside world, written in the same transaction as the change they report."""
+
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64)  # e.g. "episode.refer", "breach"
+    episode_id: int | None = None  # nothing looks messages up by episode: no index to keep up
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime
+    sent_at: dt.datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+# -- the HTTP API --------------------------------------------------------------------------------
+
+class ApiToken(SQLModel, table=True):
+    """One bearer token: a role, bound to a worker (duty) or a team (manager); the secret is never stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=16)  # duty | manager | integration | admin
+    worker: str | None = Field(default=None, foreign_key="worker.key", max_length=64)
+    team: str | None = Field(default=None, foreign_key="team.key", max_length=64)
+    token_hash: str = Field(unique=True, max_length=64)  # sha256 hex of the token
+    created_at: dt.datetime
+    created_by: str = Field(max_length=200)
+    revoked_at: dt.datetime | None = None
+
+
+class ApiRequest(SQLModel, table=True):
+    """The first reply to a write that carried an idempotency key, so a retry gets the same reply.
+
+    Contacts and events keep their own keys in the event log; this is for the other writes
+    (teams, workers, claims, webhooks, tokens). ``status`` 0 marks a request still running.
+    """
+
+    __tablename__ = "api_request"
+    __table_args__ = (UniqueConstraint("actor", "idempotency_key", name="uq_api_request_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(max_length=200)
+    idempotency_key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status: int = 0
+    response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: dt.datetime
+
+
+# -- background work: wait snapshots, breaches, webhooks and deliveries ---------------------------
+
+class WaitSnapshot(SQLModel, table=True):
+    """Who was waiting on one day, per team, client group and waiting stage (written by track_waits)."""
+
+    __tablename__ = "wait_snapshot"
+    __table_args__ = (UniqueConstraint("day", "team", "client_group", "stage", name="uq_wait_snapshot_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: dt.date
+    team: str = Field(max_length=64)
+    client_group: str = Field(max_length=64)
+    stage: str = Field(max_length=16)
+    waiting: int
+    median_days: float | None = None
+    p90_days: float | None = None
+    max_days: int | None = None
+    over_threshold: int
+    taken_at: dt.datetime  # when these figures were taken (today's rows are refreshed until the day ends)
+
+
+class Breach(SQLModel, table=True):
+    """An episode whose wait passed its threshold: recorded once per wait and threshold, with an alert."""
+
+    __table_args__ = (
+        UniqueConstraint("episode_id", "stage", "wait_from", "threshold_days", name="uq_breach_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="episode.id", index=True)
+    stage: str = Field(max_length=16)
+    team: str = Field(max_length=64)
+    client_group: str = Field(max_length=64)
+    wait_from: dt.datetime  # start of the wait that breached (a release does not restart it)
+    threshold_days: int
+    days_waiting: int
+    detected_on: dt.date
+    detected_at: dt.datetime
+
+
+class Webhook(SQLModel, table=True):
+    """A subscriber: deliveries of the chosen event kinds to ``url``, signed with ``secret``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The HMAC signing key, needed in clear to sign; never returned by listings.
+    secret: str = Field(max_length=500)
+    active: bool = True  # False: paused after repeated failures (or by hand); deliveries wait
+    consecutive_failures: int = 0
+    paused_at: dt.datetime | None = None
+    paused_reason: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime
+    created_by: str = Field(max_length=200)
+
+
+class Delivery(SQLModel, table=True):
+    """One outbox message for one subscriber; retried with backoff until delivered or given up."""
+
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "outbox_id", name="uq_delivery_once"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhook.id", index=True)
+    outbox_id: int = Field(foreign_key="outbox.id")
+    kind: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # pending | delivered | failed (gave up)
+    attempts: int = 0
+    next_attempt_at: dt.datetime
+    queued_at: dt.datetime | None = None  # when a deliver_webhook task was last sent for it
+    locked_until: dt.datetime | None = None  # a sender's lease while it posts
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None = None
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """The delivery log: every attempt with its answer."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    attempt: int
+    at: dt.datetime
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=1000)
+    duration_ms: int
+
+
+# -- history import and the working-day calendar -------------------------------------------------
+
+class EpisodeRef(SQLModel, table=True):
+    """The back end's reference for an imported episode, so a re-import finds the episode again."""
+
+    __tablename__ = "episode_ref"
+
+    ref: str = Field(primary_key=True, max_length=64)
+    episode_id: int = Field(foreign_key="episode.id", unique=True)
+    imported_at: dt.datetime
+
+
+class CalendarDay(SQLModel, table=True):
+    """One date of the working-day calendar."""
+
+    __tablename__ = "calendar_day"
+
+    day: dt.date = Field(primary_key=True)
+    is_working: bool
+    working_index: int
+
+
+# The tables as SQLAlchemy Core sees them: what every statement in the store is built from.
+TEAM = Team.__table__
+WORKER = Worker.__table__
+EPISODE = Episode.__table__
+EVENT = Event.__table__
+OUTBOX = Outbox.__table__
+TOKEN = ApiToken.__table__
+REQUEST = ApiRequest.__table__
+SNAPSHOT = WaitSnapshot.__table__
+BREACH = Breach.__table__
+WEBHOOK = Webhook.__table__
+DELIVERY = Delivery.__table__
+ATTEMPT = DeliveryAttempt.__table__
+EPISODE_REF = EpisodeRef.__table__
+CALENDAR = CalendarDay.__table__
