@@ -10,31 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
 from pathway.errors import ValidationError
-
-# The national Primary Support Reason categories, plus "not yet known".
-CLIENT_GROUPS = (
-    "physical_support",
-    "sensory_support",
-    "memory_and_cognition",
-    "learning_disability",
-    "mental_health",
-    "social_support",
-    "unknown",
-)
-OUTCOMES = (
-    "information_and_advice",
-    "signposted",
-    "welfare_check_done",
-    "met_at_c1",
-    "crisis_resolved",
-    "long_term_support",
-    "declined",
-    "moved_away",
-    "died",
-    "no_further_action",
-)
-PRIORITIES = ("crisis", "high", "normal", "low")
 
 # Target days to allocation per waiting stage. Conversation 1 within 11 days is what
 # scrutiny panels praised; a crisis waits a day at most.

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from pathway.domain import days
-from pathway.domain.stages import WAITING, Move, next_stage
+from pathway.domain.stages import WAITING, Probe, next_stage
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,8 @@ def start(episode_id: int | None, fact: Fact) -> EpisodeState:
     )
 
 
-def move_for(state: EpisodeState, fact: Fact) -> Move:
-    return Move(stage=state.stage, outcome=fact.outcome, worker=fact.worker,
+def move_for(state: EpisodeState, fact: Fact) -> Probe:
+    return Probe(stage=state.stage, outcome=fact.outcome, worker=fact.worker,
                 keep_worker=bool(fact.data.get("keep_worker")), to=fact.data.get("to"))
 
 

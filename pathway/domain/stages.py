@@ -77,7 +77,7 @@ GUARD_MESSAGES = {
 
 
 @dataclass
-class Move:
+class Probe:
     """What a trigger is asked to do: the plain object bound to the machine while it checks.
 
     A SQLModel row cannot be the machine's model (the machine adds trigger methods and
@@ -127,7 +127,7 @@ def allowed_triggers(stage: str) -> list[str]:
 _ALLOWED: dict[tuple, str] = {}
 
 
-def next_stage(move: Move, trigger: str) -> str:
+def next_stage(move: Probe, trigger: str) -> str:
     """The stage ``trigger`` moves to from ``move.stage``, or a PathwayError saying why not."""
     key = (move.stage, trigger, move.has_outcome(), move.has_worker(), bool(move.keep_worker), move.to)
     dest = _ALLOWED.get(key)
@@ -136,7 +136,7 @@ def next_stage(move: Move, trigger: str) -> str:
     return dest
 
 
-def _ask_machine(move: Move, trigger: str) -> str:
+def _ask_machine(move: Probe, trigger: str) -> str:
     if trigger not in TRIGGERS:
         raise ValidationError(
             f"unknown trigger {trigger!r}; triggers are: {', '.join(TRIGGERS)}",

@@ -2,30 +2,30 @@
 
 import pytest
 
-from pathway.domain.stages import ACTIVE, OPEN, STAGES, TRIGGERS, WAITING, Move, allowed_triggers, next_stage
+from pathway.domain.stages import ACTIVE, OPEN, STAGES, TRIGGERS, WAITING, Probe, allowed_triggers, next_stage
 from pathway.errors import InvalidTransition, ValidationError
 
 # Every move of DESIGN.md's table, written out by hand.
 EXPECTED = [
-    (Move("contact", outcome="signposted"), "resolve", "closed"),
-    (Move("contact"), "refer", "c1_waiting"),
-    (Move("c1_waiting", worker="amira"), "allocate", "c1_active"),
-    (Move("c2_waiting", worker="amira"), "allocate", "c2_active"),
-    (Move("c3_waiting", worker="amira"), "allocate", "c3_active"),
-    (Move("c1_active"), "release", "c1_waiting"),
-    (Move("c2_active"), "release", "c2_waiting"),
-    (Move("c3_active"), "release", "c3_waiting"),
-    (Move("contact"), "crisis", "c2_waiting"),
-    (Move("c1_waiting"), "crisis", "c2_waiting"),
-    (Move("c1_active"), "crisis", "c2_waiting"),
-    (Move("c1_active", keep_worker=True), "crisis", "c2_active"),
-    (Move("c3_waiting"), "crisis", "c2_waiting"),
-    (Move("c3_active", keep_worker=True), "crisis", "c2_active"),
-    (Move("c2_active"), "stabilise", "c1_active"),
-    (Move("c2_active", to="c1"), "stabilise", "c1_active"),
-    (Move("c2_active", to="c3"), "stabilise", "c3_waiting"),
-    (Move("c1_active"), "plan", "c3_waiting"),
-] + [(Move(stage, outcome="declined"), "close", "closed") for stage in OPEN]
+    (Probe("contact", outcome="signposted"), "resolve", "closed"),
+    (Probe("contact"), "refer", "c1_waiting"),
+    (Probe("c1_waiting", worker="amira"), "allocate", "c1_active"),
+    (Probe("c2_waiting", worker="amira"), "allocate", "c2_active"),
+    (Probe("c3_waiting", worker="amira"), "allocate", "c3_active"),
+    (Probe("c1_active"), "release", "c1_waiting"),
+    (Probe("c2_active"), "release", "c2_waiting"),
+    (Probe("c3_active"), "release", "c3_waiting"),
+    (Probe("contact"), "crisis", "c2_waiting"),
+    (Probe("c1_waiting"), "crisis", "c2_waiting"),
+    (Probe("c1_active"), "crisis", "c2_waiting"),
+    (Probe("c1_active", keep_worker=True), "crisis", "c2_active"),
+    (Probe("c3_waiting"), "crisis", "c2_waiting"),
+    (Probe("c3_active", keep_worker=True), "crisis", "c2_active"),
+    (Probe("c2_active"), "stabilise", "c1_active"),
+    (Probe("c2_active", to="c1"), "stabilise", "c1_active"),
+    (Probe("c2_active", to="c3"), "stabilise", "c3_waiting"),
+    (Probe("c1_active"), "plan", "c3_waiting"),
+] + [(Probe(stage, outcome="declined"), "close", "closed") for stage in OPEN]
 
 
 @pytest.mark.parametrize(("move", "trigger", "dest"), EXPECTED)
@@ -45,7 +45,7 @@ def test_allowed_triggers_per_stage():
 
 def test_impossible_move_names_stage_and_allowed():
     with pytest.raises(InvalidTransition) as err:
-        next_stage(Move("c1_waiting"), "plan")
+        next_stage(Probe("c1_waiting"), "plan")
     assert err.value.stage == "c1_waiting"
     assert err.value.allowed == ["allocate", "crisis", "close"]
     assert "cannot plan from stage c1_waiting" in str(err.value)
@@ -53,11 +53,11 @@ def test_impossible_move_names_stage_and_allowed():
 
 
 @pytest.mark.parametrize(("move", "trigger", "words"), [
-    (Move("contact"), "resolve", "an outcome is required"),
-    (Move("c2_active"), "close", "an outcome is required"),
-    (Move("c1_waiting"), "allocate", "a worker is required"),
-    (Move("c1_waiting"), "teleport", "unknown trigger 'teleport'"),
-    (Move("c2_active", to="c9"), "stabilise", "'c1' or 'c3'"),
+    (Probe("contact"), "resolve", "an outcome is required"),
+    (Probe("c2_active"), "close", "an outcome is required"),
+    (Probe("c1_waiting"), "allocate", "a worker is required"),
+    (Probe("c1_waiting"), "teleport", "unknown trigger 'teleport'"),
+    (Probe("c2_active", to="c9"), "stabilise", "'c1' or 'c3'"),
 ])
 def test_guards_say_what_is_missing(move, trigger, words):
     with pytest.raises(ValidationError, match=words):
