@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from pathway.domain import days
+from pathway.domain.commands import Move
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import conversation
 from pathway.services import duty, episodes
@@ -105,21 +106,25 @@ class Engine:
                 actor=actor or self.actor, now=self.now())
         return self.episode_out(state)
 
-    def fire(self, episode_id: int, trigger: str, *, occurred_at=None, worker: str | None = None,
-             outcome: str | None = None, note: str | None = None, keep_worker: bool = False,
-             to: str | None = None, idempotency_key: str | None = None,
-             expected_version: int | None = None, actor: str | None = None) -> EpisodeOut:
-        """Move an episode on: ``trigger`` is one of pathway.stages.TRIGGERS."""
+    def fire(self, episode_id: int, trigger: str, *, actor: str | None = None, **fields) -> EpisodeOut:
+        """Move an episode on: ``trigger`` is one of pathway.domain.stages.TRIGGERS; ``fields`` are the
+        rest of a :class:`pathway.domain.commands.Move` (worker, outcome, keep_worker, to, note,
+        occurred_at, idempotency_key, expected_version)."""
+        return self.move(episode_id, Move(trigger=trigger, **fields), actor=actor)
+
+    def move(self, episode_id: int, command: Move, *, actor: str | None = None) -> EpisodeOut:
+        """Apply one move command to the episode (the write every interface's move ends in)."""
         # On PostgreSQL a move writes with one statement (episodes.MOVE, from the version it read:
         # it cannot land on a changed episode), so it needs no transaction around it and saves
         # BEGIN's and COMMIT's round trips. Not an allocation: that locks the worker and counts the
         # caseload before its move, and the lock must last until the move is committed.
+        trigger = command.trigger
         one_statement = trigger != "allocate" and self.db.dialect.name == "postgresql"
         with statement_by_statement(self.db) if one_statement else self.transaction() as conn:
             state = episodes.fire(
-                conn, self.settings, episode_id, trigger, occurred_at=occurred_at, worker=worker,
-                outcome=outcome, note=note, keep_worker=keep_worker, to=to,
-                idempotency_key=idempotency_key, expected_version=expected_version,
+                conn, self.settings, episode_id, trigger, occurred_at=command.occurred_at, worker=command.worker,
+                outcome=command.outcome, note=command.note, keep_worker=command.keep_worker, to=command.to,
+                idempotency_key=command.idempotency_key, expected_version=command.expected_version,
                 actor=actor or self.actor, now=self.now(),
                 check_allocation=duty.allocation_check(self.settings))
         return self.episode_out(state)
