@@ -16,6 +16,7 @@ from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, load_settings
 from pathway.store.db import make_engine, statement_by_statement, unit_of_work, upgrade
+from pathway.store.unit import Store
 
 
 class EpisodeOut(BaseModel):
@@ -57,6 +58,7 @@ class Engine:
         overrides = {"database_url": url} if url else {}
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
         self.db = make_engine(self.settings.database_url, pool_size=self.settings.database_pool_size)
+        self.store = Store(self.db)  # the dialect is read here, once
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # -- reports: waits, allocation, trends, … (pathway/reports.py)
