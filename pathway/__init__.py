@@ -7,12 +7,13 @@ from pathway.errors import (
     InvalidTransition,
     NotFound,
     PathwayError,
+    StaleVersion,
     ValidationError,
 )
 from pathway.services.engine import Engine, EpisodeOut
 
 __all__ = [
     "Engine", "EpisodeOut", "PathwayError", "InvalidTransition", "NotFound", "CaseloadFull",
-    "Conflict", "ValidationError", "Forbidden",
+    "Conflict", "StaleVersion", "ValidationError", "Forbidden",
 ]
 __version__ = "0.1.0"

@@ -69,3 +69,10 @@ class CaseloadFull(PathwayError):
 class Forbidden(PathwayError):
     code = "forbidden"
     http_status = 403
+
+
+class StaleVersion(Conflict):
+    """The caller moved from a version of the episode that is no longer current (HTTP If-Match)."""
+
+    code = "stale_version"
+    http_status = 412

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from pathway.domain import days
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
-from pathway.errors import Conflict, NotFound, ValidationError
+from pathway.errors import Conflict, NotFound, StaleVersion, ValidationError
 from pathway.settings import PRIORITIES, Settings
 from pathway.store.db import driven
 from pathway.store.tables import Episode, Event, Outbox, Team, Worker
@@ -337,7 +337,7 @@ def fire(conn: Connection, settings: Settings, episode_id: int, trigger: str, *,
                                f"{episode_id} for a different request", episode_id=episode_id)
             return replay(conn, episode_id, up_to_seq=found.seq)
     if expected_version is not None and expected_version != state.version:
-        raise Conflict(f"episode {episode_id} has changed (version {state.version}, "
+        raise StaleVersion(f"episode {episode_id} has changed (version {state.version}, "
                        f"expected {expected_version}); reload it and try again",
                        episode_id=episode_id, version=state.version)
     fact, new = plan(settings, state, trigger, occurred_at=occurred_at, worker=worker, outcome=outcome,
