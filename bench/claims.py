@@ -30,8 +30,10 @@ from bench.common import Timer, parser, report, scratch_database
 from pathway import CaseloadFull, Engine
 from pathway.domain.episode import Fact, apply, start
 from pathway.domain.stages import ACTIVE
-from pathway.services.episodes import EPISODE, EVENT, OUTBOX, _event_row, _state_values
 from pathway.settings import load_settings
+from pathway.store.episodes import event_row as _event_row
+from pathway.store.episodes import state_values as _state_values
+from pathway.store.tables import EPISODE, EVENT, OUTBOX
 
 QUEUE_SIZE = {"small": 400, "council": 3000, "decade": 10000}
 # Rounds of floor, engine, engine, floor per number of claimers: a pass of the small queue lasts
@@ -202,7 +204,7 @@ def _back_to_the_queue(engine: Engine, team: str, mark: dict) -> None:
 
 def order_sql(engine: Engine) -> str:
     """The claim order as the SQL text PostgreSQL runs, so the floor honours the same order."""
-    from pathway.services.duty import CLAIM_ORDER
+    from pathway.store.duty import CLAIM_ORDER
 
     query = sa.select(EPISODE.c.id).order_by(*CLAIM_ORDER)
     text = str(query.compile(engine.db, compile_kwargs={"literal_binds": True}))

@@ -32,10 +32,11 @@ from bench.common import Timer, parser, report, scratch_database
 from pathway import Engine
 from pathway.domain import days
 from pathway.domain.episode import Fact, apply, start
-from pathway.services.episodes import _event_row, _state_values
 from pathway.services.reports import REPORT_SESSION
 from pathway.settings import CLIENT_GROUPS, Settings
 from pathway.store.db import make_engine
+from pathway.store.episodes import event_row as _event_row
+from pathway.store.episodes import state_values as _state_values
 
 EPISODES = {"small": 20_000, "council": 1_000_000, "decade": 1_000_000}
 YEARS = {"small": 2, "council": 10, "decade": 10}

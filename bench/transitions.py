@@ -20,9 +20,9 @@ from bench.common import Timer, parser, report, scratch_database
 from pathway import Engine
 from pathway.domain import days
 from pathway.domain.episode import Fact, apply, start
-from pathway.services import episodes as write_path
 from pathway.services.synthetic import SIZES, Simulation
 from pathway.settings import load_settings
+from pathway.store import episodes as write_path
 
 # Episodes whose moves are timed, per size (each has ~2.3 moves after its contact).
 EPISODES = {"small": 400, "council": 10_000, "decade": 40_000}
@@ -70,20 +70,20 @@ def floor_statements(conn: sa.Connection, episodes: list[list[dict]], now: dt.da
     moves = []
     for events in episodes:
         state = start(None, fact_of(events[0]))
-        episode_id = conn.execute(write_path.EPISODE.insert().values(**write_path._state_values(state))
+        episode_id = conn.execute(write_path.EPISODE.insert().values(**write_path.state_values(state))
                                   .returning(write_path.EPISODE.c.id)).scalar_one()
         state = state.__class__(**{**state.__dict__, "id": episode_id})
         for e in events[1:]:
             fact = fact_of({**e, "worker": floor_worker(e["worker"])})
             new = apply(state, fact)
-            event = write_path._event_row(state, new, fact, "bench", None,
+            event = write_path.event_row(state, new, fact, "bench", None,
                                         "manager" if fact.trigger == "allocate" else None, None, "0" * 64, now)
             payload = {"kind": f"episode.{fact.trigger}", "episode_id": episode_id, "seq": event["seq"],
                        "trigger": fact.trigger, "from_stage": event["from_stage"], "to_stage": event["to_stage"],
                        "occurred_at": fact.occurred_at.isoformat(), "actor": "bench",
                        "person_ref": new.person_ref, "client_group": new.client_group, "team": new.team,
                        "priority": new.priority, "worker": new.worker, "outcome": fact.outcome}
-            values = write_path._state_values(new)
+            values = write_path.state_values(new)
             moves.append((e["occurred_at"], values | {"id": episode_id, "old_version": state.version},
                           event | {"data": json.dumps(event["data"])},
                           {"kind": payload["kind"], "episode_id": episode_id, "payload": json.dumps(payload),
@@ -93,7 +93,7 @@ def floor_statements(conn: sa.Connection, episodes: list[list[dict]], now: dt.da
     return moves
 
 
-STATE_COLUMNS = [*(c for c in write_path.STATE_FIELDS if c != "id"), "wait_from_on"]  # the row _state_values writes
+STATE_COLUMNS = [*(c for c in write_path.STATE_FIELDS if c != "id"), "wait_from_on"]  # the row state_values writes
 UPDATE = ("UPDATE episode SET " + ", ".join(f"{c} = %({c})s" for c in STATE_COLUMNS)
           + " WHERE id = %(id)s AND version = %(old_version)s")
 EVENT_COLUMNS = ["episode_id", "seq", "trigger", "from_stage", "to_stage", "occurred_at", "occurred_on", "recorded_at",

@@ -15,9 +15,11 @@ import secrets
 
 import sqlalchemy as sa
 
+from pathway.domain.checks import request_hash
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, ValidationError
 from pathway.services import episodes
 from pathway.store.tables import ApiRequest, ApiToken
+from pathway.store.unit import Unit
 
 TOKEN = ApiToken.__table__
 REQUEST = ApiRequest.__table__
@@ -72,7 +74,7 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
         if role == "duty":
             if worker is None:
                 raise ValidationError("a duty token acts as one worker: give --worker", field="worker")
-            worker_row = episodes.get_worker(conn, worker)
+            worker_row = episodes.get_worker(Unit(conn, engine.store), worker)
             if team is not None and team != worker_row["team"]:
                 raise ValidationError(f"worker {worker!r} is in team {worker_row['team']!r}, not {team!r}",
                                       field="team")
@@ -82,7 +84,7 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
                 raise ValidationError("a manager token is for one team: give --team", field="team")
             if worker is not None:
                 raise ValidationError("a manager token is for a team, not a worker", field="worker")
-            episodes.get_team(conn, team)
+            episodes.get_team(Unit(conn, engine.store), team)
         elif worker is not None or team is not None:
             raise ValidationError(f"an {role} token is not bound to a worker or a team", field="role")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -136,7 +138,7 @@ def idempotent(engine, actor: Actor, key: str | None, body: dict, run,
         return run()
     if not isinstance(key, str) or not 1 <= len(key) <= 200:
         raise ValidationError("idempotency_key is 1-200 characters", field="idempotency_key")
-    body_hash = episodes.request_hash(body)
+    body_hash = request_hash(body)
     where = sa.and_(REQUEST.c.actor == actor.label, REQUEST.c.idempotency_key == key)
     with engine.transaction() as conn:
         found = conn.execute(sa.select(REQUEST.c.request_hash, REQUEST.c.status, REQUEST.c.response,

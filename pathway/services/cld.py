@@ -36,8 +36,8 @@ from sqlalchemy.engine import Connection
 
 from pathway.domain import days
 from pathway.errors import ValidationError
-from pathway.services.episodes import EPISODE, EVENT
 from pathway.services.history import read_toml
+from pathway.store.tables import EPISODE, EVENT
 
 PARTS = ("contact", "c1", "c2", "c3")
 EVENT_TYPES = ("Request", "Assessment", "Review")

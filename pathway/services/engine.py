@@ -8,14 +8,14 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from pathway.domain import days
-from pathway.domain.commands import Move
+from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import conversation
 from pathway.services import duty, episodes
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, load_settings
-from pathway.store.db import make_engine, statement_by_statement, unit_of_work, upgrade
+from pathway.store.db import make_engine, unit_of_work, upgrade
 from pathway.store.unit import Store
 
 
@@ -87,25 +87,27 @@ class Engine:
     # -- teams and workers ------------------------------------------------------------------------
 
     def create_team(self, key: str, name: str, *, actor: str | None = None) -> dict:
-        with self.transaction() as conn:
-            return episodes.create_team(conn, key, name, actor or self.actor, self.now())
+        with self.store.unit() as uow:
+            return episodes.create_team(uow, key, name, actor or self.actor, self.now())
 
     def create_worker(self, key: str, name: str, team: str, caseload_cap: int | None = None, *,
                       actor: str | None = None) -> dict:
-        with self.transaction() as conn:
-            return episodes.create_worker(conn, key, name, team, caseload_cap, actor or self.actor, self.now())
+        with self.store.unit() as uow:
+            return episodes.create_worker(uow, key, name, team, caseload_cap, actor or self.actor, self.now())
 
     # -- episodes ---------------------------------------------------------------------------------
 
-    def record_contact(self, person_ref: str, client_group: str, team: str, *, occurred_at=None,
-                       priority: str = "normal", route: str | None = None,
-                       idempotency_key: str | None = None, actor: str | None = None) -> EpisodeOut:
-        """A new contact: creates the person's episode at stage ``contact``."""
-        with self.transaction() as conn:
-            state = episodes.record_contact(
-                conn, self.settings, person_ref=person_ref, client_group=client_group, team=team,
-                occurred_at=occurred_at, priority=priority, route=route, idempotency_key=idempotency_key,
-                actor=actor or self.actor, now=self.now())
+    def record_contact(self, person_ref: str, client_group: str, team: str, *, actor: str | None = None,
+                       **fields) -> EpisodeOut:
+        """A new contact: creates the person's episode at stage ``contact``. ``fields`` are the rest of a
+        :class:`pathway.domain.commands.RecordContact` (occurred_at, priority, route, idempotency_key)."""
+        return self.contact(RecordContact(person_ref=person_ref, client_group=client_group, team=team, **fields),
+                            actor=actor)
+
+    def contact(self, command: RecordContact, *, actor: str | None = None) -> EpisodeOut:
+        """Record one contact command (the write every interface's contact ends in)."""
+        with self.store.unit() as uow:
+            state = episodes.record_contact(uow, self.settings, command, actor=actor or self.actor, now=self.now())
         return self.episode_out(state)
 
     def fire(self, episode_id: int, trigger: str, *, actor: str | None = None, **fields) -> EpisodeOut:
@@ -116,34 +118,24 @@ class Engine:
 
     def move(self, episode_id: int, command: Move, *, actor: str | None = None) -> EpisodeOut:
         """Apply one move command to the episode (the write every interface's move ends in)."""
-        # On PostgreSQL a move writes with one statement (episodes.MOVE, from the version it read:
-        # it cannot land on a changed episode), so it needs no transaction around it and saves
-        # BEGIN's and COMMIT's round trips. Not an allocation: that locks the worker and counts the
-        # caseload before its move, and the lock must last until the move is committed.
-        trigger = command.trigger
-        one_statement = trigger != "allocate" and self.db.dialect.name == "postgresql"
-        with statement_by_statement(self.db) if one_statement else self.transaction() as conn:
-            state = episodes.fire(
-                conn, self.settings, episode_id, trigger, occurred_at=command.occurred_at, worker=command.worker,
-                outcome=command.outcome, note=command.note, keep_worker=command.keep_worker, to=command.to,
-                idempotency_key=command.idempotency_key, expected_version=command.expected_version,
-                actor=actor or self.actor, now=self.now(),
-                check_allocation=duty.allocation_check(self.settings))
+        # An allocation locks its worker until the move commits.
+        with self.store.move_unit(locks=command.trigger == "allocate") as uow:
+            state = episodes.move(uow, self.settings, episode_id, command, actor=actor or self.actor, now=self.now())
         return self.episode_out(state)
 
     def get(self, episode_id: int) -> EpisodeOut:
-        with self.transaction(write=False) as conn:
-            return self.episode_out(episodes.load_state(conn, episode_id))
+        with self.store.unit(write=False) as uow:
+            return self.episode_out(episodes.load_state(uow, episode_id))
 
     def history(self, episode_id: int) -> list[dict]:
         """The episode's append-only event log, oldest first."""
-        with self.transaction(write=False) as conn:
-            return episodes.history(conn, episode_id)
+        with self.store.unit(write=False) as uow:
+            return episodes.history(uow, episode_id)
 
     def replay(self, episode_id: int) -> EpisodeOut:
         """The episode rebuilt from its events alone (it equals ``get``: the log is the truth)."""
-        with self.transaction(write=False) as conn:
-            return self.episode_out(episodes.replay(conn, episode_id))
+        with self.store.unit(write=False) as uow:
+            return self.episode_out(episodes.replay(uow, episode_id))
 
     def allocations(self, episode_id: int) -> list[dict]:
         """Every wait of the episode that ended in an allocation: conversation, start, allocation, days."""
@@ -157,43 +149,31 @@ class Engine:
                             "days": days.days_from(ev["wait_from"], ev["occurred_at"], mode)})
         return out
 
-    # -- duty desk: queues and self-allocation (pathway/duty.py) ------------------------------
+    # -- duty desk: queues and self-allocation (pathway/services/duty.py) ----------------------------
 
     def queue(self, team: str) -> list[EpisodeOut]:
-        """The team's waiting episodes in claim order (pathway.allocation.CLAIM_ORDER)."""
-        with self.transaction(write=False) as conn:
-            return [self.episode_out(state) for state in duty.queue(conn, team)]
+        """The team's waiting episodes in claim order (pathway.domain.duty.claim_key)."""
+        with self.store.unit(write=False) as uow:
+            return [self.episode_out(state) for state in duty.queue(uow, team)]
 
     def claim_next(self, team: str, worker: str, *, actor: str | None = None) -> EpisodeOut | None:
         """Self-allocation: ``worker`` takes the first claimable episode of their team's queue.
 
         None when nothing waits; CaseloadFull when the worker is at cap (a crisis may still be
         taken over cap when ``caseload.crisis_over_cap`` is set, the default)."""
-        actor = actor or self.actor
-        if self.db.dialect.name == "postgresql":  # the same claim, run by psycopg (see claim_next_pg)
-            raw = self.db.raw_connection()
-            try:
-                state = duty.claim_next_pg(raw.driver_connection, self.settings, team, worker,
-                                                 actor=actor, now=self.now())
-            finally:
-                raw.close()  # back to the pool
-            if state is not duty.NOT_HANDLED:
-                return None if state is None else self.episode_out(state)
-        with self.transaction() as conn:
-            state = duty.claim_next(conn, self.settings, team, worker, actor=actor, now=self.now())
+        state = duty.claim_next(self.store, self.settings, team, worker, actor=actor or self.actor, now=self.now())
         return None if state is None else self.episode_out(state)
 
     def claim(self, episode_id: int, worker: str, *, actor: str | None = None) -> EpisodeOut:
         """Self-allocation of one waiting episode; Conflict if someone has already taken it."""
-        with self.transaction() as conn:
-            state = duty.claim(conn, self.settings, episode_id, worker, actor=actor or self.actor,
-                                     now=self.now())
+        with self.store.unit() as uow:
+            state = duty.claim(uow, self.settings, episode_id, worker, actor=actor or self.actor, now=self.now())
         return self.episode_out(state)
 
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
-        with self.transaction(write=False) as conn:
-            return duty.caseloads(conn, self.settings, team)
+        with self.store.unit(write=False) as uow:
+            return duty.caseloads(uow, self.settings, team)
 
     # -- reports (pathway/reports.py) --------------------------------------------------------------
 

@@ -32,13 +32,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pathway.domain import days
+from pathway.domain.checks import FUTURE_SLACK, REF_PATTERN
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import Conflict, PathwayError, ValidationError
-from pathway.services import episodes
 from pathway.settings import PRIORITIES, Settings
 from pathway.store.db import is_sqlite
-from pathway.store.tables import EPISODE_REF
+from pathway.store.episodes import event_row, state_values
+from pathway.store.tables import EPISODE, EPISODE_REF, EVENT, TEAM, WORKER
 
 # The CSV layout, in our words. A council's mapping file may rename any of them.
 COLUMNS = ("episode_ref", "seq", "person_ref", "client_group", "team", "trigger", "occurred_at", "worker",
@@ -49,7 +50,7 @@ CODED = ("client_group", "outcome", "trigger", "priority", "route", "team", "wor
 MAX_LISTED = 100  # bad rows listed in a report; the rest are counted
 TRUE = frozenset({"1", "true", "yes", "y", "t"})
 FALSE = frozenset({"", "0", "false", "no", "n", "f"})
-_REF = episodes.REF_PATTERN.match
+_REF = REF_PATTERN.match
 _TRIGGERS = frozenset(("record_contact",) + TRIGGERS)
 NOT_CSV = {b"PK\x03\x04": "a zip archive or an Excel .xlsx workbook",
            b"\xd0\xcf\x11\xe0": "an Excel .xls workbook", b"%PDF": "a PDF document"}
@@ -303,15 +304,15 @@ class _Import:
         self.conn, self.settings, self.mapping, self.write = conn, settings, mapping, write
         self.checked = checked  # the source passed a checking pass: its rows' own values are known good
         self.actor, self.now, self.batch_size, self.progress = actor, now, batch_size, progress
-        self.latest = now + episodes.FUTURE_SLACK
+        self.latest = now + FUTURE_SLACK
         self.errors: list[dict] = []
         self.error_count = 0
         self.summary = ImportSummary()
         self.groups: Counter = Counter()
         self.client_groups = set(settings.client_groups)
         self.outcomes = set(settings.outcomes)
-        self.teams = set(conn.execute(sa.select(episodes.TEAM.c.key)).scalars())
-        self.workers = dict(conn.execute(sa.select(episodes.WORKER.c.key, episodes.WORKER.c.team)).all())
+        self.teams = set(conn.execute(sa.select(TEAM.c.key)).scalars())
+        self.workers = dict(conn.execute(sa.select(WORKER.c.key, WORKER.c.team)).all())
         self.any_refs = conn.execute(sa.select(EPISODE_REF.c.ref).limit(1)).first() is not None
         self.codes = {f: codes for f, codes in mapping.codes.items() if codes}
         self.postgres = not is_sqlite(conn)
@@ -574,13 +575,13 @@ class _Import:
             out.refs.append({"ref": first.ref, "episode_id": episode_id, "imported_at": self.now})
         for before, after, fact, row in events:
             allocation = (row.allocation or "manager") if fact.trigger == "allocate" else None
-            out.events.append(episodes._event_row(before, after, fact, row.actor or self.actor, row.note,
+            out.events.append(event_row(before, after, fact, row.actor or self.actor, row.note,
                                                   allocation, None, None, self.now))
         if stored is None:
-            out.episodes.append({"id": episode_id, **episodes._state_values(state), "idempotency_key": None,
+            out.episodes.append({"id": episode_id, **state_values(state), "idempotency_key": None,
                                  "request_hash": None})
         else:
-            out.updates.append({"b_id": episode_id, "b_version": stored.version, **episodes._state_values(state)})
+            out.updates.append({"b_id": episode_id, "b_version": stored.version, **state_values(state)})
 
     def move(self, row: _Row, state: EpisodeState | None, first: _Row, episode_id: int | None):
         """The row as a move of the episode: (state before, state after, fact), or why it is refused."""
@@ -632,7 +633,7 @@ class _Import:
         if not found:
             return {}
         by_id: dict[int, list] = {i: [] for i in found.values()}
-        ev = episodes.EVENT
+        ev = EVENT
         for part in _slices(list(by_id)):
             q = (sa.select(ev.c.episode_id, ev.c.seq, ev.c.trigger, ev.c.occurred_at, ev.c.worker, ev.c.outcome,
                            ev.c.note, ev.c.data).where(ev.c.episode_id.in_(part))
@@ -649,15 +650,15 @@ class _Import:
                 "SELECT nextval(pg_get_serial_sequence('episode', 'id')) FROM generate_series(1, %(n)s)",
                 {"n": n}).scalars())
         # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so the next ids are ours.
-        top = self.conn.execute(sa.select(sa.func.max(episodes.EPISODE.c.id))).scalar() or 0
+        top = self.conn.execute(sa.select(sa.func.max(EPISODE.c.id))).scalar() or 0
         return list(range(top + 1, top + 1 + n))
 
     def insert(self, out: _Out) -> None:
-        for table, rows in ((episodes.EPISODE, out.episodes), (EPISODE_REF, out.refs)):
+        for table, rows in ((EPISODE, out.episodes), (EPISODE_REF, out.refs)):
             if rows:
                 write_rows(self.conn, table, rows)
         if out.updates:
-            ep = episodes.EPISODE
+            ep = EPISODE
             names = [n for n in out.updates[0] if not n.startswith("b_")]
             stmt = (ep.update().where(ep.c.id == sa.bindparam("b_id"), ep.c.version == sa.bindparam("b_version"))
                     .values({n: sa.bindparam(n) for n in names}))
@@ -666,7 +667,7 @@ class _Import:
                 raise Conflict("an imported episode was changed while the import ran; nothing was written, "
                                "run the import again")
         if out.events:
-            write_rows(self.conn, episodes.EVENT, out.events)
+            write_rows(self.conn, EVENT, out.events)
 
 
 def write_rows(conn: Connection, table: sa.Table, rows: list[dict]) -> None:

@@ -31,9 +31,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from pathway.domain import days
+from pathway.domain.checks import FUTURE_SLACK
 from pathway.domain.stages import STAGES, WAITING
 from pathway.errors import ValidationError
-from pathway.services.episodes import FUTURE_SLACK
 from pathway.settings import PRIORITIES, Settings
 from pathway.store.calendar import check_covered, working_days_sql
 from pathway.store.calendar import ensure as ensure_calendar
@@ -806,13 +806,14 @@ class Reports:
         """Active episodes per worker against their cap (the duty desk's count), or per team:
         ``workers, caseload, capacity, over_cap`` (workers above their cap)."""
         from pathway.services import duty
+        from pathway.store.unit import Unit
 
         by = by or "worker"
         if by not in ("worker", "team"):
             raise ValidationError(f"caseloads by {by!r}: use 'worker' or 'team'", field="by")
         self._check_team(team)
         with self.engine.transaction(write=False) as conn:
-            rows = duty.caseloads(conn, self.settings, team)
+            rows = duty.caseloads(Unit(conn, self.engine.store), self.settings, team)
         if by == "worker":
             return rows
         teams: dict[str, dict] = {}

@@ -23,6 +23,7 @@ from pathway.services import episodes
 from pathway.services.outbox import dialect_insert, insert_ignoring_duplicates
 from pathway.settings import Settings
 from pathway.store.tables import Breach, Episode, Event, Outbox, WaitSnapshot
+from pathway.store.unit import Store, Unit
 
 log = logging.getLogger("pathway.waits")
 
@@ -148,7 +149,7 @@ def track(conn: Connection, settings: Settings, now: dt.datetime, as_at: dt.date
     if as_at > today:
         raise ValidationError(f"as_at {as_at} is in the future (today is {today})", field="as_at")
     if team is not None:
-        episodes.get_team(conn, team)
+        episodes.get_team(Unit(conn, Store(conn.engine)), team)
     written = {}
     for day in days_to_snapshot(conn, as_at, team, backfill):
         written[day.isoformat()] = snapshot(conn, settings, day, now, team, today=day == today)

@@ -13,12 +13,26 @@ before the episode: one lock order, no deadlock. On SQLite a writing unit of wor
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from pathway.domain import duty as rules
-from pathway.domain.stages import WAITING
-from pathway.store.episodes import STATE_COLUMNS
-from pathway.store.tables import EPISODE
+from pathway.domain.episode import EpisodeState
+from pathway.domain.stages import ACTIVE, WAITING
+from pathway.store.db import driven
+from pathway.store.episodes import (
+    GUARDED_UPDATE,
+    HELD,
+    STATE_COLUMNS,
+    STATE_SET,
+    move_params,
+    move_statement,
+    outbox_row,
+    state_values,
+)
+from pathway.store.tables import EPISODE, EVENT, OUTBOX, TEAM, WORKER
 
 IS_CRISIS = sa.or_(EPISODE.c.stage == rules.CRISIS_STAGE, EPISODE.c.priority == rules.CRISIS_PRIORITY)
 RANK = sa.case((IS_CRISIS, rules.CRISIS_RANK),
@@ -32,3 +46,146 @@ WAITING_IN = (sa.select(EPISODE.c.id)
               .where(EPISODE.c.team == sa.bindparam("team"), EPISODE.c.stage.in_(WAITING))
               .order_by(*CLAIM_ORDER))
 QUEUE = WAITING_IN.with_only_columns(*STATE_COLUMNS)
+EPISODE_FOR_UPDATE = sa.select(*STATE_COLUMNS).where(EPISODE.c.id == sa.bindparam("id")).with_for_update()
+
+# The claimer's cap when they are of the queue's team (their own, else the configured default;
+# parameter default_cap), else NULL: another team's worker, or an unknown one, can take nothing.
+CLAIMER_CAP = (sa.select(sa.func.coalesce(WORKER.c.caseload_cap, sa.bindparam("default_cap")))
+               .where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.team == sa.bindparam("team"))
+               .scalar_subquery())
+# The claimer's row, locked, is of the queue's team. A scalar subquery, so PostgreSQL evaluates it
+# once, as a one-time filter, before the scan whose rows it then sorts and locks: the worker is
+# locked before any episode, the one lock order (SQLite has no FOR UPDATE and needs none: its
+# writers take turns).
+CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bindparam("worker"))
+                          .with_for_update().scalar_subquery() == sa.bindparam("team"))
+
+
+def _pick(crisis_over_cap: bool) -> sa.Select:
+    # The caseload is counted once per claim (an uncorrelated subquery), not once per episode.
+    claimable = HELD < CLAIMER_CAP
+    if crisis_over_cap:
+        claimable = sa.or_(claimable, IS_CRISIS)
+    # The first claimable episode's id, locked: the sort carries only the claim order's columns.
+    first = (WAITING_IN.where(CLAIMER_LOCKED_IN_TEAM, claimable).limit(1)
+             .with_for_update(skip_locked=True).correlate(None).scalar_subquery())
+    # Locked again by the outer query (a no-op: it is this transaction's lock) so that the row comes
+    # back as it is now, should another transaction have changed it since this statement began.
+    return sa.select(*STATE_COLUMNS).where(EPISODE.c.id == first).with_for_update(of=EPISODE)
+
+
+# The claim's pick (parameters: team, worker, default_cap), keyed by caseload.crisis_over_cap: the
+# claimer's row locked, then the first claimable episode, FOR UPDATE SKIP LOCKED.
+#
+# One thing it sees as of its own start, which may be before it got the worker's lock: the
+# caseload. That does no harm, because the claim's move counts it again in a later statement, which
+# sees every allocation to this worker that committed before the lock was granted (and none can
+# commit after it until this claim ends); a move that refuses writes nothing.
+PICK = {over: _pick(over) for over in (True, False)}
+# The claim's guard: the worker is under cap, or the episode is a crisis that may go over
+# (parameter crisis_ok, decided by pathway.domain.duty.enforce_cap's rule).
+UNDER_CAP = sa.or_(HELD < CLAIMER_CAP, sa.bindparam("crisis_ok", type_=sa.Boolean))
+CLAIM_MOVE = move_statement(UNDER_CAP)
+CLAIM_UPDATE = GUARDED_UPDATE.where(UNDER_CAP).values(STATE_SET)
+# When the pick finds nothing: the claimer's row with their caseload (counted after the pick locked
+# the row, so exact), and the queue's first waiting episode (not locked: another claimer may hold it).
+CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load")).where(
+    WORKER.c.key == sa.bindparam("worker"))
+FIRST_WAITING = QUEUE.limit(1)
+TEAM_KNOWN = sa.select(TEAM.c.key).where(TEAM.c.key == sa.bindparam("team"))
+_LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"))
+          .where(EPISODE.c.stage.in_(ACTIVE), EPISODE.c.worker.is_not(None))
+          .group_by(EPISODE.c.worker).subquery())
+CASELOADS = (sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap,
+                       sa.func.coalesce(_LOADS.c.n, 0).label("n"))
+             .select_from(WORKER.outerjoin(_LOADS, _LOADS.c.worker == WORKER.c.key))
+             .order_by(WORKER.c.team, WORKER.c.key))
+
+
+def claim_params(before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime, *, team: str,
+                 worker: str, default_cap: int, crisis_ok: bool) -> dict:
+    params = move_params(before, state, event, now)
+    params.update(team=team, worker=worker, default_cap=default_cap, crisis_ok=crisis_ok)
+    return params
+
+
+class Duty:
+    """The duty desk on one SQLAlchemy connection (SQLite, and PostgreSQL outside a claim's fast path)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def queue(self, team: str) -> list[EpisodeState]:
+        return [EpisodeState(*row) for row in self.conn.execute(QUEUE, {"team": team})]
+
+    def caseloads(self, team: str | None = None) -> list[dict]:
+        """Every worker (of ``team``) with their caseload ``n``, by team then worker."""
+        q = CASELOADS if team is None else CASELOADS.where(WORKER.c.team == team)
+        return [dict(r) for r in self.conn.execute(q).mappings()]
+
+    def episode_for_update(self, episode_id: int) -> EpisodeState | None:
+        """The episode, locked until the unit ends (waiting for, not skipping, a claimer holding it)."""
+        row = self.conn.execute(EPISODE_FOR_UPDATE, {"id": episode_id}).first()
+        return None if row is None else EpisodeState(*row)
+
+    # a claim of the next one: the same five steps on either database
+
+    def pick(self, team: str, worker: str, default_cap: int, crisis_over_cap: bool) -> EpisodeState | None:
+        row = self.conn.execute(PICK[crisis_over_cap], {"team": team, "worker": worker,
+                                                        "default_cap": default_cap}).first()
+        return None if row is None else EpisodeState(*row)
+
+    def claimer(self, worker: str) -> dict | None:
+        row = self.conn.execute(CLAIMER, {"worker": worker}).first()
+        return None if row is None else dict(zip(("key", "team", "caseload_cap", "load"), row, strict=True))
+
+    def first_waiting(self, team: str) -> EpisodeState | None:
+        row = self.conn.execute(FIRST_WAITING, {"team": team}).first()
+        return None if row is None else EpisodeState(*row)
+
+    def team_known(self, team: str) -> bool:
+        return self.conn.execute(TEAM_KNOWN, {"team": team}).first() is not None
+
+    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime,
+                   **guard) -> bool:
+        """The claim's write: only from ``before.version`` and while the worker is under cap (or
+        ``crisis_ok``); False, nothing written, otherwise."""
+        params = {f"u_{k}": v for k, v in state_values(state).items()}
+        params.update(b_id=before.id, b_version=before.version, team=guard["team"], worker=guard["worker"],
+                      default_cap=guard["default_cap"], crisis_ok=guard["crisis_ok"])
+        if self.conn.execute(CLAIM_UPDATE, params).rowcount != 1:
+            return False
+        self.conn.execute(EVENT.insert(), event)
+        self.conn.execute(OUTBOX.insert(), outbox_row(state, event, now))
+        return True
+
+
+class PostgresClaim:
+    """A claim of the next one on PostgreSQL, run by psycopg itself on a pooled connection: the same
+    methods as :class:`Duty`'s claim, each statement prepared on its first run on that connection,
+    without SQLAlchemy's execution (most of a claim's Python time). BEGIN (psycopg's own), the pick,
+    the move, COMMIT: the four round trips of a bare ``FOR UPDATE SKIP LOCKED`` + ``UPDATE`` loop.
+    See docs/decisions/0004-claim-on-the-driver.md."""
+
+    def __init__(self, cursor):
+        self.cur = cursor
+
+    def pick(self, team: str, worker: str, default_cap: int, crisis_over_cap: bool) -> EpisodeState | None:
+        row = driven(PICK[crisis_over_cap]).fetch(self.cur, {"team": team, "worker": worker,
+                                                             "default_cap": default_cap})
+        return None if row is None else EpisodeState(*row)
+
+    def claimer(self, worker: str) -> dict | None:
+        row = driven(CLAIMER).fetch(self.cur, {"worker": worker})
+        return None if row is None else dict(zip(("key", "team", "caseload_cap", "load"), row, strict=True))
+
+    def first_waiting(self, team: str) -> EpisodeState | None:
+        row = driven(FIRST_WAITING).fetch(self.cur, {"team": team})
+        return None if row is None else EpisodeState(*row)
+
+    def team_known(self, team: str) -> bool:
+        return driven(TEAM_KNOWN).fetch(self.cur, {"team": team}) is not None
+
+    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime,
+                   **guard) -> bool:
+        return driven(CLAIM_MOVE).fetch(self.cur, claim_params(before, state, event, now, **guard)) is not None

@@ -49,14 +49,18 @@ _OUTBOX_VALUES = {c.name: sa.bindparam(f"o_{c.name}", type_=c.type) for c in OUT
 EVENT_AND_OUTBOX = OUTBOX.insert().values(_OUTBOX_VALUES).add_cte(EVENT.insert().values(_EVENT_VALUES).cte("new_event"))
 
 
+# The episode row's new values as parameters u_<column> (the columns' own names are the SET clause's).
+STATE_SET = {name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type)
+             for name in [*STATE_FIELDS, "wait_from_on"] if name != "id"}
+
+
 def move_statement(*guards) -> sa.Insert:
     """The one-statement move (PostgreSQL): the guarded update, then the event and the outbox message
     only if the update found the version it expected; ``guards`` are further conditions the update
     must meet (a claim's caseload check), else nothing at all is written. No row back: not moved."""
     moved = (EPISODE.update()
              .where(EPISODE.c.id == sa.bindparam("b_id"), EPISODE.c.version == sa.bindparam("b_version"), *guards)
-             .values({name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type)
-                      for name in [*STATE_FIELDS, "wait_from_on"] if name != "id"})
+             .values(STATE_SET)
              .returning(EPISODE.c.id).cte("moved"))
     return (OUTBOX.insert()
             .from_select(list(_OUTBOX_VALUES), sa.select(*[v.label(k) for k, v in _OUTBOX_VALUES.items()])

@@ -15,13 +15,14 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import episodes
+from pathway.store import duty, episodes
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
 # one-statement writes, COPY); each has the SQLite form's methods and answers.
 PARTS = {
     "episodes": (episodes.Episodes, episodes.PostgresEpisodes),
+    "duty": (duty.Duty, duty.Duty),
 }
 
 
@@ -52,6 +53,27 @@ class Store:
             with self.unit() as uow:
                 yield uow
 
+    @contextlib.contextmanager
+    def claim_unit(self) -> Iterator[Unit | ClaimUnit]:
+        """The unit of work of a claim of the next one: on PostgreSQL a pooled connection's psycopg
+        connection itself, one transaction of prepared statements (:class:`pathway.store.duty.PostgresClaim`);
+        on SQLite a unit of work like any other. Either way ``uow.duty`` offers the claim's steps."""
+        if not self.postgres:
+            with self.unit() as uow:
+                yield uow
+            return
+        raw = self.db.raw_connection()
+        try:
+            with raw.driver_connection.cursor() as cur:  # psycopg sends BEGIN before the first statement
+                yield ClaimUnit(duty.PostgresClaim(cur))
+            # Also when nothing was written: a ROLLBACK makes psycopg drop the statements it prepared.
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()  # back to the pool
+
     def dispose(self) -> None:
         self.db.dispose()
 
@@ -66,3 +88,14 @@ class Unit:
     @cached_property
     def episodes(self) -> episodes.Episodes:
         return self.store.parts["episodes"](self.conn)
+
+    @cached_property
+    def duty(self) -> duty.Duty:
+        return self.store.parts["duty"](self.conn)
+
+
+class ClaimUnit:
+    """A claim's unit of work on PostgreSQL: only the claim's steps, on the driver's connection."""
+
+    def __init__(self, claim: duty.PostgresClaim):
+        self.duty = claim

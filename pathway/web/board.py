@@ -11,8 +11,10 @@ from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import WAITING
 from pathway.services import episodes
 from pathway.services.auth import Actor
-from pathway.services.duty import IS_CRISIS
-from pathway.services.episodes import EPISODE, STATE_FIELDS
+from pathway.store.duty import IS_CRISIS
+from pathway.store.episodes import STATE_FIELDS
+from pathway.store.tables import EPISODE
+from pathway.store.unit import Unit
 
 LONGEST = 15  # people listed by name of reference on the board
 TREND_WEEKS = 8
@@ -59,7 +61,7 @@ def forecast(engine, team: str, today: dt.date) -> list[dict]:
 
 def board_data(engine, team: str, actor: Actor) -> dict:
     with engine.transaction(write=False) as conn:
-        team_row = episodes.get_team(conn, team)
+        team_row = episodes.get_team(Unit(conn, engine.store), team)
     today = days.london_date(engine.now())
     waits = engine.reports.waits(group_by=["client_group", "stage"], team=team, as_at=today)
     people, total, crises = longest_waiting(engine, team)

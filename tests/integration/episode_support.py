@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from pathway.domain import days
-from pathway.services.episodes import EPISODE, EVENT
+from pathway.store.tables import EPISODE, EVENT
 
 
 def wait_dates_that_disagree(engine) -> list:

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from pathway import CaseloadFull, Conflict, Engine, Forbidden, InvalidTransition, NotFound
 from pathway.cli import app
-from pathway.services.episodes import EPISODE, EVENT, OUTBOX
+from pathway.store.tables import EPISODE, EVENT, OUTBOX
 
 
 def counts(engine):

@@ -15,7 +15,7 @@ from episode_support import wait_dates_that_disagree
 from bench.claims import seed_queue
 from pathway import CaseloadFull, Conflict, Engine
 from pathway.services import duty
-from pathway.services.episodes import EPISODE, EVENT
+from pathway.store.tables import EPISODE, EVENT
 
 # PostgreSQL: 2,000 waiting, 8 workers with 3 claimers each (24 threads); SQLite: fewer.
 SCENARIO = {"postgresql": (2000, 8, 3), "sqlite": (320, 8, 2)}
@@ -212,8 +212,8 @@ def test_a_caseload_counted_before_the_workers_lock_is_counted_again_by_the_move
         except CaseloadFull as exc:
             outcome.append(exc)
 
-    with engine.transaction() as conn:  # the first desk takes the 2nd place and holds the worker's row
-        duty.claim_next(conn, engine.settings, "north", "amira", actor="test", now=engine.now())
+    with engine.store.unit() as uow:  # the first desk takes the 2nd place and holds the worker's row
+        duty.claim_next_in(uow, engine.settings, "north", "amira", actor="test", now=engine.now())
         desk = threading.Thread(target=second_desk, daemon=True)
         desk.start()
         waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -240,8 +240,9 @@ def test_a_claimer_passes_over_an_episode_another_claim_holds(pg_engine):
     engine.create_worker(key="amira", name="Amira", team="north", caseload_cap=2)
     engine.create_worker(key="ben", name="Ben", team="north", caseload_cap=2)
     (only,) = seed_queue(engine.db, "north", 1, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=3)
-    with engine.transaction() as conn:  # amira's claim holds the episode's row until it commits
-        taken = duty.claim_next(conn, engine.settings, "north", "amira", actor="test", now=engine.now())
+    with engine.store.unit() as uow:  # amira's claim holds the episode's row until it commits
+        taken, refusal = duty.claim_next_in(uow, engine.settings, "north", "amira", actor="test", now=engine.now())
+        assert refusal is None
         assert taken.id == only
         assert engine.claim_next("north", "ben") is None
     assert engine.claim_next("north", "ben") is None

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import empty_tables
 
-from pathway.services.episodes import TEAM
 from pathway.store.db import DriverStatement, make_engine
+from pathway.store.tables import TEAM
 
 
 def test_constants_are_written_in_and_named_parameters_stay_parameters(pg_url):
@@ -36,7 +36,7 @@ def test_first_runs_in_the_callers_transaction_and_gives_sqlalchemys_errors(db_u
     passed as JSON, a write that the caller's rollback undoes, and a value the database refuses
     raised as SQLAlchemy's DataError (which the API turns into a 422)."""
     from pathway import Engine
-    from pathway.services.episodes import EPISODE, OUTBOX
+    from pathway.store.tables import EPISODE, OUTBOX
 
     engine = Engine(db_url)
     now = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)

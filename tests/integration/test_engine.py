@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from episode_support import wait_dates_that_disagree
 
 from pathway import Conflict, InvalidTransition, NotFound, ValidationError
-from pathway.services.episodes import EVENT, OUTBOX
+from pathway.store.tables import EVENT, OUTBOX
 
 
 def counts(engine):
@@ -173,7 +173,7 @@ def test_a_move_leaves_its_connection_ready_for_a_unit_of_work(db_url, clock, se
     the pooled connection it used goes back transactional: a later unit of work that fails half-way
     still writes nothing. One connection in the pool, so the next unit of work gets the same one."""
     from pathway import Engine
-    from pathway.services.episodes import TEAM
+    from pathway.store.tables import TEAM
 
     engine = Engine(db_url, settings=settings.model_copy(update={"database_pool_size": 1}), clock=clock, actor="test")
     try:

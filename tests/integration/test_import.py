@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from episode_support import wait_dates_that_disagree
 
 from pathway import ValidationError
-from pathway.services.episodes import EPISODE, EVENT, OUTBOX
 from pathway.services.history import COLUMNS, EPISODE_REF, ImportMapping
+from pathway.store.tables import EPISODE, EVENT, OUTBOX
 
 GOOD = [
     # resolved at the front door

@@ -5,10 +5,10 @@ import sqlalchemy as sa
 from webhook_receiver import Receiver
 
 from pathway import InvalidTransition
-from pathway.services.episodes import OUTBOX
 from pathway.services.outbox import pending, relay
 from pathway.services.webhooks import Policy
 from pathway.store.db import unit_of_work
+from pathway.store.tables import OUTBOX
 
 SECRET = "a-signing-key-of-some-length"
 

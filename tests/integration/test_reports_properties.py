@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pathway.domain import days
+from pathway.domain.commands import Move
 from pathway.domain.stages import WAITING
 from pathway.errors import PathwayError
 from pathway.services import episodes
@@ -76,9 +77,9 @@ def build(engine, plan) -> None:
             kw = {"occurred_at": when}
             try:
                 if move == "allocate_self":
-                    with engine.transaction() as conn:
-                        episodes.fire(conn, engine.settings, ep, "allocate", worker=worker, allocation="self",
-                                      occurred_at=when, actor="test", now=engine.now())
+                    with engine.store.unit() as uow:
+                        episodes.move(uow, engine.settings, ep, Move("allocate", worker=worker, occurred_at=when),
+                                      allocation="self", actor="test", now=engine.now())
                     continue
                 if move == "allocate":
                     kw["worker"] = worker

@@ -11,6 +11,7 @@ import datetime as dt
 
 import pytest
 
+from pathway.domain.commands import Move
 from pathway.errors import ValidationError
 from pathway.services import episodes, reports
 
@@ -30,8 +31,8 @@ def contact(engine, ref, group, *, on, team="north", priority="normal", refer_on
 
 def allocate_self(engine, episode_id, worker, when):
     """A self-allocation as the duty desk records it (allocation='self')."""
-    with engine.transaction() as conn:
-        episodes.fire(conn, engine.settings, episode_id, "allocate", worker=worker, occurred_at=when,
+    with engine.store.unit() as uow:
+        episodes.move(uow, engine.settings, episode_id, Move("allocate", worker=worker, occurred_at=when),
                       allocation="self", actor="test", now=engine.now())
 
 

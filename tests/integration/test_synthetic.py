@@ -14,6 +14,7 @@ from pathway.domain.episode import Fact, apply, start
 from pathway.domain.stages import STAGES, TRANSITIONS
 from pathway.services.synthetic import FIELDS, SIZES, Council, Simulation, demo_council, rows, season
 from pathway.settings import CLIENT_GROUPS, OUTCOMES, Settings
+from pathway.store.tables import EPISODE
 
 SMALL = SIZES["small"]
 
@@ -165,7 +166,6 @@ def test_bulk_load_through_the_import_path_matches_the_simulation(db_url):
 
     from bench.council import load
     from pathway import Engine
-    from pathway.services import episodes
 
     council = demo_council(1, seed=2, end=dt.date(2026, 3, 31))
     result = load(db_url, council, batch=150, show_progress=False)
@@ -179,7 +179,7 @@ def test_bulk_load_through_the_import_path_matches_the_simulation(db_url):
     engine = Engine(db_url, settings=Settings(_env_file=None, database_url=db_url), migrate=False)
     try:
         with engine.transaction(write=False) as conn:
-            t = episodes.EPISODE
+            t = EPISODE
             stored = {(r.person_ref, r.contact_at): (r.stage, r.version) for r in conn.execute(
                 sa.select(t.c.person_ref, t.c.contact_at, t.c.stage, t.c.version))}
     finally:

@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from pathway import NotFound, ValidationError
-from pathway.services.episodes import OUTBOX
 from pathway.services.waits import latest_start
 from pathway.settings import Thresholds
+from pathway.store.tables import OUTBOX
 
 GROUPS = 7  # default client groups
 STAGES = 3  # c1_waiting, c2_waiting, c3_waiting
