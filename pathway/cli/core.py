@@ -13,18 +13,15 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations to PATHWAY_DATABASE_URL (safe to run again)."""
-    from pathway.settings import load_settings
-    from pathway.store.db import current_heads, make_engine, upgrade
+    from pathway.services.schema import upgrade_schema
 
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    console.print(f"schema at {', '.join(sorted(current_heads(engine)))} on {engine.url.render_as_string()}")
+    heads, url = upgrade_schema()
+    console.print(f"schema at {', '.join(sorted(heads))} on {url}")
 
 
 @app.command()
 def diagram() -> None:
-    """Print the pathway as a Mermaid state diagram, drawn by transitions from pathway/stages.py."""
+    """Print the pathway as a Mermaid state diagram, drawn by transitions from pathway/domain/stages.py."""
     from pathway.domain.stages import mermaid
 
     typer.echo(mermaid(), nl=False)
