@@ -165,7 +165,7 @@ class PostgresClaim:
     methods as :class:`Duty`'s claim, each statement prepared on its first run on that connection,
     without SQLAlchemy's execution (most of a claim's Python time). BEGIN (psycopg's own), the pick,
     the move, COMMIT: the four round trips of a bare ``FOR UPDATE SKIP LOCKED`` + ``UPDATE`` loop.
-    See docs/decisions/0004-claim-on-the-driver.md."""
+    See docs/decisions/0004-claim-four-round-trips.md."""
 
     def __init__(self, cursor):
         self.cur = cursor
