@@ -15,13 +15,15 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import episodes
+from pathway.store import cld, episodes, reports
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
 # one-statement writes, COPY); each has the SQLite form's methods and answers.
 PARTS = {
     "episodes": (episodes.Episodes, episodes.PostgresEpisodes),
+    "reports": (reports.Reports, reports.PostgresReports),
+    "cld": (cld.Cld, cld.Cld),
 }
 
 
@@ -66,3 +68,11 @@ class Unit:
     @cached_property
     def episodes(self) -> episodes.Episodes:
         return self.store.parts["episodes"](self.conn)
+
+    @cached_property
+    def reports(self) -> reports.Reports:
+        return self.store.parts["reports"](self.conn)
+
+    @cached_property
+    def cld(self) -> cld.Cld:
+        return self.store.parts["cld"](self.conn)
