@@ -1,0 +1,73 @@
+"""What the huddle board shows for one team, as one JSON document the page renders and refreshes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pathway.domain import days
+from pathway.domain.duty import is_crisis
+from pathway.domain.stages import WAITING
+from pathway.errors import NotFound
+from pathway.services.auth import Actor
+
+LONGEST = 15  # people listed by name of reference on the board
+TREND_WEEKS = 8
+
+
+def longest_waiting(engine, team: str, limit: int = LONGEST) -> tuple[dict, list[dict], int, int]:
+    """The team's row, and its waiting people, crises first and then the longest waits:
+    (team, rows, everyone waiting, crises waiting). NotFound for an unknown team."""
+    with engine.store.unit(write=False) as uow:
+        team_row = uow.episodes.team(team)
+        if team_row is None:
+            raise NotFound(f"no team {team!r}", field="team")
+        states = uow.reports.longest_waiting(team, limit)
+        total, crises = uow.reports.waiting_and_crises(team)
+    now = engine.now()
+    mode = engine.settings.day_mode
+    out = []
+    for s in states:
+        waited = s.days_waiting(now, mode)
+        limit_days = engine.settings.threshold(s.stage, s.client_group)
+        out.append({"episode_id": s.id, "person_ref": s.person_ref, "client_group": s.client_group,
+                    "stage": s.stage, "priority": s.priority, "days_waiting": waited,
+                    "threshold_days": limit_days,
+                    "breach": limit_days is not None and waited is not None and waited > limit_days,
+                    "crisis": is_crisis(s.stage, s.priority)})
+    return team_row, out, total, crises
+
+
+def trend(engine, team: str, today: dt.date, weeks: int = TREND_WEEKS) -> list[dict]:
+    """The team's queue at the end of each of the last ``weeks`` weeks (Monday to Sunday; this week so far)."""
+    start = today - dt.timedelta(days=today.weekday() + 7 * (weeks - 1))
+    rows = engine.reports.trends(group_by=[], period="week", start=start, end=today, team=team)
+    return [{"week_ending": min(days.parse_date(r["period_end"], "period_end"), today).isoformat(),
+             "waiting": r["waiting"], "over_threshold": r["over_threshold"] or 0, "allocated": r["allocated"]}
+            for r in rows]
+
+
+def forecast(engine, team: str, today: dt.date) -> list[dict]:
+    """Per waiting stage: expected days to allocation for someone joining the queue today."""
+    return engine.reports.forecast(group_by=["stage"], team=team, as_at=today)
+
+
+def board_data(engine, team: str, actor: Actor) -> dict:
+    """Everything the board shows for ``team``, as the viewer ``actor`` sees it."""
+    team_row, people, total, crises = longest_waiting(engine, team)
+    today = days.london_date(engine.now())
+    waits = engine.reports.waits(group_by=["client_group", "stage"], team=team, as_at=today)
+    thresholds = {stage: engine.settings.threshold(stage) for stage in WAITING}
+    return {
+        "team": team, "team_name": team_row["name"], "as_at": today.isoformat(),
+        "generated_at": engine.now().astimezone(days.LONDON).isoformat(timespec="seconds"),
+        "viewer": {"role": actor.role, "worker": actor.worker, "can_take_next": actor.role == "duty"},
+        "stages": list(WAITING), "client_groups": list(engine.settings.client_groups),
+        "thresholds": thresholds,
+        "waits": waits,
+        "waiting_total": total, "crises_total": crises,
+        "over_threshold_total": sum(r["over_threshold"] or 0 for r in waits),
+        "longest": people,
+        "caseloads": engine.caseloads(team),
+        "trend": trend(engine, team, today),
+        "forecast": forecast(engine, team, today),
+    }
