@@ -32,11 +32,10 @@ from bench.common import Timer, parser, report, scratch_database
 from pathway import Engine
 from pathway.domain import days
 from pathway.domain.episode import Fact, apply, start
-from pathway.services.reports import REPORT_SESSION
 from pathway.settings import CLIENT_GROUPS, Settings
 from pathway.store.db import make_engine
-from pathway.store.episodes import event_row as _event_row
-from pathway.store.episodes import state_values as _state_values
+from pathway.store.episodes import event_row, state_values
+from pathway.store.reports import REPORT_SESSION
 
 EPISODES = {"small": 20_000, "council": 1_000_000, "decade": 1_000_000}
 YEARS = {"small": 2, "council": 10, "decade": 10}
@@ -97,7 +96,7 @@ def build_council(url: str, size: str, seed: int = 5) -> dict:
     step = (END - first) / n
     db = make_engine(url)
     Engine(url, settings=Settings(_env_file=None)).dispose()  # the schema
-    ep_cols = ["id", *[c for c in _state_values(start(None, _episode_facts(rng, 0, first)[0]))], "idempotency_key",
+    ep_cols = ["id", *[c for c in state_values(start(None, _episode_facts(rng, 0, first)[0]))], "idempotency_key",
                "request_hash"]
     ev_cols = None
     n_events = 0
@@ -122,10 +121,10 @@ def build_council(url: str, size: str, seed: int = 5) -> dict:
                 for fact in facts[1:]:
                     before, state = state, apply(state, fact)
                     steps.append((before, state, fact))
-                episodes.append({"id": i + 1, **_state_values(state), "idempotency_key": None, "request_hash": None})
+                episodes.append({"id": i + 1, **state_values(state), "idempotency_key": None, "request_hash": None})
                 for before, after, fact in steps:
                     alloc = ("self" if rng.random() < 0.8 else "manager") if fact.trigger == "allocate" else None
-                    events.append(_event_row(before, after, fact, "bench", None, alloc, None, None,
+                    events.append(event_row(before, after, fact, "bench", None, alloc, None, None,
                                              fact.occurred_at))
             ev_cols = ev_cols or list(events[0])
             with cur.copy(f"COPY episode ({', '.join(ep_cols)}) FROM STDIN") as cp:

@@ -1,6 +1,6 @@
 """track_waits over many open episodes on PostgreSQL, against the floor of one hand-written SQL statement.
 
-The engine's figure is the day's snapshot: the INSERT … SELECT over pathway.reports.waits_select
+The engine's figure is the day's snapshot: the INSERT … SELECT over pathway.store.reports.waits_select
 (portable SQL that also runs on SQLite) writing one row per team × client group × waiting stage.
 The floor is one PostgreSQL statement computing the same rows (DISTINCT ON for each episode's
 last event, percentile_cont for the percentiles). Each is run ``REPEAT`` times (the snapshot
@@ -133,12 +133,13 @@ def main() -> None:
                 floor_rows = [dict(r) for r in conn.execute(sa.text(FLOOR), {"day": day, "day_end": day_end})
                               .mappings()]
             floor_times.append(t.seconds)
-        from pathway.services.reports import waits_select
+        from pathway.services.reports import terms
+        from pathway.store.reports import waits_select
 
         select_times = []  # the report's query alone, no insert: where the engine's time goes
         for _ in range(REPEAT):
             with engine.db.connect() as conn, Timer() as t:
-                conn.execute(waits_select(day, list(waits.SNAPSHOT_KEY), settings=settings)).all()
+                conn.execute(waits_select(day, list(waits.SNAPSHOT_KEY), terms(settings), mode=settings.day_mode)).all()
             select_times.append(t.seconds)
         engine_times = []
         for i in range(REPEAT):

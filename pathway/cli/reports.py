@@ -1,4 +1,4 @@
-"""``pathway report …``: the reports of pathway/reports.py as a table, JSON or CSV."""
+"""``pathway report …``: the reports of pathway.services.reports as a table, JSON or CSV."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ events for a period, derived from the event log.
 The return counts *completed* events: a request when the contact's outcome is settled, an
 assessment or review when it ends. In the pathway each is a spell of the episode in one part of it
 (the contact; conversation 1, 2 or 3), so a CLD event is one "leaving" event of the log (the move
-out of that part) paired with the move into it. One SQL query picks the leaving events in the
+out of that part) paired with the move into it. One SQL query (pathway.store.cld) picks the leaving events in the
 period and their starts; a mapping table (defaults here, overridable by ``config/cld-mapping.toml``)
 turns our parts, outcomes and client groups into the return's event types, outcomes and Primary
 Support Reasons.
@@ -28,21 +28,15 @@ import dataclasses
 import datetime as dt
 import io
 import os
-from collections.abc import Iterable
 from pathlib import Path
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from pathway.domain import days
 from pathway.errors import ValidationError
 from pathway.services.history import read_toml
-from pathway.store.tables import EPISODE, EVENT
+from pathway.store.unit import Unit
 
 PARTS = ("contact", "c1", "c2", "c3")
 EVENT_TYPES = ("Request", "Assessment", "Review")
-# The triggers that can move an episode out of one part of the pathway (allocate and release never do).
-LEAVING = ("resolve", "refer", "crisis", "stabilise", "plan", "close")
 
 COLUMNS = ("LA_Code", "Reporting_Period_Start_Date", "Reporting_Period_End_Date", "LA_Person_Unique_Identifier",
            "Client_Type", "Primary_Support_Reason", "Event_Type", "Event_Reference", "Event_Description",
@@ -136,38 +130,7 @@ class CldMapping:
         return values.get(key or "", values.get("*", ""))
 
 
-def _part(column):
-    """'contact', 'c1', 'c2', 'c3' or 'closed' from a stage column, in SQL."""
-    return sa.case((column.like("c1%"), "c1"), (column.like("c2%"), "c2"), (column.like("c3%"), "c3"),
-                   else_=column)
-
-
-def spells_select(start: dt.date, end: dt.date, parts: Iterable[str]) -> sa.Select:
-    """Every spell in ``parts`` of the pathway that ended between ``start`` and ``end`` (London dates):
-    the leaving event, the event that began the spell, and the episode's person and client group."""
-    leave = EVENT.alias("leave")
-    enter = EVENT.alias("enter")
-    earlier = EVENT.alias("earlier")
-    part = _part(leave.c.from_stage)
-    # The spell began with the latest earlier event that entered the part from outside it.
-    began = (sa.select(sa.func.max(earlier.c.seq))
-             .where(earlier.c.episode_id == leave.c.episode_id, earlier.c.seq < leave.c.seq,
-                    _part(earlier.c.to_stage) == part,
-                    sa.or_(earlier.c.from_stage.is_(None), _part(earlier.c.from_stage) != part))
-             .scalar_subquery())
-    return (sa.select(leave.c.episode_id, leave.c.seq, leave.c.trigger, part.label("part"),
-                      _part(leave.c.to_stage).label("next_part"), leave.c.outcome, leave.c.occurred_on.label("end_on"),
-                      enter.c.occurred_on.label("start_on"), enter.c.trigger.label("start_trigger"),
-                      EPISODE.c.person_ref, EPISODE.c.client_group, EPISODE.c.route, EPISODE.c.contact_at)
-            .select_from(leave.join(EPISODE, EPISODE.c.id == leave.c.episode_id)
-                         .join(enter, sa.and_(enter.c.episode_id == leave.c.episode_id, enter.c.seq == began)))
-            .where(leave.c.trigger.in_(LEAVING), leave.c.occurred_on >= start, leave.c.occurred_on <= end,
-                   leave.c.from_stage.is_not(None),
-                   part != _part(leave.c.to_stage), part.in_(list(parts)))
-            .order_by(leave.c.occurred_on, leave.c.episode_id, leave.c.seq))
-
-
-def cld_rows(conn: Connection, start: dt.date, end: dt.date, mapping: CldMapping | None = None) -> list[dict]:
+def cld_rows(uow: Unit, start: dt.date, end: dt.date, mapping: CldMapping | None = None) -> list[dict]:
     """The return's rows for the period: completed requests, assessments and reviews, oldest first."""
     if end < start:
         raise ValidationError(f"the period ends ({end}) before it starts ({start})", field="to")
@@ -178,7 +141,7 @@ def cld_rows(conn: Connection, start: dt.date, end: dt.date, mapping: CldMapping
     fmt = mapping.tables["return"].get("date_format") or "%Y-%m-%d"
     la_code = mapping.tables["return"].get("la_code", "")
     out = []
-    for r in conn.execute(spells_select(start, end, parts)).mappings():
+    for r in uow.cld.spells(start, end, parts):
         part, start_on = r["part"], r["start_on"]
         kind = types[part]
         if c1_is_request and part == "contact" and r["next_part"] == "c1":

@@ -310,5 +310,5 @@ class Engine:
         first, last = days.parse_date(start, "from"), days.parse_date(end, "to")
         if not isinstance(mapping, cld.CldMapping):
             mapping = cld.CldMapping.load(mapping)
-        with self.transaction(write=False) as conn:
-            return cld.cld_rows(conn, first, last, mapping)
+        with self.store.unit(write=False) as uow:
+            return cld.cld_rows(uow, first, last, mapping)

@@ -1,7 +1,7 @@
 """Wait tracking: the daily snapshot of who waits (per team, client group and stage) and breach detection.
 
 The snapshot is one set-based ``INSERT … SELECT`` over the waits report's own query
-(pathway.reports.waits_select), so a snapshot and the live report can never count differently.
+(pathway.store.reports.waits_select), so a snapshot and the live report can never count differently.
 Its key is day × team × client group × stage. A finished day's rows are inserted only where
 missing and never rewritten; today's rows follow the day (a later run updates the rows whose
 figures changed since), so running it again with nothing new changes nothing. A missed day is
@@ -47,9 +47,10 @@ def snapshot(conn: Connection, settings: Settings, day: dt.date, now: dt.datetim
     a day that was tracked is told apart from a day that was missed. A finished day's rows are
     only ever inserted where missing, never rewritten. ``today``'s rows follow the day until it
     ends: a later run updates a row whose figures have changed since (and touches no other)."""
-    from pathway.services.reports import waits_select
+    from pathway.services.reports import terms
+    from pathway.store.reports import Filters, waits_select
 
-    waits = waits_select(day, list(SNAPSHOT_KEY), team=team, settings=settings).subquery("w")
+    waits = waits_select(day, list(SNAPSHOT_KEY), terms(settings), Filters(team=team), settings.day_mode).subquery("w")
     source = sa.select(sa.literal(day, sa.Date).label("day"), *(waits.c[k] for k in SNAPSHOT_KEY),
                        *(waits.c[f] for f in SNAPSHOT_FIGURES), sa.literal(now, SNAPSHOT.c.taken_at.type)
                        # SQLite reads "FROM w ON CONFLICT" as a join without a WHERE to end the SELECT.
@@ -106,7 +107,7 @@ def detect_breaches(conn: Connection, settings: Settings, as_at: dt.date, now: d
     already = (sa.select(BREACH.c.id).where(BREACH.c.episode_id == EPISODE.c.id, BREACH.c.stage == EPISODE.c.stage,
                                             BREACH.c.wait_from == EPISODE.c.wait_from,
                                             BREACH.c.threshold_days == threshold))
-    from pathway.services.reports import date_param, day_count
+    from pathway.store.reports import date_param, day_count
 
     found = (sa.select(EPISODE.c.id, EPISODE.c.stage, EPISODE.c.team, EPISODE.c.client_group, EPISODE.c.wait_from,
                        threshold, day_count(EVENT.c.wait_from_on, date_param(as_at), settings.day_mode),

@@ -35,7 +35,11 @@ class Worker(SQLModel, table=True):
 class Episode(SQLModel, table=True):
     """The current state of one person's episode; rebuilt exactly by replaying its events."""
 
-    __table_args__ = (Index("ix_episode_queue", "team", "stage"),)
+    __table_args__ = (
+        Index("ix_episode_queue", "team", "stage"),
+        # Waits on a past day look only at the episodes changed since (stage_at after the day) (0003_reports).
+        Index("ix_episode_stage_at", "stage_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_ref: str = Field(index=True, max_length=64)

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import duty, episodes
+from pathway.store import cld, duty, episodes, reports
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
@@ -23,6 +23,8 @@ from pathway.store.db import statement_by_statement, unit_of_work
 PARTS = {
     "episodes": (episodes.Episodes, episodes.PostgresEpisodes),
     "duty": (duty.Duty, duty.Duty),
+    "reports": (reports.Reports, reports.PostgresReports),
+    "cld": (cld.Cld, cld.Cld),
 }
 
 
@@ -92,6 +94,14 @@ class Unit:
     @cached_property
     def duty(self) -> duty.Duty:
         return self.store.parts["duty"](self.conn)
+
+    @cached_property
+    def reports(self) -> reports.Reports:
+        return self.store.parts["reports"](self.conn)
+
+    @cached_property
+    def cld(self) -> cld.Cld:
+        return self.store.parts["cld"](self.conn)
 
 
 class ClaimUnit:

@@ -1,1 +1,1 @@
-"""The huddle board: a server-rendered page, its data, and its locally served assets."""
+"""The huddle board's page: its templates and locally served assets (its data comes from pathway.services.board)."""

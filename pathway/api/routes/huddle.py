@@ -17,7 +17,7 @@ from pathway.api.app_paths import TEMPLATES
 from pathway.api.deps import COOKIE, bearer, get_access, get_engine
 from pathway.errors import PathwayError
 from pathway.services.auth import Access, authenticate
-from pathway.web.board import board_data
+from pathway.services.board import board_data
 
 router = APIRouter(tags=["huddle board"])
 templates = Jinja2Templates(directory=TEMPLATES)

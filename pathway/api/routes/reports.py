@@ -6,11 +6,14 @@ from fastapi import APIRouter, Depends, Query
 
 from pathway.api import schemas
 from pathway.api.deps import get_access
+from pathway.api.report_schemas import REPLIES
 from pathway.services.auth import Access
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody},
           422: {"model": schemas.ErrorBody}}
+# A row carries the groupings asked for and no others: fields left unset stay out of the reply.
+REPLY = {"responses": ERRORS, "response_model_exclude_unset": True}
 
 
 def Text():  # noqa: N802 - a fresh parameter declaration per use (FastAPI must not share them)
@@ -36,7 +39,7 @@ def _group_by(values: list[str] | None) -> list[str] | None:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
-@router.get("/waits", response_model=list[schemas.Row], responses=ERRORS)
+@router.get("/waits", response_model=list[REPLIES["waits"]], **REPLY)
 def waits(access: Access = Depends(get_access), group_by: list[str] | None = GroupBy(), team: str | None = Text(),
           as_at: str | None = Text(), priority: str | None = Text(), client_group: str | None = Text(),
           stage: str | None = Text(), day_mode: str | None = Text()):
@@ -46,7 +49,7 @@ def waits(access: Access = Depends(get_access), group_by: list[str] | None = Gro
                          client_group=client_group, stage=stage, day_mode=day_mode)
 
 
-@router.get("/allocation", response_model=list[schemas.Row], responses=ERRORS)
+@router.get("/allocation", response_model=list[REPLIES["allocation"]], **REPLY)
 def allocation(access: Access = Depends(get_access), group_by: list[str] | None = GroupBy(),
                start: str | None = From(),
                end: str | None = To(),
@@ -57,13 +60,13 @@ def allocation(access: Access = Depends(get_access), group_by: list[str] | None 
                          priority=priority, client_group=client_group, stage=stage, day_mode=day_mode)
 
 
-@router.get("/caseloads", response_model=list[schemas.Row], responses=ERRORS)
+@router.get("/caseloads", response_model=list[REPLIES["caseloads"]], **REPLY)
 def caseloads(access: Access = Depends(get_access), team: str | None = Text(), by: str | None = Text()):
     """Each worker's caseload against their cap (``by=team``: per team)."""
     return access.report("caseloads", team=team, by=by)
 
 
-@router.get("/outcomes", response_model=list[schemas.Row], responses=ERRORS)
+@router.get("/outcomes", response_model=list[REPLIES["outcomes"]], **REPLY)
 def outcomes(access: Access = Depends(get_access), group_by: list[str] | None = GroupBy(),
              start: str | None = From(),
              end: str | None = To(),
@@ -73,7 +76,7 @@ def outcomes(access: Access = Depends(get_access), group_by: list[str] | None = 
                          priority=priority, client_group=client_group)
 
 
-@router.get("/trends", response_model=list[schemas.Row], responses=ERRORS)
+@router.get("/trends", response_model=list[REPLIES["trends"]], **REPLY)
 def trends(access: Access = Depends(get_access), group_by: list[str] | None = GroupBy(),
            start: str | None = From(),
            end: str | None = To(),
@@ -84,7 +87,7 @@ def trends(access: Access = Depends(get_access), group_by: list[str] | None = Gr
                          priority=priority, client_group=client_group, stage=stage, day_mode=day_mode)
 
 
-@router.get("/forecast", response_model=list[schemas.Row], responses=ERRORS)
+@router.get("/forecast", response_model=list[REPLIES["forecast"]], **REPLY)
 def forecast(access: Access = Depends(get_access), group_by: list[str] | None = GroupBy(), team: str | None = Text(),
              as_at: str | None = Text(), priority: str | None = Text(), client_group: str | None = Text(),
              stage: str | None = Text(), day_mode: str | None = Text()):

@@ -4,35 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
-
 from pathway.domain import days
-from pathway.domain.episode import EpisodeState
+from pathway.domain.duty import is_crisis
 from pathway.domain.stages import WAITING
-from pathway.services import episodes
+from pathway.errors import NotFound
 from pathway.services.auth import Actor
-from pathway.store.duty import IS_CRISIS
-from pathway.store.episodes import STATE_FIELDS
-from pathway.store.tables import EPISODE
-from pathway.store.unit import Unit
 
 LONGEST = 15  # people listed by name of reference on the board
 TREND_WEEKS = 8
 
 
-def longest_waiting(engine, team: str, limit: int = LONGEST) -> tuple[list[dict], int, int]:
-    """Crises first, then the longest waits: (rows, everyone waiting, crises waiting)."""
-    cols = [EPISODE.c[name] for name in STATE_FIELDS]
-    crisis = sa.case((IS_CRISIS, 0), else_=1)
-    in_team = sa.and_(EPISODE.c.team == team, EPISODE.c.stage.in_(WAITING))
+def longest_waiting(engine, team: str, limit: int = LONGEST) -> tuple[dict, list[dict], int, int]:
+    """The team's row, and its waiting people, crises first and then the longest waits:
+    (team, rows, everyone waiting, crises waiting). NotFound for an unknown team."""
+    with engine.store.unit(write=False) as uow:
+        team_row = uow.episodes.team(team)
+        if team_row is None:
+            raise NotFound(f"no team {team!r}", field="team")
+        states = uow.reports.longest_waiting(team, limit)
+        total, crises = uow.reports.waiting_and_crises(team)
     now = engine.now()
     mode = engine.settings.day_mode
-    with engine.transaction(write=False) as conn:
-        rows = conn.execute(sa.select(*cols).where(in_team)
-                            .order_by(crisis, EPISODE.c.wait_from.asc(), EPISODE.c.id.asc()).limit(limit)).mappings()
-        states = [EpisodeState(**r) for r in rows]
-        total, crises = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(
-            sa.func.sum(sa.case((IS_CRISIS, 1), else_=0)), 0)).where(in_team)).one()
     out = []
     for s in states:
         waited = s.days_waiting(now, mode)
@@ -41,8 +33,8 @@ def longest_waiting(engine, team: str, limit: int = LONGEST) -> tuple[list[dict]
                     "stage": s.stage, "priority": s.priority, "days_waiting": waited,
                     "threshold_days": limit_days,
                     "breach": limit_days is not None and waited is not None and waited > limit_days,
-                    "crisis": s.stage == "c2_waiting" or s.priority == "crisis"})
-    return out, int(total), int(crises)
+                    "crisis": is_crisis(s.stage, s.priority)})
+    return team_row, out, total, crises
 
 
 def trend(engine, team: str, today: dt.date, weeks: int = TREND_WEEKS) -> list[dict]:
@@ -60,11 +52,10 @@ def forecast(engine, team: str, today: dt.date) -> list[dict]:
 
 
 def board_data(engine, team: str, actor: Actor) -> dict:
-    with engine.transaction(write=False) as conn:
-        team_row = episodes.get_team(Unit(conn, engine.store), team)
+    """Everything the board shows for ``team``, as the viewer ``actor`` sees it."""
+    team_row, people, total, crises = longest_waiting(engine, team)
     today = days.london_date(engine.now())
     waits = engine.reports.waits(group_by=["client_group", "stage"], team=team, as_at=today)
-    people, total, crises = longest_waiting(engine, team)
     thresholds = {stage: engine.settings.threshold(stage) for stage in WAITING}
     return {
         "team": team, "team_name": team_row["name"], "as_at": today.isoformat(),

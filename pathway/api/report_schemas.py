@@ -1,0 +1,35 @@
+"""The reply shape of each report, built from the fields the reports declare (pathway.services.reports.SHAPES)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from pathway.services.reports import SHAPES, Shape
+
+
+class ReportRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _model(name: str, shape: Shape, doc: str) -> type[BaseModel]:
+    groupings = {g: (str | None, Field(default=None, description=f"present when grouped by {g}"))
+                 for g in shape.groupings}
+    fields = {**{k: (t, ...) for k, t in shape.heads.items()}, **groupings,
+              **{k: (t, ...) for k, t in shape.figures.items()}}
+    return create_model(name, __base__=ReportRow, __doc__=doc, **fields)
+
+
+WaitsRow = _model("WaitsRow", SHAPES["waits"], "Who waits at the end of the day, in one group.")
+AllocationRow = _model("AllocationRow", SHAPES["allocation"], "First allocations in the period, in one group.")
+TrendsRow = _model("TrendsRow", SHAPES["trends"], "One period's waits at its end and first allocations in it.")
+OutcomesRow = _model("OutcomesRow", SHAPES["outcomes"], "One month's flow: contacts, conversations, outcomes.")
+ForecastRow = _model("ForecastRow", SHAPES["forecast"], "Expected days to allocation in one queue.")
+CaseloadRow = _model("CaseloadRow", SHAPES["caseloads"], "One worker's caseload against their cap.")
+TeamCaseloadRow = _model("TeamCaseloadRow", SHAPES["caseloads_by_team"],
+                         "One team's caseloads (by=team): workers, caseload, capacity, workers over cap.")
+
+# The reply model of each report route, by the route's name.
+REPLIES = {
+    "waits": WaitsRow, "allocation": AllocationRow, "trends": TrendsRow, "outcomes": OutcomesRow,
+    "forecast": ForecastRow, "caseloads": CaseloadRow | TeamCaseloadRow,
+}
