@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from pathway.api.schemas import MAX_INT
 from pathway.errors import Forbidden, ValidationError
 from pathway.services.auth import Access, Actor, authenticate
 
@@ -59,3 +62,28 @@ def idempotency_key(body_key: str | None,
 def IdempotencyHeader():  # noqa: N802 - a fresh parameter declaration per use
     return Header(default=None, alias="Idempotency-Key", min_length=1, max_length=200,
                   description="same as the body's idempotency_key")
+
+
+# An episode's ETag is its version, quoted as RFC 9110 has it: "3". A weak form (W/"3") names the same one.
+IF_MATCH_FORM = re.compile(r'(?:W/)?"([0-9]{1,10})"')
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(header: str | None) -> int | None:
+    """The version an If-Match header asks the write to start from (None: no header, or ``*``: any)."""
+    if header is None or header.strip() == "*":
+        return None
+    found = IF_MATCH_FORM.fullmatch(header.strip())
+    if found is None or int(found.group(1)) > MAX_INT:
+        raise ValidationError(f"If-Match is the episode's ETag, one version in quotes such as \"3\" (or W/\"3\"), "
+                              f"not {header[:40]!r}", field="If-Match")
+    return int(found.group(1))
+
+
+def IfMatchHeader():  # noqa: N802 - a fresh parameter declaration per use
+    return Header(default=None, alias="If-Match", max_length=64,
+                  description='the ETag of GET /episodes/{id}, e.g. "3": the move is applied only if the episode '
+                              "is still at that version, else 412 and nothing is written")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import operator
+import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from pathway.domain.commands import Move, RecordContact, fields_of
 from pathway.services.engine import EpisodeOut
 
 # Bounds the database can hold on both engines (PostgreSQL integers are 32-bit).
@@ -60,27 +65,35 @@ class WorkerPublic(BaseModel):
     created_by: str
 
 
-class ContactCreate(Request):
-    person_ref: str = Field(min_length=1, max_length=64, examples=["LAS-1042"],
-                            description="the back end's reference for the person, never a name")
-    client_group: str = Field(min_length=1, max_length=64, examples=["learning_disability"])
-    team: str = Key
-    occurred_at: str | None = Field(default=None, max_length=64, examples=["2026-03-02T09:15:00+00:00"],
-                                    description="ISO 8601; a bare date is midnight Europe/London; default now")
-    priority: str = Field(default="normal", max_length=16, examples=["normal"],
-                          description="crisis, high, normal or low")
-    route: str | None = Field(default=None, min_length=1, max_length=64)
-    idempotency_key: str | None = IdempotencyKey
+def _json_type(annotation):
+    """A command field's type as a JSON body carries it: a time is ISO 8601 text (the engine parses it)."""
+    args = typing.get_args(annotation)
+    if dt.datetime in args:
+        return functools.reduce(operator.or_, (a for a in args if a is not dt.datetime))
+    return annotation
 
 
-class EventCreate(Request):
-    trigger: str = Field(min_length=1, max_length=32, examples=["refer"],
-                         description="resolve, refer, allocate, release, crisis, stabilise, plan or close")
-    occurred_at: str | None = Field(default=None, max_length=64)
-    worker: str | None = Field(default=None, min_length=1, max_length=64)
-    outcome: str | None = Field(default=None, min_length=1, max_length=64)
-    note: str | None = Field(default=None, max_length=4000)
-    idempotency_key: str | None = IdempotencyKey
+def command_model(command: type, name: str, doc: str, *, exclude: tuple[str, ...] = ()) -> type[Request]:
+    """The request body of a command object (pathway.domain.commands): its fields' names, types and
+    defaults, and their metadata's description, min_length, max_length and examples, so a field added to the
+    command reaches HTTP with no other change. ``exclude``: fields that HTTP carries elsewhere."""
+    hints = typing.get_type_hints(command)
+    fields = {}
+    for f in fields_of(command):
+        if f.name in exclude:
+            continue
+        meta = dict(f.metadata)
+        default = ... if f.default is dataclasses.MISSING else f.default
+        fields[f.name] = (_json_type(hints[f.name]),
+                          Field(default, description=meta.get("description"), min_length=meta.get("min_length"),
+                                max_length=meta.get("max_length"), examples=meta.get("examples")))
+    return create_model(name, __base__=Request, __doc__=doc, **fields)
+
+
+ContactCreate = command_model(RecordContact, "ContactCreate", "A new contact (pathway.domain.commands.RecordContact).")
+# The expected version travels in the If-Match header, as HTTP's optimistic concurrency does.
+EventCreate = command_model(Move, "EventCreate", "A move of the episode (pathway.domain.commands.Move).",
+                            exclude=("expected_version",))
 
 
 # The engine's episode without its internal fields (the optimistic-lock version).

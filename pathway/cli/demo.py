@@ -62,11 +62,10 @@ def run_demo(url: str, *, seed: int = 7, months: int = 4, show_progress: bool = 
     clock = SimulatedClock(_end_of(council.start - dt.timedelta(days=1)))
     engine = Engine(url, settings=load_settings(database_url=url), actor="demo", clock=clock)
     try:
-        with engine.transaction(write=False) as conn:
-            if conn.exec_driver_sql("SELECT count(*) FROM team").scalar():
-                raise ValidationError(f"the demo needs an empty database, and {url} already has teams; "
-                                      "run it without --database-url for a fresh pathway-demo.db",
-                                      field="database_url")
+        if engine.teams():
+            raise ValidationError(f"the demo needs an empty database, and {url} already has teams; "
+                                  "run it without --database-url for a fresh pathway-demo.db",
+                                  field="database_url")
         for team in sim.teams:
             engine.create_team(**team)
         for worker in sim.workers():

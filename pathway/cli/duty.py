@@ -45,11 +45,7 @@ def claim(worker: str = typer.Option(..., "--worker", help="the duty worker's ke
             taken = engine.claim(episode, worker)
             team = taken.team
         else:
-            from pathway.services import episodes
-            from pathway.store.unit import Unit
-
-            with engine.transaction(write=False) as conn:
-                team = episodes.get_worker(Unit(conn, engine.store), worker)["team"]
+            team = engine.worker(worker)["team"]
             taken = engine.claim_next(team, worker)
     except PathwayError as exc:
         fail(exc)

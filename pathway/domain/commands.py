@@ -23,18 +23,21 @@ class Move:
     """Move an episode on by a trigger (pathway.domain.stages.TRIGGERS)."""
 
     trigger: str = field(metadata=_doc("resolve, refer, allocate, release, crisis, stabilise, plan or close", 32,
-                                       examples=["refer"]))
+                                       examples=["refer"], min_length=1))
     occurred_at: str | dt.datetime | None = field(
         default=None, metadata=_doc("ISO 8601; a bare date is midnight Europe/London; default now", 64))
-    worker: str | None = field(default=None, metadata=_doc("allocate: the worker who takes the person", 64))
-    outcome: str | None = field(default=None, metadata=_doc("resolve and close: how the episode ended", 64))
+    worker: str | None = field(default=None, metadata=_doc("allocate: the worker who takes the person", 64,
+                                                           min_length=1))
+    outcome: str | None = field(default=None, metadata=_doc("resolve and close: how the episode ended", 64,
+                                                            min_length=1))
     keep_worker: bool = field(default=False, metadata=_doc(
         "crisis: the allocated worker keeps the person through the crisis (c2_active, no wait)"))
     to: str | None = field(default=None, metadata=_doc(
         "stabilise: back to 'c1' (listen and connect, the default) or on to 'c3' (build a good life)", 2))
     note: str | None = field(default=None, metadata=_doc("free text recorded on the event", 4000))
     idempotency_key: str | None = field(default=None, metadata=_doc(
-        "repeat a request with the same key to get the first reply; the same key with another body is 409", 200))
+        "repeat a request with the same key to get the first reply; the same key with another body is 409", 200,
+        min_length=1))
     expected_version: int | None = field(default=None, metadata=_doc(
         "apply only if the episode is still at this version (HTTP: If-Match), else 409/412 and nothing written"))
 
@@ -50,16 +53,19 @@ class RecordContact:
     """A new contact: creates the person's episode at stage ``contact``."""
 
     person_ref: str = field(metadata=_doc("the back end's reference for the person, never a name", 64,
-                                          examples=["LAS-1042"]))
+                                          examples=["LAS-1042"], min_length=1))
     client_group: str = field(metadata=_doc("pathway's client group (settings.client_groups)", 64,
-                                            examples=["learning_disability"]))
-    team: str = field(metadata=_doc("the team whose front door took the contact", 64, examples=["north"]))
+                                            examples=["learning_disability"], min_length=1))
+    team: str = field(metadata=_doc("the team whose front door took the contact", 64, examples=["north"],
+                                    min_length=1))
     occurred_at: str | dt.datetime | None = field(
         default=None, metadata=_doc("ISO 8601; a bare date is midnight Europe/London; default now", 64))
     priority: str = field(default="normal", metadata=_doc("crisis, high, normal or low", 16))
-    route: str | None = field(default=None, metadata=_doc("how the contact came in (a short code)", 64))
+    route: str | None = field(default=None, metadata=_doc("how the contact came in (a short code)", 64,
+                                                          min_length=1))
     idempotency_key: str | None = field(default=None, metadata=_doc(
-        "repeat a request with the same key to get the first reply; the same key with another body is 409", 200))
+        "repeat a request with the same key to get the first reply; the same key with another body is 409", 200,
+        min_length=1))
 
     def fingerprint(self) -> str:
         return request_hash({k: v for k, v in dataclasses.asdict(self).items() if k != "idempotency_key"})

@@ -16,6 +16,7 @@ import secrets
 import sqlalchemy as sa
 
 from pathway.domain.checks import request_hash
+from pathway.domain.commands import Move, RecordContact
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, ValidationError
 from pathway.services import episodes
 from pathway.store.tables import ApiRequest, ApiToken
@@ -223,13 +224,10 @@ class Access:
 
     # episodes
 
-    def record_contact(self, *, person_ref: str, client_group: str, team: str, occurred_at=None,
-                       priority: str = "normal", route: str | None = None, idempotency_key: str | None = None):
+    def record_contact(self, command: RecordContact):
         require(self.actor, "integration", "duty", "manager", doing="record contacts")
-        require_team(self.actor, team, "record contacts")
-        return self.engine.record_contact(person_ref, client_group, team, occurred_at=occurred_at,
-                                          priority=priority, route=route, idempotency_key=idempotency_key,
-                                          actor=self.actor.label)
+        require_team(self.actor, command.team, "record contacts")
+        return self.engine.record_contact(**dataclasses.asdict(command), actor=self.actor.label)
 
     def _readable(self, episode_id: int):
         ep = self.engine.get(episode_id)
@@ -245,19 +243,17 @@ class Access:
         self._readable(episode_id)
         return self.engine.history(episode_id)
 
-    def fire(self, episode_id: int, trigger: str, *, occurred_at=None, worker: str | None = None,
-             outcome: str | None = None, note: str | None = None, idempotency_key: str | None = None):
+    def move(self, episode_id: int, command: Move):
         require(self.actor, "integration", "duty", "manager", doing="move episodes")
         ep = self.engine.get(episode_id)
         require_team(self.actor, ep.team, "move episodes")
-        if self.actor.role == "duty" and trigger == "allocate":
+        if self.actor.role == "duty" and command.trigger == "allocate":
             # A duty worker acts only as themself: allocating is taking it on their own caseload.
-            if worker is not None and worker != self.actor.worker:
+            if command.worker is not None and command.worker != self.actor.worker:
                 raise Forbidden(f"a duty worker acts only as themself: {self.actor.worker!r} may not allocate to "
-                                f"{worker!r} (a manager may)", role="duty", worker=self.actor.worker)
-            worker = self.actor.worker
-        return self.engine.fire(episode_id, trigger, occurred_at=occurred_at, worker=worker, outcome=outcome,
-                                note=note, idempotency_key=idempotency_key, actor=self.actor.label)
+                                f"{command.worker!r} (a manager may)", role="duty", worker=self.actor.worker)
+            command = dataclasses.replace(command, worker=self.actor.worker)
+        return self.engine.move(episode_id, command, actor=self.actor.label)
 
     # duty desk
 

@@ -95,6 +95,26 @@ class Engine:
         with self.store.unit() as uow:
             return episodes.create_worker(uow, key, name, team, caseload_cap, actor or self.actor, self.now())
 
+    def worker(self, key: str) -> dict:
+        """The worker's record (key, name, team, caseload_cap, …); NotFound naming the worker."""
+        from pathway.errors import NotFound
+
+        with self.store.unit(write=False) as uow:
+            row = uow.episodes.worker(key)
+        if row is None:
+            raise NotFound(f"no worker {key!r}", field="worker")
+        return row
+
+    def teams(self) -> list[dict]:
+        """Every team, by key."""
+        with self.store.unit(write=False) as uow:
+            return uow.episodes.teams()
+
+    def workers(self, team: str | None = None) -> list[dict]:
+        """Every worker (of ``team``, when given), by team and key."""
+        with self.store.unit(write=False) as uow:
+            return uow.episodes.workers(team)
+
     # -- episodes ---------------------------------------------------------------------------------
 
     def record_contact(self, person_ref: str, client_group: str, team: str, *, actor: str | None = None,
