@@ -15,13 +15,16 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import episodes
+from pathway.store import episodes, snapshots, tokens, webhooks
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
 # one-statement writes, COPY); each has the SQLite form's methods and answers.
 PARTS = {
     "episodes": (episodes.Episodes, episodes.PostgresEpisodes),
+    "webhooks": (webhooks.Webhooks, webhooks.PostgresWebhooks),
+    "snapshots": (snapshots.Snapshots, snapshots.PostgresSnapshots),
+    "tokens": (tokens.Tokens, tokens.Tokens),
 }
 
 
@@ -66,3 +69,15 @@ class Unit:
     @cached_property
     def episodes(self) -> episodes.Episodes:
         return self.store.parts["episodes"](self.conn)
+
+    @cached_property
+    def webhooks(self) -> webhooks.Webhooks:
+        return self.store.parts["webhooks"](self.conn)
+
+    @cached_property
+    def snapshots(self) -> snapshots.Snapshots:
+        return self.store.parts["snapshots"](self.conn)
+
+    @cached_property
+    def tokens(self) -> tokens.Tokens:
+        return self.store.parts["tokens"](self.conn)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from api_support import assert_error, count, make_api
 
-from pathway.services.auth import REQUEST
 from pathway.services.episodes import request_hash
+from pathway.store.tables import REQUEST
 
 
 @pytest.fixture
