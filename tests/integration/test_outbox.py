@@ -99,3 +99,13 @@ def test_a_delivery_is_queued_for_a_task_once_until_it_is_sent_or_requeue_time_p
     assert council.queue_deliveries(policy) == []  # the tasks are on their way: a backlog is not re-sent
     clock.advance(seconds=301)
     assert council.queue_deliveries(policy) == first  # lost tasks are sent again
+
+
+def test_the_engine_sends_with_the_delivery_policy_of_its_settings(council, clock):
+    council.settings = council.settings.model_copy(update={"webhooks": WebhookPolicy(requeue_after=60)})
+    council.add_webhook("http://127.0.0.1:9/never", ["episode.record_contact"], SECRET)
+    council.record_contact("P-1", "unknown", "north")
+    council.relay_outbox()
+    first = council.queue_deliveries()
+    clock.advance(seconds=61)
+    assert council.queue_deliveries() == first  # after the settings' requeue_after, not the default's
