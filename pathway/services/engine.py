@@ -247,11 +247,19 @@ class Engine:
             if ids is not None or not any(step.values()):
                 return total
 
-    def dispatch_outbox(self, policy: WebhookPolicy | None = None) -> dict:
-        """Relay the outbox and send what is due, in this process (the eager form of pathway.dispatch_outbox)."""
+    def dispatch_outbox(self, policy: WebhookPolicy | None = None, *,
+                        send: Callable[[list[int]], object] | None = None, chunk: int = 1) -> dict:
+        """Relay the outbox, then deliver what is due: posted in this process, or, given ``send``, handed
+        to it ``chunk`` deliveries at a time (a task each) once the relay and the queueing have committed,
+        so no task can run before the rows it needs exist."""
         relayed = self.relay_outbox()
-        return {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"]),
-                **self.send_deliveries(policy=policy)}
+        done = {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"])}
+        if send is None:
+            return done | self.send_deliveries(policy=policy)
+        due = self.queue_deliveries(policy)
+        for i in range(0, len(due), chunk):
+            send(due[i:i + chunk])
+        return done | {"due": len(due)}
 
     def track_waits(self, as_at=None, *, team: str | None = None) -> dict:
         """Snapshot the waits of ``as_at`` (default today) and of missed days, and record today's breaches."""
