@@ -110,12 +110,9 @@ def list_tokens(engine) -> list[dict]:
 
 def revoke_token(engine, token_id: int) -> dict:
     with engine.store.unit() as uow:
-        row = uow.tokens.get(token_id)
+        row = uow.tokens.revoke(token_id, engine.now())
         if row is None:
             raise NotFound(f"no token {token_id}", token_id=token_id)
-        if row["revoked_at"] is None:
-            uow.tokens.revoke(token_id, engine.now())
-            row = uow.tokens.get(token_id)
         return row
 
 

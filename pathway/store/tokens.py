@@ -34,12 +34,15 @@ class Tokens:
     def listing(self) -> list[dict]:
         return [dict(r) for r in self.conn.execute(sa.select(*PUBLIC_COLUMNS).order_by(TOKEN.c.id)).mappings()]
 
-    def get(self, token_id: int) -> dict | None:
-        row = self.conn.execute(sa.select(*PUBLIC_COLUMNS).where(TOKEN.c.id == token_id)).mappings().first()
-        return None if row is None else dict(row)
-
-    def revoke(self, token_id: int, now: dt.datetime) -> None:
-        self.conn.execute(TOKEN.update().where(TOKEN.c.id == token_id).values(revoked_at=now))
+    def revoke(self, token_id: int, now: dt.datetime) -> dict | None:
+        """Revoke the token (a revoked one keeps the time it was first revoked); its public record, or
+        None if there is no such token."""
+        row = self.conn.execute(sa.select(TOKEN.c.id, TOKEN.c.revoked_at).where(TOKEN.c.id == token_id)).first()
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            self.conn.execute(TOKEN.update().where(TOKEN.c.id == token_id).values(revoked_at=now))
+        return dict(self.conn.execute(sa.select(*PUBLIC_COLUMNS).where(TOKEN.c.id == token_id)).mappings().one())
 
     # idempotent replies, keyed by (actor, idempotency key)
 
