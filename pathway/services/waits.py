@@ -11,18 +11,33 @@ back-filled from the event log (the report can be asked about any past day).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from pathway.domain import days
 from pathway.domain.stages import WAITING
 from pathway.errors import NotFound, ValidationError
+from pathway.services.reports import day_count, waits_select
 from pathway.settings import Settings
+from pathway.store.snapshots import SNAPSHOT_KEY
 from pathway.store.unit import Unit
 
 log = logging.getLogger("pathway.waits")
 
 # A run back-fills at most this many missed days before the one it is asked for.
 BACKFILL_DAYS = 31
+
+
+def snapshot(uow: Unit, settings: Settings, day: dt.date, now: dt.datetime, team: str | None = None,
+             today: bool = False) -> int:
+    """Write the snapshot rows of ``day``; returns how many rows were written or changed.
+
+    Every team × client group × waiting stage gets its row, with zeros where nobody waited, so
+    a day that was tracked is told apart from a day that was missed. A finished day's rows are
+    only ever inserted where missing, never rewritten. ``today``'s rows follow the day until it
+    ends: a later run updates a row whose figures have changed since (and touches no other)."""
+    waits = waits_select(day, list(SNAPSHOT_KEY), team=team, settings=settings)
+    return uow.snapshots.write(day, waits, now, today=today)
 
 
 def days_to_snapshot(uow: Unit, as_at: dt.date, team: str | None = None,
@@ -53,7 +68,8 @@ def detect_breaches(uow: Unit, settings: Settings, as_at: dt.date, now: dt.datet
                 rules.append((stage, group, limit, latest_start(as_at, limit, settings.day_mode)))
     if not rules:
         return []
-    new = uow.snapshots.add_breaches(rules, as_at, now, settings.day_mode, team)
+    count = functools.partial(day_count, mode=settings.day_mode)
+    new = uow.snapshots.add_breaches(rules, as_at, now, count, team)
     if not new:
         return []
     # The alerts, in the same unit of work: a breach is never recorded without its outbox row.
@@ -84,6 +100,6 @@ def track(uow: Unit, settings: Settings, now: dt.datetime, as_at: dt.date | None
         raise NotFound(f"no team {team!r}", field="team")
     written = {}
     for day in days_to_snapshot(uow, as_at, team, backfill):
-        written[day.isoformat()] = uow.snapshots.write(settings, day, now, team, today=day == today)
+        written[day.isoformat()] = snapshot(uow, settings, day, now, team, today=day == today)
     breaches = detect_breaches(uow, settings, as_at, now, team) if as_at == today else []
     return {"as_at": as_at.isoformat(), "snapshots": written, "breaches": len(breaches)}

@@ -1,22 +1,22 @@
 """Wait tracking's SQL: the daily wait snapshots and the breaches of a threshold, with their alerts.
 
-A snapshot is one set-based ``INSERT … SELECT`` over the waits report's own query
-(pathway.services.reports.waits_select), so a snapshot and the live report can never count
-differently; a breach is recorded by one ``INSERT … SELECT`` that skips those already recorded.
-The two forms differ only in the dialect whose ``INSERT … ON CONFLICT`` they write.
+A snapshot is one set-based ``INSERT … SELECT`` over the waits report's own query (given by the
+caller: pathway.services.reports.waits_select), so a snapshot and the live report can never count
+differently; a breach is recorded by one ``INSERT … SELECT`` that skips those already recorded, its
+days counted by the reports' own day count. The two forms differ only in the dialect whose
+``INSERT … ON CONFLICT`` they write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from pathway.domain.stages import WAITING
-from pathway.settings import Settings
 from pathway.store.tables import BREACH, EPISODE, EVENT, OUTBOX, SNAPSHOT
 
 # A snapshot row's key (besides its day) and its figures, as the waits report names them.
@@ -36,16 +36,13 @@ class Snapshots:
 
     # snapshots
 
-    def write(self, settings: Settings, day: dt.date, now: dt.datetime, team: str | None = None,
-              today: bool = False) -> int:
-        """Write the snapshot rows of ``day``; returns how many rows were written or changed.
+    def write(self, day: dt.date, waits: sa.Select, now: dt.datetime, today: bool = False) -> int:
+        """Write the snapshot rows of ``day`` from ``waits`` (the waits report's query for the day, grouped
+        by :data:`SNAPSHOT_KEY`); returns how many rows were written or changed.
 
-        Every team × client group × waiting stage gets its row (zeros where nobody waited). A
-        finished day's rows are only inserted where missing, never rewritten; ``today``'s rows are
+        A finished day's rows are only inserted where missing, never rewritten; ``today``'s rows are
         updated where their figures have changed since (and no other row is touched)."""
-        from pathway.services.reports import waits_select
-
-        waits = waits_select(day, list(SNAPSHOT_KEY), team=team, settings=settings).subquery("w")
+        waits = waits.subquery("w")
         source = sa.select(sa.literal(day, sa.Date).label("day"), *(waits.c[k] for k in SNAPSHOT_KEY),
                            *(waits.c[f] for f in SNAPSHOT_FIGURES), sa.literal(now, SNAPSHOT.c.taken_at.type)
                            # SQLite reads "FROM w ON CONFLICT" as a join without a WHERE to end the SELECT.
@@ -81,12 +78,11 @@ class Snapshots:
     # breaches
 
     def add_breaches(self, rules: Sequence[tuple[str, str, int, dt.date]], as_at: dt.date, now: dt.datetime,
-                     day_mode: str, team: str | None = None) -> set[int]:
+                     day_count: Callable, team: str | None = None) -> set[int]:
         """Record a breach for every episode waiting in a rule's stage and client group since its latest
         start or earlier, that has no breach for this wait and threshold yet; returns the new ids.
-        ``rules`` are (stage, client group, threshold days, the latest wait start over it by ``as_at``)."""
-        from pathway.services.reports import date_param, day_count
-
+        ``rules`` are (stage, client group, threshold days, the latest wait start over it by ``as_at``);
+        ``day_count(start, end)`` is the SQL of the days from one date to another, as the reports count."""
         pair = (EPISODE.c.stage, EPISODE.c.client_group)
         threshold = sa.case(*((sa.and_(pair[0] == s, pair[1] == g), t) for s, g, t, _ in rules))
         cutoff = sa.case(*((sa.and_(pair[0] == s, pair[1] == g), sa.literal(start)) for s, g, _, start in rules))
@@ -96,8 +92,8 @@ class Snapshots:
                                                 BREACH.c.threshold_days == threshold))
         found = (sa.select(EPISODE.c.id, EPISODE.c.stage, EPISODE.c.team, EPISODE.c.client_group,
                            EPISODE.c.wait_from, threshold,
-                           day_count(EVENT.c.wait_from_on, date_param(as_at), day_mode),
-                           date_param(as_at), sa.literal(now, BREACH.c.detected_at.type))
+                           day_count(EVENT.c.wait_from_on, sa.literal(as_at, sa.Date())),
+                           sa.literal(as_at, sa.Date()), sa.literal(now, BREACH.c.detected_at.type))
                  .join(EVENT, sa.and_(EVENT.c.episode_id == EPISODE.c.id, EVENT.c.seq == EPISODE.c.version))
                  .where(EPISODE.c.stage.in_(WAITING), EVENT.c.wait_from_on <= cutoff, ~sa.exists(already)))
         if team is not None:
