@@ -30,7 +30,7 @@ from bench.common import parser, report
 from bench.council import BATCH_EPISODES, database, load
 from pathway import Engine
 from pathway.services.synthetic import SIZES, Simulation
-from pathway.settings import load_settings
+from pathway.settings import Workers, load_settings
 
 # The ``pathway`` command, run with this interpreter.
 PATHWAY = [sys.executable, "-c", "from pathway.cli import main; main()"]
@@ -168,9 +168,9 @@ def run_worker(env: dict, url: str, council, days: int) -> tuple[int, int, int]:
     log = tempfile.NamedTemporaryFile("w+", prefix="pathway-bench-worker-", suffix=".log")
     proc = subprocess.Popen([*PATHWAY, "worker", "--pool", "solo", "--concurrency", "1", "--loglevel", "WARNING"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
-    from workers.app import WorkerSettings, make_celery
+    from workers.app import make_celery
 
-    sender = make_celery(load_settings(database_url=url, broker_url=REDIS_URL), WorkerSettings(celery_queue=queue))
+    sender = make_celery(load_settings(database_url=url, broker_url=REDIS_URL, workers=Workers(queue=queue)))
     engine = Engine(url, settings=load_settings(database_url=url), migrate=False)
     try:
         with Peak(proc.pid) as peak:

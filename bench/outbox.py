@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from bench.common import Timer, parser, report, scratch_database
 from pathway import Engine
 from pathway.services.webhooks import sign
-from pathway.settings import Settings
+from pathway.settings import Settings, Workers
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("PATHWAY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
@@ -151,7 +151,7 @@ def floor_rate(url: str, n: int) -> float:
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     n = DELIVERIES[args.size]
-    from workers.app import WorkerSettings, make_celery
+    from workers.app import make_celery
 
     rx = Receiver()
     floor = floor_rate(rx.url, n)
@@ -162,7 +162,7 @@ def main() -> None:
         engine.add_webhook(rx.url, ["episode.refer"], SECRET)
         for concurrency in WORKERS:
             queue = f"pathway-bench-{uuid.uuid4().hex[:8]}"
-            app = make_celery(Settings(_env_file=None, broker_url=REDIS_URL), WorkerSettings(celery_queue=queue))
+            app = make_celery(Settings(_env_file=None, broker_url=REDIS_URL, workers=Workers(queue=queue)))
             log = Path(tempfile.gettempdir()) / f"{queue}.log"
             proc = start_workers(url, queue, concurrency, log)
             try:

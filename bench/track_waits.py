@@ -143,8 +143,8 @@ def main() -> None:
             select_times.append(t.seconds)
         engine_times = []
         for i in range(REPEAT):
-            with engine.transaction() as conn, Timer() as t:
-                written = waits.snapshot(conn, settings, day, NOW)
+            with engine.store.unit() as uow, Timer() as t:
+                written = waits.snapshot(uow, settings, day, NOW)
             engine_times.append(t.seconds)
             assert written == TEAMS * len(CLIENT_GROUPS) * len(WAITING), written
             if i < REPEAT - 1:

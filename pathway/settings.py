@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
@@ -30,8 +30,49 @@ class Caseload(BaseModel):
     crisis_over_cap: bool = True
 
 
+class WebhookPolicy(BaseModel):
+    """How hard webhook delivery tries: a post's timeout, the backoff between attempts, when to pause
+    a subscriber and when to give a delivery up."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout: float = Field(default=10.0, gt=0)  # seconds for one post
+    backoff: float = Field(default=30.0, ge=0)  # seconds before the first retry; doubles each attempt
+    backoff_max: float = Field(default=3600.0, ge=0)
+    pause_after: int = Field(default=5, ge=1)  # consecutive failures of one subscriber before it is paused
+    max_attempts: int = Field(default=10, ge=1)  # attempts of one delivery before it is given up ("failed")
+    lease: float = Field(default=60.0, gt=0)  # seconds a sender holds a delivery while it posts
+    requeue_after: float = Field(default=300.0, gt=0)  # seconds before a delivery whose task was sent may be sent again
+
+
+class Workers(BaseModel):
+    """The background work's Celery settings and beat schedule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Seconds Redis waits for an acknowledgement before it hands an unacknowledged task to
+    # another worker. Longer than the longest task (track_waits back-filling a month on a large
+    # council takes minutes), or a slow task runs twice (harmless, tasks are idempotent, but
+    # wasted); short enough that work held by a killed worker comes back the same hour.
+    visibility_timeout: int = Field(default=1800, ge=1)
+    # Seconds between a worker's sweeps for tasks left unacknowledged past the visibility timeout
+    # (kombu's default sweep is rare, about every 100 s, which is too slow with a short timeout).
+    restore_interval: int = Field(default=60, ge=1)
+    queue: str = Field(default="pathway", min_length=1)  # the queue every task goes to (tests use their own)
+    dispatch_interval: float = Field(default=10.0, gt=0)  # seconds between outbox relays (beat)
+    track_waits_minute: int = Field(default=5, ge=0, le=59)  # track_waits runs hourly at this minute past the hour
+
+
+# The environment variable of each sub-model setting: deployments set these names.
+ENVIRONMENT = {
+    "webhooks": {name: f"PATHWAY_WEBHOOK_{name.upper()}" for name in WebhookPolicy.model_fields},
+    "workers": {name: f"PATHWAY_{name.upper()}" for name in Workers.model_fields} | {"queue": "PATHWAY_CELERY_QUEUE"},
+}
+
+
 class Settings(BaseSettings):
-    """Everything configurable. Environment variables are PATHWAY_<NAME>."""
+    """Everything configurable. Environment variables are PATHWAY_<NAME>; those of the ``webhooks`` and
+    ``workers`` sub-models (:data:`ENVIRONMENT`) are read by :func:`load_settings`."""
 
     model_config = SettingsConfigDict(env_prefix="PATHWAY_", extra="ignore")
 
@@ -42,11 +83,12 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     config_file: str | None = None
     day_mode: Literal["calendar", "working"] = "calendar"
-    timezone: str = "Europe/London"
     extra_client_groups: list[str] = Field(default_factory=list)
     extra_outcomes: list[str] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     caseload: Caseload = Field(default_factory=Caseload)
+    webhooks: WebhookPolicy = Field(default_factory=WebhookPolicy)
+    workers: Workers = Field(default_factory=Workers)
 
     @field_validator("broker_url")
     @classmethod
@@ -100,8 +142,9 @@ def _from_toml(path: Path) -> dict:
     thresholds = dict(data.get("thresholds", {}))
     default = {**DEFAULT_THRESHOLDS, **thresholds.pop("default", {})}
     out["thresholds"] = {"default": default, "by_client_group": thresholds}
-    if "caseload" in data:
-        out["caseload"] = data["caseload"]
+    for table in ("caseload", *ENVIRONMENT):
+        if table in data:
+            out[table] = data[table]
     return out
 
 
@@ -119,5 +162,9 @@ def load_settings(config_file: str | os.PathLike | None = None, **overrides) -> 
     for name in ("database_url", "database_pool_size", "broker_url", "day_mode"):
         if f"PATHWAY_{name.upper()}" in os.environ:
             values[name] = getattr(env, name)
+    for table, variables in ENVIRONMENT.items():
+        found = {name: os.environ[var] for name, var in variables.items() if os.environ.get(var)}
+        if found:
+            values[table] = {**values.get(table, {}), **found}
     values.update(overrides)
     return Settings(**values)

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 from celery import Celery
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pathway.settings import Settings, load_settings
 
 
-class WorkerSettings(BaseSettings):
-    """The background work's own knobs (PATHWAY_<NAME> in the environment)."""
-
-    model_config = SettingsConfigDict(env_prefix="PATHWAY_", extra="ignore")
-
-    # Seconds Redis waits for an acknowledgement before it hands an unacknowledged task to
-    # another worker. Longer than the longest task (track_waits back-filling a month on a large
-    # council takes minutes), or a slow task runs twice (harmless, tasks are idempotent, but
-    # wasted); short enough that work held by a killed worker comes back the same hour.
-    visibility_timeout: int = 1800
-    # Seconds between a worker's sweeps for tasks left unacknowledged past the visibility timeout
-    # (kombu's default sweep is rare, about every 100 s, which is too slow with a short timeout).
-    restore_interval: int = 60
-    celery_queue: str = "pathway"  # the queue every task goes to (tests use their own)
-    dispatch_interval: float = 10.0  # seconds between outbox relays (beat)
-    track_waits_minute: int = 5  # track_waits runs hourly at this minute past the hour (beat)
-
-
-def make_celery(settings: Settings | None = None, worker: WorkerSettings | None = None) -> Celery:
+def make_celery(settings: Settings | None = None) -> Celery:
     """A Celery app for ``settings`` (default: load_settings()); eager when no broker is configured."""
     from workers.schedule import beat_schedule
 
     settings = settings or load_settings()
-    worker = worker or WorkerSettings()
+    worker = settings.workers
     app = Celery("pathway", include=["workers.tasks"])
     app.conf.update(
         broker_url=settings.broker_url or "memory://",
@@ -39,7 +20,7 @@ def make_celery(settings: Settings | None = None, worker: WorkerSettings | None 
         # task's error reaches the caller as it would from a plain function call.
         task_always_eager=settings.broker_url is None,
         task_eager_propagates=True,
-        task_default_queue=worker.celery_queue,
+        task_default_queue=worker.queue,
         # No result backend: tasks write their results to the database, callers read them there.
         task_ignore_result=True,
         # Work that must not be lost: a task is acknowledged only after it has finished

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 
+from pathway.settings import Workers
 
-def beat_schedule(worker) -> dict:
-    """What beat sends, and when (``worker`` is workers.app.WorkerSettings)."""
+
+def beat_schedule(worker: Workers) -> dict:
+    """What beat sends, and when."""
     return {
         # Delivery latency is at most this interval: the engine never sends to the broker itself.
         "dispatch-outbox": {"task": "pathway.dispatch_outbox", "schedule": worker.dispatch_interval},

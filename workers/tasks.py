@@ -52,17 +52,9 @@ def track_waits(as_at: str | None = None, team: str | None = None) -> dict:
 
 @app.task(name="pathway.dispatch_outbox", **RETRY)
 def dispatch_outbox() -> dict:
-    """Relay pending outbox rows into deliveries, then send deliver_webhook tasks for the due deliveries.
-
-    The tasks are sent only after the relay's transaction has committed: a task sent inside an
-    open transaction could run before the rows it needs exist. Due deliveries go out in chunks
-    of CHUNK, so several workers share a burst without a broker round trip per delivery."""
-    eng = engine()
-    relayed = eng.relay_outbox()
-    due = eng.queue_deliveries()
-    for i in range(0, len(due), CHUNK):
-        deliver_webhook.delay(due[i:i + CHUNK])
-    result = {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"]), "due": len(due)}
+    """Relay pending outbox rows into deliveries, then send deliver_webhook tasks for the due deliveries,
+    CHUNK at a time, so several workers share a burst without a broker round trip per delivery."""
+    result = engine().dispatch_outbox(send=deliver_webhook.delay, chunk=CHUNK)
     log.info("dispatch_outbox: %s", result)
     return result
 

@@ -13,22 +13,15 @@ import datetime as dt
 import hashlib
 import secrets
 
-import sqlalchemy as sa
-
 from pathway.domain.checks import request_hash
 from pathway.domain.commands import Move, RecordContact
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, ValidationError
-from pathway.services import episodes
-from pathway.store.tables import ApiRequest, ApiToken
-from pathway.store.unit import Unit
+from pathway.store.tokens import PUBLIC_TOKEN_FIELDS
 
-TOKEN = ApiToken.__table__
-REQUEST = ApiRequest.__table__
 ROLES = ("duty", "manager", "integration", "admin")
 TOKEN_PREFIX = "pw_"
 # A reservation this old belongs to a request whose process died before it answered.
 ABANDONED = dt.timedelta(minutes=5)
-PUBLIC_TOKEN_FIELDS = ("id", "name", "role", "worker", "team", "created_at", "created_by", "revoked_at")
 
 
 class Unauthorized(PathwayError):
@@ -71,11 +64,13 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
         raise ValidationError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}", field="role")
     if name is not None and (not isinstance(name, str) or not 1 <= len(name.strip()) <= 100):
         raise ValidationError("a token name is 1-100 characters", field="name")
-    with engine.transaction() as conn:
+    with engine.store.unit() as uow:
         if role == "duty":
             if worker is None:
                 raise ValidationError("a duty token acts as one worker: give --worker", field="worker")
-            worker_row = episodes.get_worker(Unit(conn, engine.store), worker)
+            worker_row = uow.episodes.worker(worker)
+            if worker_row is None:
+                raise NotFound(f"no worker {worker!r}", field="worker")
             if team is not None and team != worker_row["team"]:
                 raise ValidationError(f"worker {worker!r} is in team {worker_row['team']!r}, not {team!r}",
                                       field="team")
@@ -85,14 +80,15 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
                 raise ValidationError("a manager token is for one team: give --team", field="team")
             if worker is not None:
                 raise ValidationError("a manager token is for a team, not a worker", field="worker")
-            episodes.get_team(Unit(conn, engine.store), team)
+            if uow.episodes.team(team) is None:
+                raise NotFound(f"no team {team!r}", field="team")
         elif worker is not None or team is not None:
             raise ValidationError(f"an {role} token is not bound to a worker or a team", field="role")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = {"name": (name or worker or team or role).strip(), "role": role, "worker": worker, "team": team,
                "token_hash": hash_token(token), "created_at": engine.now(), "created_by": actor,
                "revoked_at": None}
-        row["id"] = conn.execute(TOKEN.insert().values(**row).returning(TOKEN.c.id)).scalar_one()
+        row["id"] = uow.tokens.add(row)
     return token, {k: row[k] for k in PUBLIC_TOKEN_FIELDS}
 
 
@@ -101,30 +97,24 @@ def authenticate(engine, token: str | None) -> Actor:
     if not token:
         raise Unauthorized("this needs a token: send 'Authorization: Bearer <token>' "
                            "(make one with `pathway token create`)")
-    with engine.transaction(write=False) as conn:
-        row = conn.execute(sa.select(TOKEN.c.id, TOKEN.c.name, TOKEN.c.role, TOKEN.c.worker, TOKEN.c.team,
-                                     TOKEN.c.revoked_at)
-                           .where(TOKEN.c.token_hash == hash_token(token))).mappings().first()
+    with engine.store.unit(write=False) as uow:
+        row = uow.tokens.by_hash(hash_token(token))
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("the token is unknown or revoked")
     return Actor(role=row["role"], name=row["name"], worker=row["worker"], team=row["team"], token_id=row["id"])
 
 
 def list_tokens(engine) -> list[dict]:
-    cols = [TOKEN.c[k] for k in PUBLIC_TOKEN_FIELDS]
-    with engine.transaction(write=False) as conn:
-        return [dict(r) for r in conn.execute(sa.select(*cols).order_by(TOKEN.c.id)).mappings()]
+    with engine.store.unit(write=False) as uow:
+        return uow.tokens.listing()
 
 
 def revoke_token(engine, token_id: int) -> dict:
-    with engine.transaction() as conn:
-        row = conn.execute(sa.select(TOKEN.c.id, TOKEN.c.revoked_at).where(TOKEN.c.id == token_id)).first()
+    with engine.store.unit() as uow:
+        row = uow.tokens.revoke(token_id, engine.now())
         if row is None:
             raise NotFound(f"no token {token_id}", token_id=token_id)
-        if row.revoked_at is None:
-            conn.execute(TOKEN.update().where(TOKEN.c.id == token_id).values(revoked_at=engine.now()))
-        cols = [TOKEN.c[k] for k in PUBLIC_TOKEN_FIELDS]
-        return dict(conn.execute(sa.select(*cols).where(TOKEN.c.id == token_id)).mappings().one())
+        return row
 
 
 # -- idempotent replies for the writes the engine does not key itself ------------------------------
@@ -140,20 +130,15 @@ def idempotent(engine, actor: Actor, key: str | None, body: dict, run,
     if not isinstance(key, str) or not 1 <= len(key) <= 200:
         raise ValidationError("idempotency_key is 1-200 characters", field="idempotency_key")
     body_hash = request_hash(body)
-    where = sa.and_(REQUEST.c.actor == actor.label, REQUEST.c.idempotency_key == key)
-    with engine.transaction() as conn:
-        found = conn.execute(sa.select(REQUEST.c.request_hash, REQUEST.c.status, REQUEST.c.response,
-                                       REQUEST.c.created_at).where(where)).first()
+    who = actor.label
+    with engine.store.unit() as uow:
+        found = uow.tokens.request(who, key)
         if found is not None and found.status == 0 and found.created_at < engine.now() - ABANDONED:
-            conn.execute(REQUEST.delete().where(where))  # its process died mid-request: run it again
+            uow.tokens.forget(who, key)  # its process died mid-request: run it again
             found = None
-        if found is None:
-            try:
-                conn.execute(REQUEST.insert().values(actor=actor.label, idempotency_key=key,
-                                                     request_hash=body_hash, status=0, response=None,
-                                                     created_at=engine.now()))
-            except sa.exc.IntegrityError:  # the same key, reserved a moment ago by a concurrent request
-                raise Conflict(f"a request with idempotency_key {key!r} is still running; retry shortly") from None
+        if found is None and not uow.tokens.reserve(who, key, body_hash, engine.now()):
+            # the same key, reserved a moment ago by a concurrent request
+            raise Conflict(f"a request with idempotency_key {key!r} is still running; retry shortly")
     if found is not None:
         if found.request_hash != body_hash:
             raise Conflict(f"idempotency_key {key!r} was already used for a different request")
@@ -163,11 +148,11 @@ def idempotent(engine, actor: Actor, key: str | None, body: dict, run,
     try:
         status, reply = run()
     except BaseException:
-        with engine.transaction() as conn:
-            conn.execute(REQUEST.delete().where(where))
+        with engine.store.unit() as uow:
+            uow.tokens.forget(who, key)
         raise
-    with engine.transaction() as conn:
-        conn.execute(REQUEST.update().where(where).values(status=status, response=keep(reply)))
+    with engine.store.unit() as uow:
+        uow.tokens.answer(who, key, status, keep(reply))
     return status, reply
 
 

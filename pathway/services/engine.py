@@ -11,10 +11,10 @@ from pathway.domain import days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import conversation
-from pathway.services import duty, episodes
+from pathway.services import duty, episodes, outbox, waits, webhooks
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
-from pathway.settings import Settings, load_settings
+from pathway.settings import Settings, WebhookPolicy, load_settings
 from pathway.store.db import make_engine, unit_of_work, upgrade
 from pathway.store.unit import Store
 
@@ -200,107 +200,83 @@ class Engine:
     # -- background work: outbox, webhooks, wait tracking (pathway/outbox.py, workers/) ---------------
 
     def add_webhook(self, url: str, events, secret: str, *, actor: str | None = None) -> dict:
-        """Subscribe ``url`` to event kinds (pathway.webhooks.EVENT_KINDS); deliveries are signed with ``secret``."""
-        from pathway.services import webhooks
-
-        with self.transaction() as conn:
-            return webhooks.add(conn, url, events, secret, actor or self.actor, self.now())
+        """Subscribe ``url`` to event kinds (pathway.services.webhooks.EVENT_KINDS); deliveries are signed
+        with ``secret``."""
+        with self.store.unit() as uow:
+            return webhooks.add(uow, url, events, secret, actor or self.actor, self.now())
 
     def webhooks(self) -> list[dict]:
         """Every webhook subscription (never its secret)."""
-        from pathway.services import webhooks
-
-        with self.transaction(write=False) as conn:
-            return webhooks.listing(conn)
+        with self.store.unit(write=False) as uow:
+            return webhooks.listing(uow)
 
     def resume_webhook(self, webhook_id: int) -> dict:
         """Un-pause a subscriber that was paused after repeated failures; its waiting deliveries go out."""
-        from pathway.services import webhooks
-
-        with self.transaction() as conn:
-            return webhooks.resume(conn, webhook_id, self.now())
+        with self.store.unit() as uow:
+            return webhooks.resume(uow, webhook_id, self.now())
 
     def deliveries(self, webhook_id: int | None = None) -> list[dict]:
         """The delivery log: every delivery with its status and attempts."""
-        from pathway.services import webhooks
-
-        with self.transaction(write=False) as conn:
-            return webhooks.delivery_log(conn, webhook_id)
+        with self.store.unit(write=False) as uow:
+            return webhooks.delivery_log(uow, webhook_id)
 
     def relay_outbox(self) -> dict:
         """Turn every pending outbox row into deliveries for its subscribers (batch by batch) and mark it sent."""
-        from pathway.services import outbox
-
         total = {"relayed": 0, "deliveries": []}
         while True:
-            with self.transaction() as conn:
-                step = outbox.relay(conn, self.now())
+            with self.store.unit() as uow:
+                step = outbox.relay(uow, self.now())
             if not step["relayed"]:
                 return total
             total["relayed"] += step["relayed"]
             total["deliveries"] += step["deliveries"]
 
-    def queue_deliveries(self, policy=None) -> list[int]:
+    def queue_deliveries(self, policy: WebhookPolicy | None = None) -> list[int]:
         """Due deliveries with no task on its way, marked queued: the caller sends their tasks after this."""
-        from pathway.services import webhooks
+        with self.store.unit() as uow:
+            return webhooks.queue(uow, self.now(), policy or self.settings.webhooks)
 
-        with self.transaction() as conn:
-            return webhooks.queue(conn, self.now(), policy or webhooks.Policy.from_env())
-
-    def send_deliveries(self, ids: list[int] | None = None, policy=None) -> dict:
+    def send_deliveries(self, ids: list[int] | None = None, policy: WebhookPolicy | None = None) -> dict:
         """Post due deliveries now (``ids``, or every due one); returns counts by outcome."""
-        from pathway.services import webhooks
-
-        policy = policy or webhooks.Policy.from_env()
+        policy = policy or self.settings.webhooks
         total = {"delivered": 0, "retry": 0, "failed": 0}
         while True:
-            step = webhooks.send(self.db, self.now, policy, ids=ids)
+            step = webhooks.send(self.store, self.now, policy, ids=ids)
             for k, v in step.items():
                 total[k] += v
             if ids is not None or not any(step.values()):
                 return total
 
-    def dispatch_outbox(self, policy=None) -> dict:
-        """Relay the outbox and send what is due, in this process (the eager form of pathway.dispatch_outbox)."""
+    def dispatch_outbox(self, policy: WebhookPolicy | None = None, *,
+                        send: Callable[[list[int]], object] | None = None, chunk: int = 1) -> dict:
+        """Relay the outbox, then deliver what is due: posted in this process, or, given ``send``, handed
+        to it ``chunk`` deliveries at a time (a task each) once the relay and the queueing have committed,
+        so no task can run before the rows it needs exist."""
         relayed = self.relay_outbox()
-        return {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"]),
-                **self.send_deliveries(policy=policy)}
+        done = {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"])}
+        if send is None:
+            return done | self.send_deliveries(policy=policy)
+        due = self.queue_deliveries(policy)
+        for i in range(0, len(due), chunk):
+            send(due[i:i + chunk])
+        return done | {"due": len(due)}
 
     def track_waits(self, as_at=None, *, team: str | None = None) -> dict:
         """Snapshot the waits of ``as_at`` (default today) and of missed days, and record today's breaches."""
-        from pathway.services import waits
-
         day = days.parse_date(as_at, "as_at") if as_at is not None else None
-        with self.transaction() as conn:
-            return waits.track(conn, self.settings, self.now(), day, team)
+        with self.store.unit() as uow:
+            return waits.track(uow, self.settings, self.now(), day, team)
 
     def wait_snapshots(self, day=None, *, team: str | None = None) -> list[dict]:
         """Stored snapshot rows (of one day, or all), by day, team, client group and stage."""
-        import sqlalchemy as sa
-
-        from pathway.store.tables import WaitSnapshot
-
-        t = WaitSnapshot.__table__
-        q = sa.select(t).order_by(t.c.day, t.c.team, t.c.client_group, t.c.stage)
-        if day is not None:
-            q = q.where(t.c.day == days.parse_date(day, "day"))
-        if team is not None:
-            q = q.where(t.c.team == team)
-        with self.transaction(write=False) as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+        day = days.parse_date(day, "day") if day is not None else None
+        with self.store.unit(write=False) as uow:
+            return uow.snapshots.listing(day, team)
 
     def breaches(self, *, team: str | None = None) -> list[dict]:
         """Recorded breaches, oldest first."""
-        import sqlalchemy as sa
-
-        from pathway.store.tables import Breach
-
-        t = Breach.__table__
-        q = sa.select(t).order_by(t.c.id)
-        if team is not None:
-            q = q.where(t.c.team == team)
-        with self.transaction(write=False) as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+        with self.store.unit(write=False) as uow:
+            return uow.snapshots.breaches(team)
 
     # -- history in and national returns out (pathway/history.py, pathway/cld.py) --------------------
 

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import cld, duty, episodes, reports
+from pathway.store import cld, duty, episodes, reports, snapshots, tokens, webhooks
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
@@ -25,6 +25,9 @@ PARTS = {
     "duty": (duty.Duty, duty.Duty),
     "reports": (reports.Reports, reports.PostgresReports),
     "cld": (cld.Cld, cld.Cld),
+    "webhooks": (webhooks.Webhooks, webhooks.PostgresWebhooks),
+    "snapshots": (snapshots.Snapshots, snapshots.PostgresSnapshots),
+    "tokens": (tokens.Tokens, tokens.Tokens),
 }
 
 
@@ -102,6 +105,18 @@ class Unit:
     @cached_property
     def cld(self) -> cld.Cld:
         return self.store.parts["cld"](self.conn)
+
+    @cached_property
+    def webhooks(self) -> webhooks.Webhooks:
+        return self.store.parts["webhooks"](self.conn)
+
+    @cached_property
+    def snapshots(self) -> snapshots.Snapshots:
+        return self.store.parts["snapshots"](self.conn)
+
+    @cached_property
+    def tokens(self) -> tokens.Tokens:
+        return self.store.parts["tokens"](self.conn)
 
 
 class ClaimUnit:

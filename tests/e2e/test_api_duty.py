@@ -6,7 +6,7 @@ import pytest
 from api_support import assert_error, count, make_api
 
 from pathway.domain.checks import request_hash
-from pathway.services.auth import REQUEST
+from pathway.store.tables import REQUEST
 
 
 @pytest.fixture

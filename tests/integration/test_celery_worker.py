@@ -21,8 +21,8 @@ from conftest import empty_tables
 from webhook_receiver import Receiver
 
 from pathway import Engine
-from pathway.settings import Settings
-from workers.app import WorkerSettings, make_celery
+from pathway.settings import Settings, Workers
+from workers.app import make_celery
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "a-signing-key-of-some-length"
@@ -106,7 +106,7 @@ def wait_until(check, timeout: float = 30, what: str = "condition"):
 
 def sender(broker_url: str, queue: str):
     """The sending side's Celery app (an API process or beat would be the same)."""
-    return make_celery(Settings(_env_file=None, broker_url=broker_url), WorkerSettings(celery_queue=queue))
+    return make_celery(Settings(_env_file=None, broker_url=broker_url, workers=Workers(queue=queue)))
 
 
 def scalar(engine, sql: str):

@@ -5,10 +5,9 @@ import sqlalchemy as sa
 from webhook_receiver import Receiver
 
 from pathway import InvalidTransition
-from pathway.services.outbox import pending, relay
-from pathway.services.webhooks import Policy
-from pathway.store.db import unit_of_work
 from pathway.store.tables import OUTBOX
+from pathway.services.outbox import pending, relay
+from pathway.settings import WebhookPolicy
 
 SECRET = "a-signing-key-of-some-length"
 
@@ -39,9 +38,9 @@ def test_every_change_waits_in_the_outbox_until_relayed_once(council):
 def test_the_relay_goes_batch_by_batch_oldest_first(council):
     for i in range(7):
         council.record_contact(f"P-{i}", "unknown", "north")
-    with unit_of_work(council.db) as conn:
-        assert relay(conn, council.now(), batch=3)["relayed"] == 3
-        assert pending(conn) == 4
+    with council.store.unit() as uow:
+        assert relay(uow, council.now(), batch=3)["relayed"] == 3
+        assert pending(uow) == 4
     assert [r["sent_at"] is not None for r in outbox_rows(council)] == [True] * 3 + [False] * 4
     assert council.relay_outbox()["relayed"] == 4
 
@@ -53,13 +52,13 @@ def test_two_relays_at_once_never_take_the_same_row(council):
     for i in range(6):
         council.record_contact(f"P-{i}", "unknown", "north")
     if council.db.dialect.name == "sqlite":
-        with unit_of_work(council.db) as conn:
-            assert relay(conn, council.now())["relayed"] == 6
+        with council.store.unit() as uow:
+            assert relay(uow, council.now())["relayed"] == 6
         assert council.relay_outbox()["relayed"] == 0
     else:
-        with unit_of_work(council.db) as first:
+        with council.store.unit() as first:
             taken = relay(first, council.now(), batch=4)
-            with unit_of_work(council.db) as second:
+            with council.store.unit() as second:
                 other = relay(second, council.now(), batch=4)
         assert (taken["relayed"], other["relayed"]) == (4, 2)
         assert not set(taken["deliveries"]) & set(other["deliveries"])
@@ -85,7 +84,7 @@ def test_with_the_broker_down_recording_goes_on_and_nothing_is_lost(council, set
             app.send_task("pathway.dispatch_outbox")
         assert [r["sent_at"] for r in outbox_rows(council)] == [None, None]
         # The broker is back (here: the in-process relay): everything that waited is delivered.
-        assert council.dispatch_outbox(policy=Policy(timeout=2))["delivered"] == 1
+        assert council.dispatch_outbox(policy=WebhookPolicy(timeout=2))["delivered"] == 1
         assert [m["data"]["episode_id"] for m in rx.messages()] == [ep.id]
 
 
@@ -94,9 +93,19 @@ def test_a_delivery_is_queued_for_a_task_once_until_it_is_sent_or_requeue_time_p
     for i in range(3):
         council.record_contact(f"P-{i}", "unknown", "north")
     council.relay_outbox()
-    policy = Policy(requeue_after=300)
+    policy = WebhookPolicy(requeue_after=300)
     first = council.queue_deliveries(policy)
     assert len(first) == 3
     assert council.queue_deliveries(policy) == []  # the tasks are on their way: a backlog is not re-sent
     clock.advance(seconds=301)
     assert council.queue_deliveries(policy) == first  # lost tasks are sent again
+
+
+def test_the_engine_sends_with_the_delivery_policy_of_its_settings(council, clock):
+    council.settings = council.settings.model_copy(update={"webhooks": WebhookPolicy(requeue_after=60)})
+    council.add_webhook("http://127.0.0.1:9/never", ["episode.record_contact"], SECRET)
+    council.record_contact("P-1", "unknown", "north")
+    council.relay_outbox()
+    first = council.queue_deliveries()
+    clock.advance(seconds=61)
+    assert council.queue_deliveries() == first  # after the settings' requeue_after, not the default's

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from webhook_receiver import Receiver
 
 from pathway import NotFound, ValidationError
-from pathway.services.webhooks import EVENT_KINDS, Policy
+from pathway.services.webhooks import EVENT_KINDS
+from pathway.settings import WebhookPolicy
 
 SECRET = "a-signing-key-of-some-length"
-FAST = Policy(timeout=0.5, backoff=60, pause_after=3, max_attempts=10)
+FAST = WebhookPolicy(timeout=0.5, backoff=60, pause_after=3, max_attempts=10)
 
 
 def row_count(engine, table):
@@ -147,7 +148,7 @@ def test_a_subscriber_that_keeps_failing_is_paused_not_hammered(council, clock, 
 
 
 def test_a_delivery_is_given_up_after_its_attempts(council, clock):
-    policy = Policy(timeout=0.5, backoff=1, pause_after=100, max_attempts=3)
+    policy = WebhookPolicy(timeout=0.5, backoff=1, pause_after=100, max_attempts=3)
     with Receiver(status=500) as rx:
         council.add_webhook(rx.url, ["episode.refer"], SECRET)
         referral(council)
