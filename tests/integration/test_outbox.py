@@ -5,9 +5,9 @@ import sqlalchemy as sa
 from webhook_receiver import Receiver
 
 from pathway import InvalidTransition
-from pathway.store.tables import OUTBOX
 from pathway.services.outbox import pending, relay
 from pathway.settings import WebhookPolicy
+from pathway.store.tables import OUTBOX
 
 SECRET = "a-signing-key-of-some-length"
 
