@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 
 from pathway.domain.commands import Move
 from pathway.domain.duty import cap_of, enforce_cap, is_crisis
@@ -19,9 +20,11 @@ from pathway.settings import Settings
 from pathway.store.episodes import event_row
 from pathway.store.unit import Store, Unit
 
-# A claim whose move was refused (the caseload, counted again, reached the cap meanwhile) is tried
-# again from the pick, which then sees the new caseload: this many times at most.
-CLAIM_ATTEMPTS = 3
+# A claim whose move was refused (the caseload, counted again, reached the cap meanwhile), or whose
+# pick found only episodes other claimers hold, is tried again from the pick (which then sees the new
+# caseload, or the others' claims settled): this many times at most, a moment apart.
+CLAIM_ATTEMPTS = 4
+RETRY_PAUSE = 0.002  # seconds, times the attempt: a claim holds its rows for about a millisecond
 
 
 def queue(uow: Unit, team: str) -> list[EpisodeState]:
@@ -65,7 +68,9 @@ def claim_next(store: Store, settings: Settings, team: str, worker: str, *, acto
 
     A worker at cap may still take a crisis (when configured): the first crisis in the queue.
     CaseloadFull when something waits that this worker may not take."""
-    for _ in range(CLAIM_ATTEMPTS):
+    for attempt in range(CLAIM_ATTEMPTS):
+        if attempt:
+            time.sleep(RETRY_PAUSE * attempt)
         with store.claim_unit() as uow:
             # The unit ends before a refusal is raised: on PostgreSQL a rolled-back claim would make
             # the driver drop its prepared statements.
@@ -83,11 +88,11 @@ _REFUSED = object()
 def claim_next_in(uow, settings: Settings, team: str, worker: str, actor: str,
                   now: dt.datetime) -> tuple[EpisodeState | None | object, PathwayError | None]:
     """One attempt at a claim of the next one, in the caller's unit of work: (the episode taken, or
-    None, or _REFUSED when its move was refused; the error to raise once the unit has ended, or None)."""
+    None when nothing waits, or _REFUSED to try again; the error to raise once the unit has ended, or None)."""
     cap = settings.caseload
     state = uow.duty.pick(team, worker, cap.default_cap, cap.crisis_over_cap)
     if state is None:
-        return None, _nothing_claimable(uow, settings, team, worker)
+        return _nothing_claimable(uow, settings, team, worker)
     command = _claim_command(worker)
     fact, new = episodes.plan(settings, state, command, now)
     event = event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
@@ -97,27 +102,29 @@ def claim_next_in(uow, settings: Settings, team: str, worker: str, actor: str,
     return (new if moved else _REFUSED), None
 
 
-def _nothing_claimable(uow, settings: Settings, team: str, worker: str) -> PathwayError | None:
-    """Why the pick found nothing, as an error to raise; None when nothing waits (or what waits is
-    held by other claimers)."""
+def _nothing_claimable(uow, settings: Settings, team: str, worker: str) -> tuple[object, PathwayError | None]:
+    """Why the pick found nothing: an error to raise (an unknown worker or team, a worker of another
+    team, a worker at cap), _REFUSED when what waits is held by other claimers just now, or None when
+    nothing waits."""
     claimer = uow.duty.claimer(worker)
     if claimer is None:
-        return NotFound(f"no worker {worker!r}", field="worker")
+        return None, NotFound(f"no worker {worker!r}", field="worker")
     if claimer["team"] != team:
         if not uow.duty.team_known(team):
-            return NotFound(f"no team {team!r}", field="team")
+            return None, NotFound(f"no team {team!r}", field="team")
         try:
             _own_team(claimer, team)
         except Forbidden as exc:
-            return exc
+            return None, exc
     first = uow.duty.first_waiting(team)
-    if first is not None:  # something waits: is it this worker's cap that stops them?
-        try:
-            enforce_cap(first, claimer, claimer["load"], default_cap=settings.caseload.default_cap,
-                        crisis_over_cap=settings.caseload.crisis_over_cap)
-        except PathwayError as exc:
-            return exc
-    return None
+    if first is None:
+        return None, None
+    try:  # something waits: is it this worker's cap that stops them?
+        enforce_cap(first, claimer, claimer["load"], default_cap=settings.caseload.default_cap,
+                    crisis_over_cap=settings.caseload.crisis_over_cap)
+    except PathwayError as exc:
+        return None, exc
+    return _REFUSED, None
 
 
 def claim(uow: Unit, settings: Settings, episode_id: int, worker: str, *, actor: str,

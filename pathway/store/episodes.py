@@ -134,6 +134,10 @@ class Episodes:
     def _first(self, statement, params: dict):
         return self.conn.execute(statement, params).first()
 
+    def ping(self) -> None:
+        """A query that touches no table: the database answers or raises."""
+        self.conn.exec_driver_sql("SELECT 1")
+
     # teams and workers
 
     def team(self, key: str) -> dict | None:
