@@ -317,7 +317,7 @@ class Engine:
         """
         from pathway.services import history
 
-        return history.import_history(self.db, self.settings, rows_or_path, mapping, actor=actor or self.actor,
+        return history.import_history(self.store, self.settings, rows_or_path, mapping, actor=actor or self.actor,
                                       now=self.now(), batch_size=batch_size, progress=progress,
                                       single_pass=single_pass)
 

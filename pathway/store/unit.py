@@ -15,13 +15,14 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import episodes
+from pathway.store import bulk, episodes
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
 # one-statement writes, COPY); each has the SQLite form's methods and answers.
 PARTS = {
     "episodes": (episodes.Episodes, episodes.PostgresEpisodes),
+    "bulk": (bulk.Bulk, bulk.PostgresBulk),
 }
 
 
@@ -66,3 +67,7 @@ class Unit:
     @cached_property
     def episodes(self) -> episodes.Episodes:
         return self.store.parts["episodes"](self.conn)
+
+    @cached_property
+    def bulk(self) -> bulk.Bulk:
+        return self.store.parts["bulk"](self.conn)

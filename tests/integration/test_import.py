@@ -12,7 +12,8 @@ from episode_support import wait_dates_that_disagree
 
 from pathway import ValidationError
 from pathway.services.episodes import EPISODE, EVENT, OUTBOX
-from pathway.services.history import COLUMNS, EPISODE_REF, ImportMapping
+from pathway.services.history import COLUMNS, ImportMapping
+from pathway.store.tables import EPISODE_REF
 
 GOOD = [
     # resolved at the front door

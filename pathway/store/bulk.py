@@ -1,0 +1,147 @@
+"""Bulk writes and the reads around them, for the history import: many rows at once, in one unit of work.
+
+The SQLite form (:class:`Bulk`) inserts with executemany; the PostgreSQL form (:class:`PostgresBulk`)
+writes with binary COPY through psycopg (see docs/decisions/0002-binary-copy-for-the-history-import.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pathway.errors import Conflict
+from pathway.store.tables import EPISODE, EPISODE_REF, EVENT, TEAM, WORKER
+
+# SQLite caps the parameters of one statement; the IN lists are read in slices of this many.
+SLICE = 5000
+STORED_EVENT = (EVENT.c.episode_id, EVENT.c.seq, EVENT.c.trigger, EVENT.c.occurred_at, EVENT.c.worker,
+                EVENT.c.outcome, EVENT.c.note, EVENT.c.data)
+# An imported episode's row moves on only from the version the import read.
+GUARDED_UPDATE = EPISODE.update().where(EPISODE.c.id == sa.bindparam("b_id"),
+                                        EPISODE.c.version == sa.bindparam("b_version"))
+
+
+@dataclasses.dataclass(slots=True)
+class StoredEpisode:
+    """An episode already imported: its id and its log, oldest first."""
+
+    episode_id: int
+    events: list  # rows with the STORED_EVENT columns, by name
+
+    @property
+    def version(self) -> int:
+        return len(self.events)
+
+
+class Bulk:
+    """The history import's reads and writes on one connection (SQLite; the general form)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def teams(self) -> set[str]:
+        return set(self.conn.execute(sa.select(TEAM.c.key)).scalars())
+
+    def worker_teams(self) -> dict[str, str]:
+        """Each worker's team, by the worker's key."""
+        return dict(self.conn.execute(sa.select(WORKER.c.key, WORKER.c.team)).all())
+
+    def any_imported(self) -> bool:
+        return self.conn.execute(sa.select(EPISODE_REF.c.ref).limit(1)).first() is not None
+
+    def imported(self, refs: list[str]) -> dict[str, StoredEpisode]:
+        """The episodes already imported under these references, with their logs."""
+        found: dict[str, int] = {}
+        for part in _slices(refs):
+            found.update(self.conn.execute(sa.select(EPISODE_REF.c.ref, EPISODE_REF.c.episode_id)
+                                           .where(EPISODE_REF.c.ref.in_(part))).all())
+        if not found:
+            return {}
+        logs: dict[int, list] = {i: [] for i in found.values()}
+        for part in _slices(list(logs)):
+            q = sa.select(*STORED_EVENT).where(EVENT.c.episode_id.in_(part)).order_by(EVENT.c.episode_id, EVENT.c.seq)
+            for e in self.conn.execute(q).mappings().all():  # all at once: a fetch per row is slow on psycopg
+                logs[e["episode_id"]].append(e)
+        return {ref: StoredEpisode(i, logs[i]) for ref, i in found.items()}
+
+    def new_ids(self, n: int) -> list[int]:
+        """``n`` episode ids of this unit of work's own. SQLite: the unit holds the write lock (BEGIN
+        IMMEDIATE), so the ids after the highest are free until it ends."""
+        top = self.conn.execute(sa.select(sa.func.max(EPISODE.c.id))).scalar() or 0
+        return list(range(top + 1, top + 1 + n))
+
+    def write(self, episodes: list[dict], refs: list[dict], events: list[dict]) -> None:
+        """New episodes, their references, and events (of new and of stored episodes), in that order."""
+        try:
+            for table, rows in ((EPISODE, episodes), (EPISODE_REF, refs), (EVENT, events)):
+                if rows:
+                    self.insert(table, rows)
+        except sa.exc.IntegrityError as exc:
+            raise Conflict("another import wrote some of these episodes at the same time; nothing was "
+                           "written by this one, run it again") from exc
+
+    def insert(self, table: sa.Table, rows: list[dict]) -> None:
+        self.conn.execute(table.insert(), rows)
+
+    def update_episodes(self, rows: list[dict]) -> int:
+        """Stored episodes moved on (``b_id`` from ``b_version``, with the new columns); how many were
+        still at their version (the others were changed meanwhile, and are left as they are)."""
+        if not rows:
+            return 0
+        names = [n for n in rows[0] if not n.startswith("b_")]
+        return self.conn.execute(GUARDED_UPDATE.values({n: sa.bindparam(n) for n in names}), rows).rowcount
+
+
+COPY_COLUMNS: dict[str, dict[str, str]] = {}  # copy_types by table name, worked out once
+
+
+class PostgresBulk(Bulk):
+    """The same on PostgreSQL: ids from the episode sequence, and rows written by binary COPY."""
+
+    def new_ids(self, n: int) -> list[int]:
+        if n == 0:
+            return []
+        return list(self.conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('episode', 'id')) FROM generate_series(1, %(n)s)",
+            {"n": n}).scalars())
+
+    def insert(self, table: sa.Table, rows: list[dict]) -> None:
+        import psycopg  # only with PostgreSQL: an embedded (SQLite) install may not have it
+
+        columns = list(rows[0])
+        pick = operator.itemgetter(*columns)
+        names = ", ".join(f'"{c}"' for c in columns)
+        sql = f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT BINARY)'
+        types = COPY_COLUMNS.get(table.name) or COPY_COLUMNS.setdefault(table.name, copy_types(table))
+        try:
+            with self.conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+                # Binary COPY needs each column's type; it then sends values as PostgreSQL holds them,
+                # without rendering times and dates as text.
+                copy.set_types([types[c] for c in columns])
+                write = copy.write_row
+                for row in map(pick, rows):
+                    write(row)
+        except psycopg.Error as exc:  # as SQLAlchemy's error, as a statement run through it would raise
+            raise sa.exc.DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+
+
+# A column's type as PostgreSQL names it, and the type its values are sent as in a binary COPY.
+COPY_TYPES = {"INTEGER": "int4", "BIGINT": "int8", "VARCHAR": "text", "TEXT": "text", "BOOLEAN": "bool",
+              "DATE": "date", "TIMESTAMP WITH TIME ZONE": "timestamptz", "JSON": "json"}
+
+
+def copy_types(table: sa.Table) -> dict[str, str]:
+    """Each column's type for a binary COPY into ``table``."""
+    from sqlalchemy.dialects import postgresql
+
+    pg = postgresql.dialect()
+    return {c.name: COPY_TYPES[c.type.compile(dialect=pg).split("(")[0]] for c in table.c}
+
+
+def _slices(items: list, size: int = SLICE) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
