@@ -313,7 +313,7 @@ class Engine:
         ``mapping`` is an ImportMapping, a dict or a TOML file of the council's columns and codes.
         ``progress(phase, done, total)`` is called as the source is read. ``single_pass`` checks and
         writes in one pass inside the one transaction, rolled back if any row is bad (about twice as
-        fast, still all or nothing). See pathway/history.py.
+        fast, still all or nothing). See pathway/services/history/.
         """
         from pathway.services import history
 

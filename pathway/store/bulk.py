@@ -1,7 +1,8 @@
 """Bulk writes and the reads around them, for the history import: many rows at once, in one unit of work.
 
 The SQLite form (:class:`Bulk`) inserts with executemany; the PostgreSQL form (:class:`PostgresBulk`)
-writes with binary COPY through psycopg (see docs/decisions/0002-binary-copy-for-the-history-import.md).
+writes with binary COPY through psycopg, which sends times and dates as PostgreSQL holds them instead
+of rendering them as text (most of what a text COPY costs the client).
 """
 
 from __future__ import annotations
