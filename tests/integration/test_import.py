@@ -318,3 +318,15 @@ def test_single_pass_gives_the_same_result_and_still_writes_nothing_when_bad(cou
     for episode_id in refs.values():
         assert council.get(episode_id) == council.replay(episode_id)
     assert council.import_history(tmp_path / "good.csv", single_pass=True).new_events == 0
+
+
+def test_rows_another_import_wrote_meanwhile_are_a_conflict(council, tmp_path):
+    from pathway.errors import Conflict
+
+    council.import_history(write_csv(tmp_path / "a.csv", GOOD))
+    before = counts(council)
+    taken = {"ref": "E1", "episode_id": ids_by_ref(council)["E1"], "imported_at": council.now()}
+    with pytest.raises(Conflict, match="another import wrote some of these episodes"):
+        with council.store.unit() as uow:
+            uow.bulk.write([], [taken], [])
+    assert counts(council) == before
