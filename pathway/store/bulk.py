@@ -72,6 +72,8 @@ class Bulk:
     def new_ids(self, n: int) -> list[int]:
         """``n`` episode ids of this unit of work's own. SQLite: the unit holds the write lock (BEGIN
         IMMEDIATE), so the ids after the highest are free until it ends."""
+        if n == 0:
+            return []
         top = self.conn.execute(sa.select(sa.func.max(EPISODE.c.id))).scalar() or 0
         return list(range(top + 1, top + 1 + n))
 

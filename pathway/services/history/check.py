@@ -177,7 +177,7 @@ class Rules:
 
     def continues(self, row: Row, state: EpisodeState, first: Row) -> None:
         """A later row repeats the contact's values or leaves them blank, and keeps to time and team."""
-        for column in CONTACT:
+        for column in CONTACT if row.person_ref or row.client_group or row.team else ():
             value = getattr(row, column)
             if value is not None and value != getattr(state, column):
                 raise RowRefused(f"{column} {value!r} differs from the episode's {getattr(state, column)!r} "

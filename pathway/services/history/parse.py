@@ -23,8 +23,9 @@ TRUE = frozenset({"1", "true", "yes", "y", "t"})
 FALSE = frozenset({"", "0", "false", "no", "n", "f"})
 NOT_CSV = {b"PK\x03\x04": "a zip archive or an Excel .xlsx workbook",
            b"\xd0\xcf\x11\xe0": "an Excel .xls workbook", b"%PDF": "a PDF document"}
-# Times read are remembered up to this many distinct texts (extracts repeat dates), then forgotten at once.
-TIMES_KEPT = 50_000
+# Extracts repeat dates (a day's contacts, or dates without a time): the times read are remembered,
+# up to this many distinct texts (then forgotten at once, so timestamps that never repeat cost little).
+TIMES_KEPT = 4096
 
 
 # -- the mapping file ------------------------------------------------------------------------------
