@@ -7,9 +7,11 @@ of rendering them as text (most of what a text COPY costs the client).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import operator
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,6 +21,8 @@ from pathway.store.tables import EPISODE, EPISODE_REF, EVENT, TEAM, WORKER
 
 # SQLite caps the parameters of one statement; the IN lists are read in slices of this many.
 SLICE = 5000
+# Episode ids taken from PostgreSQL's sequence at a time, at most (unused ones are a gap, as after a rollback).
+ID_BLOCK = 100_000
 STORED_EVENT = (EVENT.c.episode_id, EVENT.c.seq, EVENT.c.trigger, EVENT.c.occurred_at, EVENT.c.worker,
                 EVENT.c.outcome, EVENT.c.note, EVENT.c.data)
 # An imported episode's row moves on only from the version the import read.
@@ -77,6 +81,12 @@ class Bulk:
         top = self.conn.execute(sa.select(sa.func.max(EPISODE.c.id))).scalar() or 0
         return list(range(top + 1, top + 1 + n))
 
+    def reserve_ids(self, n: int) -> None:
+        """A hint: about ``n`` new episodes are coming (the PostgreSQL form takes their ids at once)."""
+
+    def finish(self) -> None:
+        """Wait for every write asked of this part (before the unit of work commits or rolls back)."""
+
     def write(self, episodes: list[dict], refs: list[dict], events: list[dict]) -> None:
         """New episodes, their references, and events (of new and of stored episodes), in that order."""
         try:
@@ -103,14 +113,79 @@ COPY_COLUMNS: dict[str, dict[str, str]] = {}  # copy_types by table name, worked
 
 
 class PostgresBulk(Bulk):
-    """The same on PostgreSQL: ids from the episode sequence, and rows written by binary COPY."""
+    """The same on PostgreSQL: ids from the episode sequence, and rows written by binary COPY.
+
+    A write returns at once and runs on a thread of its own, on the same connection, while the
+    caller reads and checks the next batch: the database's work on one batch (its indexes and
+    foreign keys) overlaps the Python work on the next. Every other call on the part waits for
+    that write first, so the connection is only ever used by one of them at a time.
+    """
+
+    def __init__(self, conn: Connection):
+        super().__init__(conn)
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+        self._ids: collections.deque[int] = collections.deque()
+        self._expected = 0  # new episodes still to come, as reserve_ids was told
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()  # the write's own error, if it failed
+
+    def finish(self) -> None:
+        try:
+            self._wait()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+
+    def write(self, episodes: list[dict], refs: list[dict], events: list[dict]) -> None:
+        self._wait()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="pathway-copy")
+        self._pending = self._writer.submit(super().write, episodes, refs, events)
+
+    def teams(self) -> set[str]:
+        self._wait()
+        return super().teams()
+
+    def worker_teams(self) -> dict[str, str]:
+        self._wait()
+        return super().worker_teams()
+
+    def any_imported(self) -> bool:
+        self._wait()
+        return super().any_imported()
+
+    def imported(self, refs: list[str]) -> dict[str, StoredEpisode]:
+        self._wait()
+        return super().imported(refs)
+
+    def update_episodes(self, rows: list[dict]) -> int:
+        self._wait()
+        return super().update_episodes(rows)
+
+    def reserve_ids(self, n: int) -> None:
+        self._expected = n
+        self._take_ids(0)
 
     def new_ids(self, n: int) -> list[int]:
-        if n == 0:
-            return []
-        return list(self.conn.exec_driver_sql(
-            "SELECT nextval(pg_get_serial_sequence('episode', 'id')) FROM generate_series(1, %(n)s)",
-            {"n": n}).scalars())
+        # Ids taken ahead, while no write runs, let the next batch be checked while this one is written.
+        if len(self._ids) < n:
+            self._take_ids(n)
+        self._expected -= n
+        return [self._ids.popleft() for _ in range(n)]
+
+    def _take_ids(self, n: int) -> None:
+        """At least ``n`` ids on hand, and as many of those expected as one block holds."""
+        self._wait()
+        more = max(n, min(self._expected, ID_BLOCK)) - len(self._ids)
+        if more > 0:
+            self._ids.extend(self.conn.exec_driver_sql(
+                "SELECT nextval(pg_get_serial_sequence('episode', 'id')) FROM generate_series(1, %(n)s)",
+                {"n": more}).scalars())
 
     def insert(self, table: sa.Table, rows: list[dict]) -> None:
         import psycopg  # only with PostgreSQL: an embedded (SQLite) install may not have it

@@ -38,7 +38,11 @@ class Store:
     def unit(self, write: bool = True) -> Iterator[Unit]:
         """One transaction: committed when the block ends, rolled back (nothing written) if it raises."""
         with unit_of_work(self.db, write=write) as conn:
-            yield Unit(conn, self)
+            uow = Unit(conn, self)
+            try:
+                yield uow
+            finally:
+                uow.finish()
 
     @contextlib.contextmanager
     def move_unit(self, *, locks: bool) -> Iterator[Unit]:
@@ -71,3 +75,8 @@ class Unit:
     @cached_property
     def bulk(self) -> bulk.Bulk:
         return self.store.parts["bulk"](self.conn)
+
+    def finish(self) -> None:
+        """Wait for the writes still running in this unit (the bulk part's, on PostgreSQL), before it ends."""
+        if "bulk" in self.__dict__:
+            self.bulk.finish()

@@ -232,6 +232,7 @@ def _check_then_write(store: Store, source, options: dict) -> ImportSummary:
         raise refused(imp)
     if imp.summary.new_events:  # else everything is already there: nothing to write
         with store.unit(write=True) as uow:
+            uow.bulk.reserve_ids(imp.summary.new_episodes)
             writer = _Import(uow, write=True, checked=True, **options)
             writer.run(Source(source, options["mapping"]))
             if writer.error_count:  # the database changed between the passes
@@ -247,3 +248,4 @@ def _check_while_writing(store: Store, source, options: dict) -> ImportSummary:
         if imp.error_count:
             raise refused(imp)
     return imp.summary
+
