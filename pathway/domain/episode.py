@@ -91,9 +91,12 @@ def apply(state: EpisodeState, fact: Fact) -> EpisodeState:
         change.update(wait_from=at, allocated_at=at)
     elif dest == "closed":
         change.update(worker=None, outcome=fact.outcome, closed_at=at)
-    # dataclasses.replace, without its per-field checks (every field here is an __init__ field):
-    # the fold runs once per event of a bulk import, twice over.
-    return EpisodeState(**{**state.__dict__, **change})
+    # dataclasses.replace without __init__ (a frozen dataclass's sets each of its fields through
+    # object.__setattr__, and every field here is a plain one): the fold runs once per event of a
+    # bulk import, twice over.
+    after = object.__new__(EpisodeState)
+    after.__dict__.update(state.__dict__, **change)
+    return after
 
 
 def fold(episode_id: int | None, facts: list[Fact]) -> EpisodeState:

@@ -289,11 +289,11 @@ class Engine:
         ``mapping`` is an ImportMapping, a dict or a TOML file of the council's columns and codes.
         ``progress(phase, done, total)`` is called as the source is read. ``single_pass`` checks and
         writes in one pass inside the one transaction, rolled back if any row is bad (about twice as
-        fast, still all or nothing). See pathway/history.py.
+        fast, still all or nothing). See pathway/services/history/.
         """
         from pathway.services import history
 
-        return history.import_history(self.db, self.settings, rows_or_path, mapping, actor=actor or self.actor,
+        return history.import_history(self.store, self.settings, rows_or_path, mapping, actor=actor or self.actor,
                                       now=self.now(), batch_size=batch_size, progress=progress,
                                       single_pass=single_pass)
 

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import cld, duty, episodes, reports, snapshots, tokens, webhooks
+from pathway.store import bulk, cld, duty, episodes, reports, snapshots, tokens, webhooks
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
@@ -28,6 +28,7 @@ PARTS = {
     "webhooks": (webhooks.Webhooks, webhooks.PostgresWebhooks),
     "snapshots": (snapshots.Snapshots, snapshots.PostgresSnapshots),
     "tokens": (tokens.Tokens, tokens.Tokens),
+    "bulk": (bulk.Bulk, bulk.PostgresBulk),
 }
 
 
@@ -43,7 +44,11 @@ class Store:
     def unit(self, write: bool = True) -> Iterator[Unit]:
         """One transaction: committed when the block ends, rolled back (nothing written) if it raises."""
         with unit_of_work(self.db, write=write) as conn:
-            yield Unit(conn, self)
+            uow = Unit(conn, self)
+            try:
+                yield uow
+            finally:
+                uow.finish()
 
     @contextlib.contextmanager
     def move_unit(self, *, locks: bool) -> Iterator[Unit]:
@@ -117,6 +122,15 @@ class Unit:
     @cached_property
     def tokens(self) -> tokens.Tokens:
         return self.store.parts["tokens"](self.conn)
+
+    @cached_property
+    def bulk(self) -> bulk.Bulk:
+        return self.store.parts["bulk"](self.conn)
+
+    def finish(self) -> None:
+        """Wait for the writes still running in this unit (the bulk part's, on PostgreSQL), before it ends."""
+        if "bulk" in self.__dict__:
+            self.bulk.finish()
 
 
 class ClaimUnit:

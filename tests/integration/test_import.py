@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from episode_support import wait_dates_that_disagree
 
 from pathway import ValidationError
-from pathway.services.history import COLUMNS, EPISODE_REF, ImportMapping
-from pathway.store.tables import EPISODE, EVENT, OUTBOX
+from pathway.services.history import COLUMNS, ImportMapping
+from pathway.store.tables import EPISODE, EPISODE_REF, EVENT, OUTBOX
 
 GOOD = [
     # resolved at the front door
@@ -273,9 +273,9 @@ def test_a_large_file_in_small_batches(council, tmp_path):
     assert council.import_history(tmp_path / "big.csv", batch_size=64).new_events == 0
 
 
-def test_the_readme_example_imports(council, tmp_path):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme[readme.index("## History import and the client-level return"):]
+def test_the_documented_example_imports(council, tmp_path):
+    page = (Path(__file__).resolve().parents[2] / "docs" / "import.md").read_text()
+    section = page[page.index("## Backfilling history"):]
     example = section[section.index("```csv\n") + 7:section.index("```", section.index("```csv\n") + 7)]
     (tmp_path / "example.csv").write_text(example)
     summary = council.import_history(tmp_path / "example.csv")
@@ -317,3 +317,15 @@ def test_single_pass_gives_the_same_result_and_still_writes_nothing_when_bad(cou
     for episode_id in refs.values():
         assert council.get(episode_id) == council.replay(episode_id)
     assert council.import_history(tmp_path / "good.csv", single_pass=True).new_events == 0
+
+
+def test_rows_another_import_wrote_meanwhile_are_a_conflict(council, tmp_path):
+    from pathway.errors import Conflict
+
+    council.import_history(write_csv(tmp_path / "a.csv", GOOD))
+    before = counts(council)
+    taken = {"ref": "E1", "episode_id": ids_by_ref(council)["E1"], "imported_at": council.now()}
+    with pytest.raises(Conflict, match="another import wrote some of these episodes"):
+        with council.store.unit() as uow:
+            uow.bulk.write([], [taken], [])
+    assert counts(council) == before
