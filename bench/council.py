@@ -3,7 +3,7 @@
     python -m bench.council --size council --database-url postgresql://postgres@127.0.0.1:5432/pathway
 
 Without ``--database-url`` it loads into a scratch PostgreSQL database and drops it afterwards
-(``--keep`` keeps it and prints its URL). Sizes are pathway.synthetic.SIZES: ``small`` (a few
+(``--keep`` keeps it and prints its URL). Sizes are pathway.services.synthetic.SIZES: ``small`` (a few
 thousand episodes), ``council`` (~100,000 contacts, one large council's year) and ``decade``
 (~1,000,000 episodes).
 """

@@ -9,7 +9,7 @@ each side's statement and PostgreSQL has settled on its plan, as for a board ask
 The figures are checked equal before anything is printed.
 
 The synthetic council is loaded with COPY: episodes built by the engine's own fold
-(pathway.episode), so the rows are what the engine would have written.
+(pathway.domain.episode), so the rows are what the engine would have written.
 
     python -m bench.reports --size small      # 20,000 episodes over 2 years
     python -m bench.reports --size council    # 1,000,000 episodes over 10 years (~4.5 M events)

@@ -1,4 +1,4 @@
-"""The HTTP API (FastAPI) and the huddle board: thin routes over ``pathway.auth.Access``."""
+"""The HTTP API (FastAPI) and the huddle board: thin routes over ``pathway.services.auth.Access``."""
 
 from pathway.api.app import create_app
 

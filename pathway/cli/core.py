@@ -1,4 +1,4 @@
-"""Core commands: schema migrations and the demo council."""
+"""Core commands: schema migrations and the pathway diagram."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class Engine:
         self.store = Store(self.db)  # the dialect is read here, once
         self.actor = actor
         self.clock = clock
-        self.reports = Reports(self)  # -- reports: waits, allocation, trends, … (pathway/reports.py)
+        self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
         if migrate:
             upgrade(self.db)
 
@@ -195,9 +195,7 @@ class Engine:
         with self.store.unit(write=False) as uow:
             return duty.caseloads(uow, self.settings, team)
 
-    # -- reports (pathway/reports.py) --------------------------------------------------------------
-
-    # -- background work: outbox, webhooks, wait tracking (pathway/outbox.py, workers/) ---------------
+    # -- background work: outbox, webhooks, wait tracking (pathway/services/outbox.py, webhooks.py, waits.py) -
 
     def add_webhook(self, url: str, events, secret: str, *, actor: str | None = None) -> dict:
         """Subscribe ``url`` to event kinds (pathway.services.webhooks.EVENT_KINDS); deliveries are signed
@@ -278,7 +276,7 @@ class Engine:
         with self.store.unit(write=False) as uow:
             return uow.snapshots.breaches(team)
 
-    # -- history in and national returns out (pathway/history.py, pathway/cld.py) --------------------
+    # -- history in and national returns out (pathway/services/history/, pathway/services/cld.py) -----
 
     def import_history(self, rows_or_path, mapping=None, *, actor: str | None = None, batch_size: int = 10_000,
                        progress=None, single_pass: bool = False) -> ImportSummary:
@@ -299,7 +297,7 @@ class Engine:
 
     def export_cld(self, start, end, mapping=None) -> list[dict]:
         """The client-level data return's completed requests, assessments and reviews from ``start`` to ``end``
-        (London dates, inclusive), one dict per event keyed by the return's field names (pathway.cld.COLUMNS).
+        (London dates, inclusive), one dict per event keyed by the return's field names (pathway.services.cld.COLUMNS).
         ``mapping`` is a CldMapping or a TOML file; by default config/cld-mapping.toml over the defaults in code."""
         from pathway.services import cld
 

@@ -47,7 +47,7 @@ def days_to_snapshot(uow: Unit, as_at: dt.date, team: str | None = None,
 
 
 def latest_start(as_at: dt.date, threshold: int, mode: str) -> dt.date:
-    """The latest wait start that is over ``threshold`` days by ``as_at`` (days counted as pathway.days does)."""
+    """The latest wait start that is over ``threshold`` days by ``as_at`` (days counted as pathway.domain.days does)."""
     start = as_at - dt.timedelta(days=threshold + 1)
     while days.days_between(start, as_at, mode) <= threshold:  # working days: step back over weekends
         start -= dt.timedelta(days=1)

@@ -1,10 +1,10 @@
 """The working-day calendar as a table, so reports count working days in SQL as a difference of indexes.
 
 ``calendar_day`` holds one row per date from FIRST_DAY to LAST_DAY: whether it is a working day
-(a weekday that is not an England and Wales bank holiday, as pathway.days says) and
+(a weekday that is not an England and Wales bank holiday, as pathway.domain.days says) and
 ``working_index``, the number of working days from FIRST_DAY up to and including it. The working
 days in (start, end] are then ``index(end) - index(start)``, the same count as
-``pathway.days.days_between(start, end, "working")``.
+``pathway.domain.days.days_between(start, end, "working")``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Wait tracking's SQL: the daily wait snapshots and the breaches of a threshold, with their alerts.
 
-A snapshot is one set-based ``INSERT … SELECT`` over the waits report's own query (given by the
-caller: pathway.services.reports.waits_select), so a snapshot and the live report can never count
+A snapshot is one set-based ``INSERT … SELECT`` over the waits report's own query (built here
+with pathway.store.reports.waits_select), so a snapshot and the live report can never count
 differently; a breach is recorded by one ``INSERT … SELECT`` that skips those already recorded, its
 days counted by the reports' own day count. The two forms differ only in the dialect whose
 ``INSERT … ON CONFLICT`` they write.

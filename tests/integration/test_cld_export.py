@@ -123,7 +123,7 @@ def test_the_initial_conversation_as_the_first_contact(imported, tmp_path):
     default = engine.export_cld(*Q1)
     merged = engine.export_cld(*Q1, mapping=mapping)
     assert {r["LA_Code"] for r in merged} == {"999"}
-    # Referrals no longer complete a request at the contact; conversation 1's end completes it instead.
+    # With c1 as a request, a referral does not complete a request at the contact; conversation 1's end does.
     assert not [r for r in merged if r["Event_Outcome"] == "Progress to Assessment"]
     c1_default = [r for r in default if r["Event_Description"].startswith("Initial")]
     c1_merged = [r for r in merged if r["Event_Description"].startswith("Initial")]

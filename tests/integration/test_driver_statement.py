@@ -1,4 +1,4 @@
-"""pathway.db.DriverStatement: a SQLAlchemy statement run by psycopg itself gives SQLAlchemy's rows."""
+"""pathway.store.db.DriverStatement: a SQLAlchemy statement run by psycopg itself gives SQLAlchemy's rows."""
 
 import datetime as dt
 

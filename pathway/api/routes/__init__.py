@@ -1,1 +1,1 @@
-"""The routes, one module per area; each only translates HTTP to ``pathway.auth.Access``."""
+"""The routes, one module per area; each only translates HTTP to ``pathway.services.auth.Access``."""
