@@ -23,10 +23,6 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def is_sqlite(bind: Engine | Connection) -> bool:
-    return bind.dialect.name == "sqlite"
-
-
 def make_engine(url: str, *, pool_size: int = 10, **kwargs) -> Engine:
     """A SQLAlchemy engine for ``url``; on PostgreSQL with a pool of ``pool_size`` connections."""
     url = normalise_url(url)
