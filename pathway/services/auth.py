@@ -16,6 +16,7 @@ import secrets
 from pathway.domain.checks import request_hash
 from pathway.domain.commands import Move, RecordContact
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, ValidationError
+from pathway.services import episodes
 from pathway.store.tokens import PUBLIC_TOKEN_FIELDS
 
 ROLES = ("duty", "manager", "integration", "admin")
@@ -68,9 +69,7 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
         if role == "duty":
             if worker is None:
                 raise ValidationError("a duty token acts as one worker: give --worker", field="worker")
-            worker_row = uow.episodes.worker(worker)
-            if worker_row is None:
-                raise NotFound(f"no worker {worker!r}", field="worker")
+            worker_row = episodes.get_worker(uow, worker)
             if team is not None and team != worker_row["team"]:
                 raise ValidationError(f"worker {worker!r} is in team {worker_row['team']!r}, not {team!r}",
                                       field="team")
@@ -80,8 +79,7 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
                 raise ValidationError("a manager token is for one team: give --team", field="team")
             if worker is not None:
                 raise ValidationError("a manager token is for a team, not a worker", field="worker")
-            if uow.episodes.team(team) is None:
-                raise NotFound(f"no team {team!r}", field="team")
+            episodes.get_team(uow, team)
         elif worker is not None or team is not None:
             raise ValidationError(f"an {role} token is not bound to a worker or a team", field="role")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)

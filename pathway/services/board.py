@@ -7,7 +7,7 @@ import datetime as dt
 from pathway.domain import days
 from pathway.domain.duty import is_crisis
 from pathway.domain.stages import WAITING
-from pathway.errors import NotFound
+from pathway.services import episodes
 from pathway.services.auth import Actor
 
 LONGEST = 15  # people listed by name of reference on the board
@@ -18,9 +18,7 @@ def longest_waiting(engine, team: str, limit: int = LONGEST) -> tuple[dict, list
     """The team's row, and its waiting people, crises first and then the longest waits:
     (team, rows, everyone waiting, crises waiting). NotFound for an unknown team."""
     with engine.store.unit(write=False) as uow:
-        team_row = uow.episodes.team(team)
-        if team_row is None:
-            raise NotFound(f"no team {team!r}", field="team")
+        team_row = episodes.get_team(uow, team)
         states = uow.reports.longest_waiting(team, limit)
         total, crises = uow.reports.waiting_and_crises(team)
     now = engine.now()

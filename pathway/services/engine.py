@@ -97,13 +97,8 @@ class Engine:
 
     def worker(self, key: str) -> dict:
         """The worker's record (key, name, team, caseload_cap, …); NotFound naming the worker."""
-        from pathway.errors import NotFound
-
         with self.store.unit(write=False) as uow:
-            row = uow.episodes.worker(key)
-        if row is None:
-            raise NotFound(f"no worker {key!r}", field="worker")
-        return row
+            return episodes.get_worker(uow, key)
 
     def teams(self) -> list[dict]:
         """Every team, by key."""

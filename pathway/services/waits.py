@@ -15,7 +15,8 @@ import logging
 
 from pathway.domain import days
 from pathway.domain.stages import WAITING
-from pathway.errors import NotFound, ValidationError
+from pathway.errors import ValidationError
+from pathway.services import episodes
 from pathway.services.reports import terms
 from pathway.settings import Settings
 from pathway.store.reports import Filters
@@ -93,8 +94,8 @@ def track(uow: Unit, settings: Settings, now: dt.datetime, as_at: dt.date | None
     as_at = as_at or today
     if as_at > today:
         raise ValidationError(f"as_at {as_at} is in the future (today is {today})", field="as_at")
-    if team is not None and uow.episodes.team(team) is None:
-        raise NotFound(f"no team {team!r}", field="team")
+    if team is not None:
+        episodes.get_team(uow, team)
     written = {}
     for day in days_to_snapshot(uow, as_at, team, backfill):
         written[day.isoformat()] = snapshot(uow, settings, day, now, team, today=day == today)

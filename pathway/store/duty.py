@@ -27,12 +27,12 @@ from pathway.store.episodes import (
     HELD,
     STATE_COLUMNS,
     STATE_SET,
+    Episodes,
     move_params,
     move_statement,
-    outbox_row,
     state_values,
 )
-from pathway.store.tables import EPISODE, EVENT, OUTBOX, TEAM, WORKER
+from pathway.store.tables import EPISODE, TEAM, WORKER
 
 IS_CRISIS = sa.or_(EPISODE.c.stage == rules.CRISIS_STAGE, EPISODE.c.priority == rules.CRISIS_PRIORITY)
 RANK = sa.case((IS_CRISIS, rules.CRISIS_RANK),
@@ -155,8 +155,7 @@ class Duty:
                       default_cap=guard["default_cap"], crisis_ok=guard["crisis_ok"])
         if self.conn.execute(CLAIM_UPDATE, params).rowcount != 1:
             return False
-        self.conn.execute(EVENT.insert(), event)
-        self.conn.execute(OUTBOX.insert(), outbox_row(state, event, now))
+        Episodes(self.conn).append(state, event, now)
         return True
 
 

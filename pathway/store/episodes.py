@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from pathway.domain import days
 from pathway.domain.episode import EpisodeState, Fact
+from pathway.domain.stages import ACTIVE
 from pathway.store.db import driven
 from pathway.store.tables import EPISODE, EVENT, OUTBOX, TEAM, WORKER
 
@@ -38,7 +39,7 @@ CONTACT_BY_KEY = sa.select(EPISODE.c.id, EPISODE.c.request_hash).where(
 # A worker's caseload (parameter: worker): every ``*_active`` episode allocated to them.
 _HELD = EPISODE.alias("held")
 HELD = (sa.select(sa.func.count()).select_from(_HELD)
-        .where(_HELD.c.worker == sa.bindparam("worker"), _HELD.c.stage.in_(("c1_active", "c2_active", "c3_active")))
+        .where(_HELD.c.worker == sa.bindparam("worker"), _HELD.c.stage.in_(ACTIVE))
         .scalar_subquery())
 CASELOAD = sa.select(HELD)
 

@@ -84,9 +84,6 @@ class Store:
         finally:
             raw.close()  # back to the pool
 
-    def dispose(self) -> None:
-        self.db.dispose()
-
 
 class Unit:
     """One unit of work: its connection, and the store's parts bound to it."""
