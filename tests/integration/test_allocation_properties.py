@@ -19,6 +19,7 @@ from hypothesis.stateful import (
 )
 
 from pathway import CaseloadFull, Conflict, Engine, Forbidden, InvalidTransition
+from pathway.domain.duty import claim_key
 from pathway.domain.stages import ACTIVE, WAITING
 from pathway.settings import Settings
 
@@ -167,9 +168,12 @@ def make_machine(engine: Engine, crisis_over_cap: bool):
                 # Only an allocation adds to a caseload (a kept crisis or a stabilisation keeps the
                 # worker it had), so with no crisis over cap the cap holds absolutely.
                 assert all(loads[w] <= cap for w, cap in self.workers.items())
-            # The queue is every waiting episode.
-            queued = sorted(ep.id for ep in engine.queue(self.team))
-            assert queued == sorted(i for i, (stage, _, _) in self.episodes.items() if stage in WAITING)
+            # The queue is every waiting episode, in the domain's claim order (the SQL's ORDER BY is built
+            # from the same rule).
+            queue = engine.queue(self.team)
+            assert sorted(ep.id for ep in queue) == sorted(
+                i for i, (stage, _, _) in self.episodes.items() if stage in WAITING)
+            assert queue == sorted(queue, key=claim_key)
 
     return DutyDesk
 
