@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # and closed after it): as many as requests or claims it serves at once, e.g. the API's threads.
     database_pool_size: int = Field(default=10, ge=1, le=1000)
     broker_url: str | None = None
+    # `pathway serve` and `pathway worker` bring the schema up to date as they start (off: only
+    # `pathway db upgrade` changes it, and an out-of-date schema stops them).
+    migrate_on_start: bool = True
     config_file: str | None = None
     day_mode: Literal["calendar", "working"] = "calendar"
     extra_client_groups: list[str] = Field(default_factory=list)

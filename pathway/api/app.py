@@ -51,7 +51,7 @@ def create_app(engine=None) -> FastAPI:
     if engine is None:
         from pathway import Engine
 
-        engine = Engine(actor="api")
+        engine = Engine(actor="api", migrate=None)  # `pathway serve` migrated it as it started
     app = FastAPI(
         title="Three Conversations pathway engine",
         version="0.1.0",

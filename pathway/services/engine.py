@@ -11,11 +11,11 @@ from pathway.domain import days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import conversation
-from pathway.services import duty, episodes, outbox, waits, webhooks
+from pathway.services import duty, environment, episodes, outbox, waits, webhooks
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
-from pathway.store.db import make_engine, unit_of_work, upgrade
+from pathway.store.db import unit_of_work
 from pathway.store.unit import Store
 
 
@@ -49,21 +49,23 @@ class Engine:
     """The Three Conversations engine on one database.
 
     ``Engine()`` uses the embedded default (SQLite in ./pathway.db) or PATHWAY_DATABASE_URL;
-    ``Engine("postgresql+psycopg://…")`` names a database. The schema is migrated on first use.
+    ``Engine("postgresql+psycopg://…")`` names a database. ``migrate``: True brings the schema up to
+    date on first use, False leaves it, None requires it (the command line's way: an SQLite file that
+    is new or already the engine's is brought up to date, any other database without the schema is a
+    SetupError and nothing is created; see pathway.services.environment).
     """
 
     def __init__(self, url: str | None = None, *, settings: Settings | None = None,
-                 actor: str = "library", migrate: bool = True,
+                 actor: str = "library", migrate: bool | None = True,
                  clock: Callable[[], dt.datetime] = days.now):
         overrides = {"database_url": url} if url else {}
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self.db = make_engine(self.settings.database_url, pool_size=self.settings.database_pool_size)
+        self.db = environment.open_database(self.settings.database_url, self.settings.database_pool_size)
         self.store = Store(self.db)  # the dialect is read here, once
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
-        if migrate:
-            upgrade(self.db)
+        environment.prepare_schema(self.db, migrate)
 
     # -- plumbing ---------------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ def create_worker(uow: Unit, key: str, name: str, team: str, caseload_cap: int |
 def get_team(uow: Unit, key: str) -> dict:
     row = uow.episodes.team(key)
     if row is None:
-        raise NotFound(f"no team {key!r}", field="team")
+        raise NotFound(checks.unknown_team(key, [t["key"] for t in uow.episodes.teams()]), field="team")
     return row
 
 
@@ -57,7 +57,7 @@ def get_worker(uow: Unit, key: str, *, lock: bool = False) -> dict:
     """The worker's row (NotFound naming them); ``lock`` holds it until the unit of work ends."""
     row = uow.episodes.worker(key, lock=lock)
     if row is None:
-        raise NotFound(f"no worker {key!r}", field="worker")
+        raise NotFound(checks.unknown_worker(key), field="worker")
     return row
 
 

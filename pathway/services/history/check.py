@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from pathway.domain.checks import FUTURE_SLACK, NOTE_LENGTH, REF_PATTERN
+from pathway.domain.checks import FUTURE_SLACK, NOTE_LENGTH, REF_PATTERN, unknown_team, unknown_worker
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.domain.vocabulary import PRIORITIES
@@ -85,10 +85,9 @@ class Rules:
         if row.client_group is not None and row.client_group not in self._groups:
             problems.append(self.unknown(row, "client_group", self.client_groups))
         if row.team is not None and row.team not in self.teams:
-            problems.append(f"unknown team {row.team!r}; create it first (pathway teams are: "
-                            f"{', '.join(sorted(self.teams)) or 'none yet'})")
+            problems.append(unknown_team(row.team, self.teams))
         if row.worker is not None and row.worker not in self.workers:
-            problems.append(f"unknown worker {row.worker!r}; create the worker first")
+            problems.append(unknown_worker(row.worker))
         if row.outcome is not None and row.outcome not in self._outcomes:
             problems.append(self.unknown(row, "outcome", self.outcomes))
         if row.priority is not None and row.priority not in PRIORITIES:
