@@ -4,6 +4,7 @@ import pathway.cli.api  # noqa: F401  (serve, token)
 import pathway.cli.demo  # noqa: F401
 import pathway.cli.duty  # noqa: F401
 import pathway.cli.episodes  # noqa: F401  (episode contact, fire, show, history)
+import pathway.cli.staff  # noqa: F401  (team add|list, staff add|list|update)
 import pathway.cli.workers  # noqa: F401  (worker, beat, track-waits, dispatch-outbox, webhook)
 from pathway.cli import core  # noqa: F401  (registers commands)
 from pathway.cli import history as _history  # noqa: F401  (pathway import, pathway export cld)

@@ -12,7 +12,7 @@ import time
 
 from pathway.domain.checks import unknown_team, unknown_worker
 from pathway.domain.commands import Move
-from pathway.domain.duty import cap_of, enforce_cap, is_crisis
+from pathway.domain.duty import cap_of, enforce_active, enforce_cap, is_crisis
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import ACTIVE
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError
@@ -123,7 +123,8 @@ def _nothing_claimable(uow, settings: Settings, team: str, worker: str) -> tuple
     first = uow.duty.first_waiting(team)
     if first is None:
         return None, None
-    try:  # something waits: is it this worker's cap that stops them?
+    try:  # something waits: is it this worker's state or cap that stops them?
+        enforce_active(claimer)
         enforce_cap(first, claimer, claimer["load"], default_cap=settings.caseload.default_cap,
                     crisis_over_cap=settings.caseload.crisis_over_cap)
     except PathwayError as exc:

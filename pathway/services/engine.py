@@ -11,7 +11,7 @@ from pathway.domain import days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import conversation
-from pathway.services import duty, environment, episodes, outbox, waits, webhooks
+from pathway.services import duty, environment, episodes, outbox, staff, waits, webhooks
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
@@ -101,6 +101,20 @@ class Engine:
         """The worker's record (key, name, team, caseload_cap, …); NotFound naming the worker."""
         with self.store.unit(write=False) as uow:
             return episodes.get_worker(uow, key)
+
+    def staff(self, team: str | None = None) -> list[dict]:
+        """Every worker (of ``team``) with their caseload and cap, active or not (pathway.services.staff)."""
+        with self.store.unit(write=False) as uow:
+            return staff.staff(uow, self.settings, team)
+
+    def update_worker(self, key: str, *, caseload_cap: int | None = None, default_cap: bool = False,
+                      team: str | None = None, active: bool | None = None, actor: str | None = None) -> dict:
+        """Change a worker's cap (or back to the default), team or whether they are active; who and when are
+        recorded. Returns the worker as :meth:`staff` shows them."""
+        with self.store.unit() as uow:
+            return staff.update_worker(uow, self.settings, key, actor=actor or self.actor, now=self.now(),
+                                       caseload_cap=caseload_cap, default_cap=default_cap, team=team,
+                                       active=active)
 
     def teams(self) -> list[dict]:
         """Every team, by key."""

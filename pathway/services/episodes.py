@@ -11,7 +11,7 @@ import datetime as dt
 
 from pathway.domain import checks
 from pathway.domain.commands import Move, RecordContact
-from pathway.domain.duty import enforce_cap
+from pathway.domain.duty import enforce_active, enforce_cap
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import Conflict, NotFound, StaleVersion, ValidationError
@@ -164,6 +164,7 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
         if worker_row["team"] != state.team:
             raise ValidationError(f"worker {command.worker!r} is in team {worker_row['team']!r}, "
                                   f"not the episode's team {state.team!r}", field="worker")
+        enforce_active(worker_row)
         if load is None:
             load = uow.episodes.caseload(command.worker)  # after the worker's lock: exact
         enforce_cap(state, worker_row, load, default_cap=settings.caseload.default_cap,
