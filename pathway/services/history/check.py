@@ -111,9 +111,12 @@ class Rules:
 
     # -- an episode's rows together
 
-    def fold(self, rows: list[Row], stored, episode_id: int | None, listed: Listed) -> Folded:
+    def fold(self, rows: list[Row], stored, episode_id: int | None, listed: Listed,
+             refused: set[int] | frozenset[int] = frozenset()) -> Folded:
         """The episode's rows after what is ``stored`` of it (None for a new episode), folded through the
-        pathway; every bad row is ``listed``, and the fold stops at the first bad move."""
+        pathway; every bad row is ``listed``. The rows on ``refused`` lines (already listed for a value of
+        their own) take their place in the order checks but are not moved; the fold's moves stop at the
+        first bad one (the stage after it is not known), its order checks go on to the last row."""
         out = Folded()
         state = None
         try:
@@ -129,6 +132,9 @@ class Rules:
                 if row.seq < prev.seq:
                     continue
             prev = row
+            if row.line in refused:
+                out.ok = False
+                continue
             try:
                 if stored is not None and row.seq <= stored.version:
                     same_as_stored(row, stored.events[row.seq - 1])
