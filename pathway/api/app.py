@@ -9,7 +9,7 @@ import time
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from pathway.api import errors, imports
+from pathway.api import docs, errors, imports
 from pathway.api.app_paths import STATIC
 from pathway.api.routes import admin, duty, episodes, health, huddle, reports, staff
 
@@ -55,11 +55,13 @@ def create_app(engine=None) -> FastAPI:
     app = FastAPI(
         title="Three Conversations pathway engine",
         version="0.1.0",
+        docs_url=None, redoc_url=None,  # served from packaged assets instead (pathway/api/docs.py)
         description="Episodes, queues, waits and reports over HTTP. Every call but /health carries "
                     "`Authorization: Bearer <token>`; errors are `{\"error\": CODE, \"detail\": TEXT, …}`.",
     )
     app.state.engine = engine
     errors.install(app)
+    docs.install(app)  # /docs, offline
     app.include_router(imports.router)  # POST /imports: history in (pathway/api/imports.py)
     for module in (health, episodes, duty, reports, admin, staff, huddle):
         app.include_router(module.router)
