@@ -384,3 +384,33 @@ def test_kept_rows_of_an_episode_changed_meanwhile_are_a_conflict(council, tmp_p
     with pytest.raises(Conflict, match="changed while the import ran"):
         council.import_history(write_csv(tmp_path / "b.csv", GOOD), progress=meanwhile)
     assert counts(council) == (before[0], before[1] + 1, before[2], before[3])  # only the other's row
+
+
+def test_row_checks_and_order_checks_are_listed_together_in_one_pass(council, tmp_path):
+    """Six bad rows: four bad on their own, two out of turn in the same episodes. All six, in one report."""
+    def change(rows):
+        rows[1]["outcome"] = "sorted"  # line 3: unknown outcome (E1 seq 2) ...
+        rows.insert(2, dict(rows[1], outcome="signposted"))  # line 4: ... and E1 seq 2 again: duplicate
+        rows[4]["occurred_at"] = "yesterday"  # line 6: E2 seq 2 unreadable time ...
+        rows[6]["worker"] = "zoe"  # line 8: E2 seq 4 unknown worker ...
+        rows.pop(7)  # ... and E2 seq 5 is gone: line 9 (seq 6) follows seq 4
+        rows[11]["team"] = "west"  # line 13: E3 seq 1 unknown team
+    err = refused(council, bad_file(tmp_path, change))
+    reasons = {e["line"]: e["reason"] for e in err.extra["errors"]}
+    assert sorted(reasons) == [3, 4, 6, 8, 9, 13], reasons
+    assert "unknown outcome 'sorted'" in reasons[3]
+    assert "duplicate row: episode E1 seq 2 is also on line 3" in reasons[4]
+    assert "occurred_at 'yesterday' is not an ISO 8601 date or time" in reasons[6]
+    assert "unknown worker 'zoe'" in reasons[8]
+    assert "seq 6 follows seq 4: seq 5 is missing" in reasons[9]
+    assert "unknown team 'west'; teams are: north, south" in reasons[13]
+    assert err.extra["error_count"] == 6 and err.extra["not_listed"] == 0
+
+
+def test_how_many_bad_rows_are_listed_is_a_setting(council, tmp_path):
+    council.settings = council.settings.model_copy(update={"import_errors_listed": 3})
+    rows = [dict(GOOD[0], episode_ref=f"E{i}", client_group="LD") for i in range(10)]
+    err = refused(council, write_csv(tmp_path / "many.csv", rows))
+    assert [e["line"] for e in err.extra["errors"]] == [2, 3, 4]
+    assert (err.extra["error_count"], err.extra["not_listed"]) == (10, 7)
+    assert "10 bad rows" in err.detail

@@ -19,7 +19,6 @@ from pathway.settings import Settings
 from pathway.store.episodes import event_row, state_values
 from pathway.store.unit import Store, Unit
 
-MAX_LISTED = 100  # bad rows listed in a report; the rest are counted
 # An extract of up to this many new events is written from what its checking pass folded, kept in
 # memory (tens of MB at most), instead of being read and folded again (docs/decisions/0016).
 KEEP_EVENTS = 50_000
@@ -79,12 +78,16 @@ class _Import:
         self.any_imported = self.bulk.any_imported()
         self.errors: list[dict] = []
         self.error_count = 0
+        self.listed = settings.import_errors_listed  # bad rows listed in a report; the rest are counted
+        # Lines whose row was refused on its own but whose place in its episode is known: their order is
+        # still checked with the rest of the episode's rows, their move is not.
+        self.refused: set[int] = set()
         self.summary = ImportSummary()
         self.groups: Counter = Counter()
 
     def bad(self, line: int, reason: str) -> None:
         self.error_count += 1
-        if len(self.errors) < MAX_LISTED:
+        if len(self.errors) < self.listed:
             self.errors.append({"line": line, "reason": reason})
 
     def run(self, source: Source) -> None:
@@ -136,7 +139,9 @@ class _Import:
                 self.rules.check_row(row)
             except RowRefused as refusal:
                 self.bad(line, refusal.reason)
-                return None
+                if row.ref is None or row.seq < 1 or not row.seq_read:
+                    return None  # its place in the episode is not known either
+                self.refused.add(line)
         return row
 
     def flush(self, batch: _Batch, source: Source) -> None:
@@ -172,7 +177,7 @@ class _Import:
             return
         outputs = self.write or self.kept is not None
         episode_id = stored.episode_id if stored else (next(ids) if outputs else None)
-        folded = self.rules.fold(rows, stored, episode_id, self.bad)
+        folded = self.rules.fold(rows, stored, episode_id, self.bad, self.refused)
         s.unchanged_events += folded.unchanged
         self.groups[rows[0].client_group or (stored.events[0]["data"].get("client_group") if stored else None)
                     or "unknown"] += 1
