@@ -110,6 +110,7 @@ def outbox_row(state: EpisodeState, event: dict, now: dt.datetime) -> dict:
         "occurred_at": event["occurred_at"].isoformat(), "actor": event["actor"],
         "person_ref": state.person_ref, "client_group": state.client_group, "team": state.team,
         "priority": state.priority, "worker": state.worker, "outcome": event["outcome"],
+        "external_ref": state.external_ref, "data": event["data"],
     }
     return {"kind": payload["kind"], "episode_id": state.id, "payload": payload, "created_at": now, "attempts": 0}
 
@@ -193,6 +194,11 @@ class Episodes:
     def contact_by_key(self, idempotency_key: str):
         """(episode id, request hash) of the contact recorded with this key, or None."""
         return self.conn.execute(CONTACT_BY_KEY, {"b_key": idempotency_key}).first()
+
+    def by_external_ref(self, team: str, external_ref: str) -> int | None:
+        """The id of the team's episode with this back end's case id, or None."""
+        return self.conn.execute(sa.select(EPISODE.c.id).where(
+            EPISODE.c.team == team, EPISODE.c.external_ref == external_ref)).scalar()
 
     def event_by_key(self, episode_id: int, idempotency_key: str):
         """(seq, request hash) of the episode's event recorded with this key, or None."""
