@@ -13,9 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
 from pathway.errors import ValidationError
 
-# Target days to allocation per waiting stage. Conversation 1 within 11 days is what
-# scrutiny panels praised; a crisis waits a day at most.
-DEFAULT_THRESHOLDS = {"c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
+# Target days per stage with a wait clock: at the front door, a decision (resolve, refer or crisis)
+# within 2 days; conversation 1 allocated within 11 days is what scrutiny panels praised; a crisis
+# waits a day at most.
+DEFAULT_THRESHOLDS = {"contact": 2, "c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
 
 
 class Thresholds(BaseModel):

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pathway.domain import days
 from pathway.domain.duty import is_crisis
-from pathway.domain.stages import WAITING
+from pathway.domain.stages import CLOCKED
 from pathway.services import episodes
 from pathway.services.auth import Actor
 
@@ -54,12 +54,12 @@ def board_data(engine, team: str, actor: Actor) -> dict:
     team_row, people, total, crises = longest_waiting(engine, team)
     today = days.london_date(engine.now())
     waits = engine.reports.waits(group_by=["client_group", "stage"], team=team, as_at=today)
-    thresholds = {stage: engine.settings.threshold(stage) for stage in WAITING}
+    thresholds = {stage: engine.settings.threshold(stage) for stage in CLOCKED}
     return {
         "team": team, "team_name": team_row["name"], "as_at": today.isoformat(),
         "generated_at": engine.now().astimezone(days.LONDON).isoformat(timespec="seconds"),
         "viewer": {"role": actor.role, "worker": actor.worker, "can_take_next": actor.role == "duty"},
-        "stages": list(WAITING), "client_groups": list(engine.settings.client_groups),
+        "stages": list(CLOCKED), "client_groups": list(engine.settings.client_groups),
         "thresholds": thresholds,
         "waits": waits,
         "waiting_total": total, "crises_total": crises,

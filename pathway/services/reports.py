@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pathway.domain import days
 from pathway.domain.checks import FUTURE_SLACK
-from pathway.domain.stages import WAITING
+from pathway.domain.stages import CLOCKED
 from pathway.errors import ValidationError
 from pathway.services import duty
 from pathway.settings import PRIORITIES, Settings
@@ -122,8 +122,8 @@ def check_priority(value: str | None) -> str | None:
 
 
 def check_stage(value: str | None) -> str | None:
-    if value is not None and value not in WAITING:
-        raise ValidationError(f"unknown waiting stage {value!r}; stages are: {', '.join(WAITING)}",
+    if value is not None and value not in CLOCKED:
+        raise ValidationError(f"unknown waiting stage {value!r}; stages are: {', '.join(CLOCKED)}",
                               field="stage")
     return value
 
@@ -373,8 +373,9 @@ class Reports:
             self._check_team(uow, team)
             waits = self._waits(uow, day, group_by, filters, mode)
             allocs = self._allocation(uow, start, day, group_by, filters, mode)
+        # The same groups, in the same order; the front door is no queue for allocation, so it has no row.
         return [SHAPES["forecast"].row(self._expected(w, a["allocated"], window_days), group_by)
-                for w, a in zip(waits, allocs, strict=True)]  # the same groups, in the same order
+                for w, a in zip(waits, allocs, strict=True) if w.get("stage") != "contact"]
 
     @staticmethod
     def _expected(waits: dict, allocated: int, window_days: int) -> dict:
@@ -394,8 +395,9 @@ class Reports:
             day = self.as_at(value)
             forecast = self.forecast(group_by=group_by, as_at=day, window_days=window_days)
             with self._unit() as uow:
-                actual = uow.reports.began(day, day + dt.timedelta(days=horizon_days - 1), group_by,
-                                           terms(self.settings), self.settings.day_mode)
+                actual = [a for a in uow.reports.began(day, day + dt.timedelta(days=horizon_days - 1), group_by,
+                                                       terms(self.settings), self.settings.day_mode)
+                          if a.get("stage") != "contact"]  # as the forecast, without the front door
             for f, a in zip(forecast, actual, strict=True):
                 if f["expected_days"] is None or not a["allocated"]:
                     continue

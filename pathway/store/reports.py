@@ -36,7 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from pathway.domain import days
 from pathway.domain.episode import EpisodeState
-from pathway.domain.stages import STAGES, WAITING
+from pathway.domain.stages import CLOCKED, STAGES, WAITING
 from pathway.domain.vocabulary import PRIORITIES
 from pathway.store.calendar import working_days_sql
 from pathway.store.duty import IS_CRISIS
@@ -167,7 +167,7 @@ def _known_values(name: str, terms: Terms, filters: Filters) -> list[str] | None
     if name == "priority":
         return [filters.priority] if filters.priority else list(PRIORITIES)
     if name == "stage":
-        return [filters.stage] if filters.stage else list(WAITING)
+        return [filters.stage] if filters.stage else list(CLOCKED)
     return None
 
 
@@ -274,7 +274,7 @@ def _candidates(first_day: dt.date, last_day: dt.date, filters: Filters):
     since = days.parse_time(first_day + dt.timedelta(days=1))  # first instant after first_day's London day
     until = days.parse_time(last_day + dt.timedelta(days=1))
     cand = sa.select(EPISODE.c.id, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority).where(
-        EPISODE.c.contact_at < until, sa.or_(one_of(EPISODE.c.stage, WAITING), EPISODE.c.stage_at >= since))
+        EPISODE.c.contact_at < until, sa.or_(one_of(EPISODE.c.stage, CLOCKED), EPISODE.c.stage_at >= since))
     return _episode_filters(cand, filters).subquery("cand")
 
 
@@ -290,7 +290,7 @@ def _waiting_rows(as_at, until, mode: str, filters: Filters, group_by: Sequence[
     ``settled``: the caller knows that no episode can have changed since the day, so that branch,
     which costs planning on every call, is left out.
     """
-    stages = [filters.stage] if filters.stage else list(WAITING)
+    stages = [filters.stage] if filters.stage else list(CLOCKED)
     # Only the columns the report reads: the statement stays short (see ``const``).
     kept = [g for g in ("client_group", "team", "priority") if g == "client_group" or g in group_by]
     unchanged = sa.select(*(EPISODE.c[g] for g in kept), EPISODE.c.stage, EPISODE.c.wait_from_on).where(
@@ -334,7 +334,7 @@ def _waiting_rows_in(periods, first_day, last_day, mode: str, filters: Filters):
         periods.c.period_start, spans.c.client_group, spans.c.team, spans.c.priority, spans.c.stage,
         day_count(spans.c.wait_from_on, periods.c.as_at, mode).label("days"),
     ).select_from(spans.join(periods, covers)).where(
-        one_of(spans.c.stage, [filters.stage] if filters.stage else WAITING)).subquery("waiting")
+        one_of(spans.c.stage, [filters.stage] if filters.stage else CLOCKED)).subquery("waiting")
 
 
 WAIT_INPUTS = ("stage", "client_group", "days")  # the threshold depends on stage and client group
