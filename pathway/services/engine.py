@@ -13,7 +13,7 @@ from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.events import is_kind
 from pathway.domain.stages import conversation
-from pathway.services import duty, episodes, kinds, outbox, waits, webhooks
+from pathway.services import duty, episodes, kinds, outbox, tray, waits, webhooks
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
@@ -42,6 +42,10 @@ class EpisodeOut(BaseModel):
     days_to_allocation: int | None
     version: int
     external_ref: str | None = None
+
+
+class EpisodeCasework(EpisodeOut, tray.Casework):
+    """An episode with its casework: last event, next action, flag, last discussion (a tray's or a listing's item)."""
 
 
 # The fields an EpisodeOut copies from the episode's state (the days are worked out).
@@ -199,6 +203,30 @@ class Engine:
         with self.store.unit() as uow:
             state = duty.claim(uow, self.settings, episode_id, worker, actor=actor or self.actor, now=self.now())
         return self.episode_out(state)
+
+    def front_door(self, team: str) -> list[EpisodeOut]:
+        """The team's contacts waiting for a decision (resolve, refer or crisis): crises first, then by arrival."""
+        with self.store.unit(write=False) as uow:
+            return [self.episode_out(state) for state in tray.front_door(uow, team)]
+
+    def tray(self, worker: str) -> list[EpisodeCasework]:
+        """The worker's active episodes, oldest allocation first, with their casework (pathway/services/tray.py)."""
+        with self.store.unit(write=False) as uow:
+            rows = tray.tray(uow, worker)
+        return [self._casework(*row) for row in rows]
+
+    def episodes(self, **filters) -> dict:
+        """A page of episodes by id: ``{"items": [...], "next_cursor": ...}``. Filters: team, worker, stage,
+        client_group, flagged, stale_days, person_ref, external_ref; then cursor and limit."""
+        ask = tray.check_listing(self.settings, self.now(), **filters)
+        with self.store.unit(write=False) as uow:
+            rows, next_cursor = tray.listing(uow, ask)
+        return {"items": [self._casework(*row) for row in rows], "next_cursor": next_cursor}
+
+    def _casework(self, state, last, progress) -> EpisodeCasework:
+        now = self.now()
+        return EpisodeCasework(**self.episode_out(state, now).model_dump(),
+                               **tray.casework(state, last, progress, self.settings, now).model_dump())
 
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""

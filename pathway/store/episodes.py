@@ -52,7 +52,7 @@ EVENT_AND_OUTBOX = OUTBOX.insert().values(_OUTBOX_VALUES).add_cte(EVENT.insert()
 
 # The episode row's new values as parameters u_<column> (the columns' own names are the SET clause's).
 STATE_SET = {name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type)
-             for name in [*STATE_FIELDS, "wait_from_on"] if name != "id"}
+             for name in [*STATE_FIELDS, "wait_from_on", "allocated_on"] if name != "id"}
 
 
 def move_statement(*guards) -> sa.Insert:
@@ -78,9 +78,11 @@ MOVE = move_statement()
 # -- rows: the domain's objects as the tables hold them --------------------------------------------
 
 def state_values(state: EpisodeState) -> dict:
-    """The episode row's columns for a state: its fields, and the London date its wait began."""
+    """The episode row's columns for a state: its fields, and the London dates its wait began and it was
+    allocated."""
     values = {name: getattr(state, name) for name in STATE_FIELDS if name != "id"}
     values["wait_from_on"] = days.london_date(state.wait_from) if state.wait_from else None
+    values["allocated_on"] = days.london_date(state.allocated_at) if state.allocated_at else None
     return values
 
 

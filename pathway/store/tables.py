@@ -56,6 +56,7 @@ class Episode(SQLModel, table=True):
     wait_from: dt.datetime | None = None  # start of the current conversation's wait clock
     wait_from_on: dt.date | None = None  # its London date, for reports (0008_episode_wait_from_on)
     allocated_at: dt.datetime | None = None  # first allocation in the current conversation
+    allocated_on: dt.date | None = None  # its London date, for the tray and case progression (0013_frontdoor)
     outcome: str | None = Field(default=None, max_length=64)
     closed_at: dt.datetime | None = None
     version: int

@@ -1,5 +1,6 @@
 """the front door's clock (a contact's wait runs from its occurred_at), the event kinds' episode_progress,
-and the back end's own case reference on the episode (external_ref, unique per team)
+the back end's own case reference on the episode (external_ref, unique per team) and the London date of
+its allocation (allocated_on)
 
 Revision ID: 0013_frontdoor
 Revises: 0009_fewer_write_indexes
@@ -30,6 +31,7 @@ def upgrade() -> None:
     op.create_index('ix_episode_progress_flagged', 'episode_progress', ['flagged_at'])
     with op.batch_alter_table('episode') as batch:
         batch.add_column(sa.Column('external_ref', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('allocated_on', sa.Date(), nullable=True))
         batch.create_unique_constraint('uq_episode_team_external_ref', ['team', 'external_ref'])
     # The front door's clock: a contact waits from its own occurred_at (the state after the contact's
     # event, and the episode still at contact).
@@ -38,6 +40,10 @@ def upgrade() -> None:
     op.execute("UPDATE episode SET wait_from = contact_at, wait_from_on = (SELECT event.occurred_on FROM event "
                "WHERE event.episode_id = episode.id AND event.seq = 1) "
                "WHERE stage = 'contact' AND wait_from IS NULL")
+    # The London date of the allocation: the day of the event that made it.
+    op.execute("UPDATE episode SET allocated_on = (SELECT min(event.occurred_on) FROM event "
+               "WHERE event.episode_id = episode.id AND event.occurred_at = episode.allocated_at) "
+               "WHERE allocated_at IS NOT NULL")
 
 
 def downgrade() -> None:
@@ -45,6 +51,7 @@ def downgrade() -> None:
     op.execute("UPDATE event SET wait_from = NULL, wait_from_on = NULL WHERE trigger = 'record_contact'")
     with op.batch_alter_table('episode') as batch:
         batch.drop_constraint('uq_episode_team_external_ref', type_='unique')
+        batch.drop_column('allocated_on')
         batch.drop_column('external_ref')
     op.drop_index('ix_episode_progress_flagged', table_name='episode_progress')
     op.drop_table('episode_progress')
