@@ -31,6 +31,16 @@ class Caseload(BaseModel):
     crisis_over_cap: bool = True
 
 
+class Progression(BaseModel):
+    """Case progression: an active episode with no event for more than its stage's days is standing still."""
+
+    stale_days: int = Field(default=14, ge=1)
+    stale_days_by_stage: dict[str, int] = Field(default_factory=dict)  # e.g. {"c3_active": 28}
+
+    def stale(self, stage: str) -> int:
+        return self.stale_days_by_stage.get(stage, self.stale_days)
+
+
 class WebhookPolicy(BaseModel):
     """How hard webhook delivery tries: a post's timeout, the backoff between attempts, when to pause
     a subscriber and when to give a delivery up."""
@@ -88,6 +98,7 @@ class Settings(BaseSettings):
     extra_outcomes: list[str] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     caseload: Caseload = Field(default_factory=Caseload)
+    progression: Progression = Field(default_factory=Progression)
     webhooks: WebhookPolicy = Field(default_factory=WebhookPolicy)
     workers: Workers = Field(default_factory=Workers)
 
@@ -143,7 +154,7 @@ def _from_toml(path: Path) -> dict:
     thresholds = dict(data.get("thresholds", {}))
     default = {**DEFAULT_THRESHOLDS, **thresholds.pop("default", {})}
     out["thresholds"] = {"default": default, "by_client_group": thresholds}
-    for table in ("caseload", *ENVIRONMENT):
+    for table in ("caseload", "progression", *ENVIRONMENT):
         if table in data:
             out[table] = data[table]
     return out

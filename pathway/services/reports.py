@@ -64,6 +64,13 @@ SHAPES = {
                                       "expected_days": DAYS}),
     "caseloads": Shape({"worker": str, "team": str}, (), {"caseload": int, "cap": int, "free": int, "over_cap": bool}),
     "caseloads_by_team": Shape({"team": str}, (), {"workers": int, "caseload": int, "capacity": int, "over_cap": int}),
+    "progression": Shape({}, ("worker", "stage"),
+                         {"active": int, "median_days_active": DAYS, "max_days_active": int | None, "stale": int,
+                          "overdue_next_actions": int, "flagged_not_discussed": int,
+                          "longest_since_discussed": int | None}),
+    "front_door": Shape({"day": dt.date}, (), {"contacts": int, "decided": int, "decided_same_day": int,
+                                              "median_days_to_decision": DAYS, "p90_days_to_decision": DAYS,
+                                              "resolved_at_contact": int, "share_resolved_at_contact": DAYS}),
 }
 
 
@@ -383,6 +390,21 @@ class Reports:
         expected = 0.0 if waits["waiting"] == 0 else (None if rate == 0 else waits["waiting"] / rate)
         return {**waits, "allocated_recently": allocated, "per_day": round(rate, 2),
                 "expected_days": None if expected is None else one_decimal(expected)}
+
+    def progression(self, team: str | None = None, as_at=None, group_by=None,
+                    day_mode: str | None = None) -> list[dict]:
+        """Case progression per worker and stage (pathway/services/progression.py)."""
+        from pathway.services import progression  # which builds on this module
+
+        return progression.progression(self, team=team, as_at=as_at, group_by=group_by, day_mode=day_mode)
+
+    def front_door(self, team: str | None = None, start=None, end=None, client_group: str | None = None,
+                   day_mode: str | None = None) -> list[dict]:
+        """The front door per day: contacts, decisions and days to decision (pathway/services/progression.py)."""
+        from pathway.services import progression  # which builds on this module
+
+        return progression.front_door(self, team=team, start=start, end=end, client_group=client_group,
+                                      day_mode=day_mode)
 
     def forecast_backtest(self, dates: Sequence, group_by: Sequence[str] | str | None = ("team", "stage"),
                           horizon_days: int = 7, window_days: int = 28) -> dict:

@@ -132,6 +132,7 @@ class EpisodeProgress(SQLModel, table=True):
     next_action_due: dt.date | None = None
     discussed_at: dt.datetime | None = None
     discussed_where: str | None = Field(default=None, max_length=16)
+    discussed_on: dt.date | None = None  # the London date of discussed_at, for case progression's days
     last_at: dt.datetime | None = None  # the last event of these kinds
 
 

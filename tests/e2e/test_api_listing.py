@@ -77,3 +77,26 @@ def test_the_front_door_and_the_tray_from_the_command_line(api, db_url, monkeypa
     assert [(row["id"], row["flagged"]) for row in json.loads(done.stdout)] == [(api.ids["north"], True)]
     done = runner.invoke(cli_app, ["duty", "mine", "--worker", "nobody"])
     assert done.exit_code == 1 and "no worker 'nobody'" in done.output
+
+
+def test_progression_and_the_front_door_reports_over_http_and_the_command_line(api, db_url, monkeypatch):
+    r = api.get("/reports/progression", "manager")
+    assert r.status_code == 200, r.text
+    assert r.json() == [{"worker": "amira", "stage": "c1_active", "active": 1, "median_days_active": 0.0,
+                         "max_days_active": 0, "stale": 0, "overdue_next_actions": 0, "flagged_not_discussed": 1,
+                         "longest_since_discussed": 0}]
+    assert api.get("/reports/progression", "manager_south").json() == []  # a manager's own team by default
+    assert api.get("/reports/progression", "amira").status_code == 403
+    r = api.get("/reports/front-door", "integration", params={"team": "north"})
+    assert r.status_code == 200, r.text
+    today = r.json()[-1]
+    assert (today["contacts"], today["decided"], today["decided_same_day"]) == (2, 1, 1)
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
+    done = runner.invoke(cli_app, ["report", "progression", "--team", "north", "--format", "json"])
+    assert done.exit_code == 0, done.output
+    # The command line's clock is the real one: the days differ, the episodes do not.
+    (row,) = json.loads(done.stdout)
+    assert (row["worker"], row["stage"], row["active"], row["flagged_not_discussed"]) == ("amira", "c1_active", 1, 1)
+    done = runner.invoke(cli_app, ["report", "front-door", "--team", "north", "--format", "json"])
+    assert done.exit_code == 0, done.output
+    assert sum(row["contacts"] for row in json.loads(done.stdout)) == 0  # none in the 28 days to the real today

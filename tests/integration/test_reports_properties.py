@@ -153,7 +153,7 @@ def expected_allocation(events, episodes, start, end, group_by, mode):
 
 def clear(engine) -> None:
     with engine.transaction() as conn:
-        for table in ("outbox", "event", "episode", "worker", "team"):
+        for table in ("outbox", "episode_progress", "event", "episode", "worker", "team"):
             conn.execute(sa.text(f"DELETE FROM {table}"))
 
 

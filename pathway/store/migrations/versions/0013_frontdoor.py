@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column('next_action_due', sa.Date(), nullable=True),
         sa.Column('discussed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column('discussed_where', sa.String(length=16), nullable=True),
+        sa.Column('discussed_on', sa.Date(), nullable=True),
         sa.Column('last_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     )
     op.create_index('ix_episode_progress_flagged', 'episode_progress', ['flagged_at'])
