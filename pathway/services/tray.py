@@ -14,9 +14,10 @@ from pydantic import BaseModel
 from pathway.domain import days
 from pathway.domain.episode import EpisodeState
 from pathway.domain.events import Progress
-from pathway.domain.stages import STAGES
+from pathway.domain.stages import ACTIVE, STAGES
 from pathway.errors import ValidationError
 from pathway.services import episodes
+from pathway.services.waits import latest_start
 from pathway.settings import Settings
 from pathway.store.progression import Listing
 from pathway.store.unit import Unit
@@ -70,6 +71,23 @@ def tray(uow: Unit, worker: str) -> list[tuple[EpisodeState, dict, Progress]]:
     """The worker's active episodes, oldest allocation first, each with its last event and Progress."""
     episodes.get_worker(uow, worker)
     return uow.progression.tray(worker)
+
+
+PANEL = 15  # people listed in each of the board's casework panels
+
+
+def for_discussion(uow: Unit, team: str, limit: int = PANEL) -> list[tuple[EpisodeState, dict, Progress]]:
+    """The team's flagged episodes, the oldest flag first: what the huddle is to discuss."""
+    return uow.progression.for_discussion(team, limit)
+
+
+def standing_still(uow: Unit, settings: Settings, team: str, today: dt.date,
+                   limit: int = PANEL) -> list[tuple[EpisodeState, dict, Progress]]:
+    """The team's active episodes with no event for more than their stage's stale days, or an overdue next
+    action, the longest still first."""
+    cutoffs = tuple((stage, latest_start(today, settings.progression.stale(stage), settings.day_mode))
+                    for stage in ACTIVE)
+    return uow.progression.standing_still(team, cutoffs, today, limit)
 
 
 def check_listing(settings: Settings, now: dt.datetime, *, team=None, worker=None, stage=None, client_group=None,

@@ -43,11 +43,27 @@ _WITH_LAST = EPISODE.join(LAST, sa.and_(LAST.c.episode_id == EPISODE.c.id, LAST.
 _PROGRESS_COLUMNS = [PROGRESS.c[name] for name in PROGRESS_FIELDS]
 _EXTRA = [LAST.c.trigger.label("last_trigger"), LAST.c.occurred_at.label("last_event_at"),
           LAST.c.occurred_on.label("last_event_on")]
+# An episode with its last event and its progress.
+_CASEWORK = (sa.select(*STATE_COLUMNS, *_EXTRA, *_PROGRESS_COLUMNS)
+             .select_from(_WITH_LAST.outerjoin(PROGRESS, PROGRESS.c.episode_id == EPISODE.c.id)))
+# The huddle's "for discussion": the team's flagged episodes, the oldest flag first (parameters: team, limit).
+FOR_DISCUSSION = (_CASEWORK.where(EPISODE.c.team == sa.bindparam("team"), PROGRESS.c.flagged_at.is_not(None),
+                                  EPISODE.c.stage != "closed")
+                  .order_by(PROGRESS.c.flagged_at, EPISODE.c.id).limit(sa.bindparam("limit")))
 # A worker's active episodes, the oldest allocation first (parameter: worker), through ix_episode_worker.
-TRAY = (sa.select(*STATE_COLUMNS, *_EXTRA, *_PROGRESS_COLUMNS)
-        .select_from(_WITH_LAST.outerjoin(PROGRESS, PROGRESS.c.episode_id == EPISODE.c.id))
-        .where(EPISODE.c.worker == sa.bindparam("worker"), EPISODE.c.stage.in_(ACTIVE))
+TRAY = (_CASEWORK.where(EPISODE.c.worker == sa.bindparam("worker"), EPISODE.c.stage.in_(ACTIVE))
         .order_by(EPISODE.c.allocated_at, EPISODE.c.id))
+
+
+def standing_still_select(cutoffs: tuple[tuple[str, dt.date], ...]) -> sa.Select:
+    """The team's active episodes with no event since their stage's cutoff date, or an overdue next action,
+    the longest still first (parameters: team, today, limit)."""
+    stale = sa.or_(*(sa.and_(EPISODE.c.stage == rp.text_value(stage), LAST.c.occurred_on <= rp.date_param(cutoff))
+                     for stage, cutoff in cutoffs))
+    overdue = PROGRESS.c.next_action_due < sa.bindparam("today", type_=sa.Date())
+    return (_CASEWORK.where(EPISODE.c.team == sa.bindparam("team"), rp.one_of(EPISODE.c.stage, ACTIVE),
+                            sa.or_(stale, overdue))
+            .order_by(LAST.c.occurred_on, EPISODE.c.id).limit(sa.bindparam("limit")))
 
 
 def _row(row) -> tuple[EpisodeState, dict, Progress]:
@@ -78,8 +94,7 @@ class Listing:
 def listing_select(ask: Listing) -> sa.Select:
     """Episodes by id after the cursor (``after``), at most ``limit``: the id is the cursor, so a page
     is stable under concurrent writes (a new episode has a higher id, a move keeps its id)."""
-    q = (sa.select(*STATE_COLUMNS, *_EXTRA, *_PROGRESS_COLUMNS)
-         .select_from(_WITH_LAST.outerjoin(PROGRESS, PROGRESS.c.episode_id == EPISODE.c.id)))
+    q = _CASEWORK
     for name in ("team", "worker", "stage", "client_group", "person_ref", "external_ref"):
         value = getattr(ask, name)
         if value is not None:
@@ -127,6 +142,14 @@ class Progression:
                           client_group: str | None) -> list[dict]:
         statement = front_door_select(mode, team, client_group)
         return [dict(r) for r in self.conn.execute(statement, {"start": start, "end": end}).mappings()]
+
+    def for_discussion(self, team: str, limit: int) -> list[tuple[EpisodeState, dict, Progress]]:
+        return [_row(row) for row in self.conn.execute(FOR_DISCUSSION, {"team": team, "limit": limit})]
+
+    def standing_still(self, team: str, cutoffs: tuple[tuple[str, dt.date], ...], today: dt.date,
+                       limit: int) -> list[tuple[EpisodeState, dict, Progress]]:
+        statement = standing_still_select(cutoffs)
+        return [_row(row) for row in self.conn.execute(statement, {"team": team, "today": today, "limit": limit})]
 
     def listing(self, ask: Listing) -> list[tuple[EpisodeState, dict, Progress]]:
         return [_row(row) for row in self.conn.execute(listing_select(ask))]
