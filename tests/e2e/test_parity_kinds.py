@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 from api_support import make_api
 from conftest import START
 from test_parity import SAME, cli_args, http_move, runner
@@ -18,6 +19,8 @@ from pathway.cli import app as cli_app
 from pathway.domain.commands import Move
 from pathway.domain.events import KINDS
 from pathway.errors import PathwayError
+from pathway.services.webhooks import EVENT_KINDS
+from pathway.store.tables import OUTBOX
 
 AT = START.isoformat()
 DUE = "2099-01-31"
@@ -145,3 +148,17 @@ def test_a_note_is_taken_on_a_closed_episode_and_a_transfer_keeps_the_wait(counc
     noted = engine.fire(ep.id, "note", note="letter returned")
     assert noted.stage == "closed"
     assert engine.history(ep.id)[-1]["note"] == "letter returned"
+
+
+def test_each_kind_goes_out_as_a_webhook_kind_with_the_back_ends_case_id(council):
+    assert {f"episode.{k}" for k in KINDS} <= set(EVENT_KINDS)
+    council.add_webhook("https://example.org/hook", [f"episode.{k}" for k in KINDS], "s" * 16)
+    ep = council.record_contact("P-1", "mental_health", "north", occurred_at=AT, external_ref="CW-5")
+    council.fire(ep.id, "flag", reason="stress")
+    relayed = council.relay_outbox()
+    (delivery,) = relayed["deliveries"]
+    (row,) = [d for d in council.deliveries() if d["id"] == delivery]
+    assert row["kind"] == "episode.flag"
+    with council.store.unit(write=False) as uow:
+        payload = uow.conn.execute(sa.select(OUTBOX.c.payload).where(OUTBOX.c.kind == "episode.flag")).scalar_one()
+    assert (payload["external_ref"], payload["data"]["reason"], payload["to_stage"]) == ("CW-5", "stress", "contact")
