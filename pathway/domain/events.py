@@ -234,3 +234,37 @@ def replay(facts) -> Progress:
         if fact.trigger in KINDS:
             progress = advance(progress, fact.trigger, fact.occurred_at, fact.data)
     return progress
+
+
+def markdown_table() -> str:
+    """The kinds as the reference page shows them (docs/casework.md, checked by a test to be current)."""
+    lines = ["| kind | needs | may have | from | changes | refused when |", "| --- | --- | --- | --- | --- | --- |"]
+    for kind in KINDS.values():
+        stages = "any stage" if kind.on_closed else ("any open stage" if kind.from_stages == OPEN
+                                                     else ", ".join(f"`{s}`" for s in kind.from_stages))
+        refused = [] if kind.on_closed else ["the episode is closed"]
+        if not kind.on_closed and kind.from_stages != OPEN:
+            refused.append("from any other stage")
+        refused += [RULE_TEXT[r] for r in kind.rules]
+        if "due" in kind.takes():
+            refused.append("a due date before today")
+        optional = [n for n in (*kind.optional, *SHARED) if n not in kind.required]
+        lines.append(f"| `{kind.name}` | {_names(kind.required)} | {_names(optional)} | {stages} | "
+                     f"{_names(kind.sets)} | {'; '.join(refused) or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _names(names) -> str:
+    return ", ".join(f"`{n}`" for n in dict.fromkeys(names)) or "—"
+
+
+# How each named check reads on the reference page.
+RULE_TEXT = {
+    "not_flagged": "already flagged",
+    "flagged": "not flagged",
+    "where": "`where` is not `huddle` or `progression`",
+    "due_with_action": "`next_action` without `due` or the other way round",
+    "priority_changes": "an unknown priority, or the one it has",
+    "client_group_changes": "an unknown client group, or the one it has",
+    "team_changes": "an unknown team, or its own",
+}
