@@ -219,3 +219,24 @@ def test_progression_and_the_front_door_equal_a_plain_computation(engine, clock,
         assert figures == want.pop(row["day"], {**dict.fromkeys(figures, 0), "median_days_to_decision": None,
                                                 "p90_days_to_decision": None}), row["day"]
     assert want == {}
+
+
+def test_a_reclassified_episode_counts_under_its_group_at_each_date(council, clock):
+    clock.set(TODAY)
+    ep = council.record_contact("R-1", "unknown", "north", occurred_at=at("06-01"))
+    council.fire(ep.id, "refer", occurred_at=at("06-01"))
+    council.fire(ep.id, "reclassify", client_group="learning_disability", reason="assessed", occurred_at=at("06-20"))
+
+    def waiting(as_at):
+        return {r["client_group"]: r["waiting"] for r in council.reports.waits(group_by=["client_group"], as_at=as_at)
+                if r["waiting"]}
+
+    assert waiting("2026-06-10") == {"unknown": 1}
+    assert waiting("2026-06-20") == {"learning_disability": 1}
+    assert waiting("2026-06-30") == {"learning_disability": 1}
+    council.fire(ep.id, "allocate", worker="amira", occurred_at=at("06-30"))
+    council.fire(ep.id, "reclassify", client_group="mental_health", reason="diagnosis", occurred_at=at("06-30", "11:00"))
+    # The allocation on 30 June is counted under the group the episode had then: learning disability.
+    rows = council.reports.allocation(group_by=["client_group"], start="2026-06-30", end="2026-06-30")
+    assert {r["client_group"]: r["allocated"] for r in rows if r["allocated"]} == {"learning_disability": 1}
+    assert waiting("2026-06-15") == {"unknown": 1}
