@@ -235,7 +235,8 @@ def test_a_reclassified_episode_counts_under_its_group_at_each_date(council, clo
     assert waiting("2026-06-20") == {"learning_disability": 1}
     assert waiting("2026-06-30") == {"learning_disability": 1}
     council.fire(ep.id, "allocate", worker="amira", occurred_at=at("06-30"))
-    council.fire(ep.id, "reclassify", client_group="mental_health", reason="diagnosis", occurred_at=at("06-30", "11:00"))
+    council.fire(ep.id, "reclassify", client_group="mental_health", reason="diagnosis",
+                 occurred_at=at("06-30", "11:00"))
     # The allocation on 30 June is counted under the group the episode had then: learning disability.
     rows = council.reports.allocation(group_by=["client_group"], start="2026-06-30", end="2026-06-30")
     assert {r["client_group"]: r["allocated"] for r in rows if r["allocated"]} == {"learning_disability": 1}
