@@ -13,9 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
 from pathway.errors import ValidationError
 
-# Target days to allocation per waiting stage. Conversation 1 within 11 days is what
-# scrutiny panels praised; a crisis waits a day at most.
-DEFAULT_THRESHOLDS = {"c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
+# Target days per stage with a wait clock: at the front door, a decision (resolve, refer or crisis)
+# within 2 days; conversation 1 allocated within 11 days is what scrutiny panels praised; a crisis
+# waits a day at most.
+DEFAULT_THRESHOLDS = {"contact": 2, "c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
 
 
 class Thresholds(BaseModel):
@@ -28,6 +29,16 @@ class Caseload(BaseModel):
     # A person in crisis must not wait because every duty worker is at cap: by default a
     # crisis may be taken over cap, and the manager sees the overload on the huddle board.
     crisis_over_cap: bool = True
+
+
+class Progression(BaseModel):
+    """Case progression: an active episode with no event for more than its stage's days is standing still."""
+
+    stale_days: int = Field(default=14, ge=1)
+    stale_days_by_stage: dict[str, int] = Field(default_factory=dict)  # e.g. {"c3_active": 28}
+
+    def stale(self, stage: str) -> int:
+        return self.stale_days_by_stage.get(stage, self.stale_days)
 
 
 class WebhookPolicy(BaseModel):
@@ -92,6 +103,7 @@ class Settings(BaseSettings):
     extra_outcomes: list[str] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     caseload: Caseload = Field(default_factory=Caseload)
+    progression: Progression = Field(default_factory=Progression)
     webhooks: WebhookPolicy = Field(default_factory=WebhookPolicy)
     workers: Workers = Field(default_factory=Workers)
 
@@ -149,7 +161,7 @@ def _from_toml(path: Path) -> dict:
     thresholds = dict(data.get("thresholds", {}))
     default = {**DEFAULT_THRESHOLDS, **thresholds.pop("default", {})}
     out["thresholds"] = {"default": default, "by_client_group": thresholds}
-    for table in ("caseload", *ENVIRONMENT):
+    for table in ("caseload", "progression", *ENVIRONMENT):
         if table in data:
             out[table] = data[table]
     return out

@@ -37,6 +37,11 @@ def claim_key(state: EpisodeState) -> tuple[int, dt.datetime | None, int | None]
     return rank(state.stage, state.priority), state.wait_from, state.id
 
 
+def front_door_key(state: EpisodeState) -> tuple[int, dt.datetime, int | None]:
+    """Where a contact stands at its team's front door: crises first, then in order of arrival."""
+    return (CRISIS_RANK if state.priority == CRISIS_PRIORITY else 1), state.contact_at, state.id
+
+
 def cap_of(worker_row: dict, default_cap: int) -> int:
     """A worker's caseload cap: their own, else the configured default."""
     return worker_row["caseload_cap"] or default_cap

@@ -272,6 +272,32 @@ class Access:
         require_team(self.actor, ep.team, "claim episodes")
         return self.engine.claim(episode_id, self.actor.worker, actor=self.actor.label)
 
+    # the front door, work trays and the listing of episodes (pathway/services/tray.py)
+
+    def front_door(self, team: str):
+        require(self.actor, "duty", "manager", "integration", doing="see a team's front door")
+        require_team(self.actor, team, "see the front door")
+        return self.engine.front_door(team)
+
+    def tray(self, worker: str):
+        """A duty worker reads their own tray; a manager any tray of their team; a back end any tray."""
+        require(self.actor, "duty", "manager", "integration", doing="read a work tray")
+        if self.actor.role == "duty" and worker != self.actor.worker:
+            raise Forbidden(f"a duty worker reads their own tray only: {self.actor.worker!r} may not read "
+                            f"{worker!r}'s (their manager may)", role="duty", worker=self.actor.worker)
+        if self.actor.role == "manager":
+            require_team(self.actor, self.engine.worker(worker)["team"], "read the trays")
+        return self.engine.tray(worker)
+
+    def episodes(self, **filters) -> dict:
+        """Duty workers and managers list their own team's episodes only; a back end any team's."""
+        require(self.actor, "duty", "manager", "integration", doing="list episodes")
+        if self.actor.role in ("duty", "manager"):
+            if filters.get("team") is None:
+                filters["team"] = self.actor.team
+            require_team(self.actor, filters["team"], "list episodes")
+        return self.engine.episodes(**filters)
+
     # reports
 
     def report_team(self, team: str | None) -> str | None:

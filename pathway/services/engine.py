@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -10,8 +11,9 @@ from pydantic import BaseModel
 from pathway.domain import days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
+from pathway.domain.events import is_kind
 from pathway.domain.stages import conversation
-from pathway.services import duty, environment, episodes, outbox, staff, waits, webhooks
+from pathway.services import duty, environment, episodes, kinds, outbox, staff, tray, waits, webhooks
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
@@ -39,6 +41,11 @@ class EpisodeOut(BaseModel):
     days_waiting: int | None
     days_to_allocation: int | None
     version: int
+    external_ref: str | None = None
+
+
+class EpisodeCasework(EpisodeOut, tray.Casework):
+    """An episode with its casework: last event, next action, flag, last discussion (a tray's or a listing's item)."""
 
 
 # The fields an EpisodeOut copies from the episode's state (the days are worked out).
@@ -149,6 +156,11 @@ class Engine:
 
     def move(self, episode_id: int, command: Move, *, actor: str | None = None) -> EpisodeOut:
         """Apply one move command to the episode (the write every interface's move ends in)."""
+        if is_kind(command.trigger):  # an event that keeps the stage: its row, its event and its Progress at once
+            with self.store.unit() as uow:
+                state = kinds.record(uow, self.settings, episode_id, command, actor=actor or self.actor,
+                                     now=self.now())
+            return self.episode_out(state)
         # An allocation locks its worker until the move commits.
         with self.store.move_unit(locks=command.trigger == "allocate") as uow:
             state = episodes.move(uow, self.settings, episode_id, command, actor=actor or self.actor, now=self.now())
@@ -167,6 +179,13 @@ class Engine:
         """The episode rebuilt from its events alone (it equals ``get``: the log is the truth)."""
         with self.store.unit(write=False) as uow:
             return self.episode_out(episodes.replay(uow, episode_id))
+
+    def progress(self, episode_id: int, *, replayed: bool = False) -> dict:
+        """The episode's open flag, open next action and last discussion (pathway.domain.events.Progress);
+        ``replayed``: rebuilt from its log alone (it equals the stored one)."""
+        with self.store.unit(write=False) as uow:
+            found = kinds.replay_progress(uow, episode_id) if replayed else kinds.progress(uow, episode_id)
+        return dataclasses.asdict(found)
 
     def allocations(self, episode_id: int) -> list[dict]:
         """Every wait of the episode that ended in an allocation: conversation, start, allocation, days."""
@@ -200,6 +219,30 @@ class Engine:
         with self.store.unit() as uow:
             state = duty.claim(uow, self.settings, episode_id, worker, actor=actor or self.actor, now=self.now())
         return self.episode_out(state)
+
+    def front_door(self, team: str) -> list[EpisodeOut]:
+        """The team's contacts waiting for a decision (resolve, refer or crisis): crises first, then by arrival."""
+        with self.store.unit(write=False) as uow:
+            return [self.episode_out(state) for state in tray.front_door(uow, team)]
+
+    def tray(self, worker: str) -> list[EpisodeCasework]:
+        """The worker's active episodes, oldest allocation first, with their casework (pathway/services/tray.py)."""
+        with self.store.unit(write=False) as uow:
+            rows = tray.tray(uow, worker)
+        return [self._casework(*row) for row in rows]
+
+    def episodes(self, **filters) -> dict:
+        """A page of episodes by id: ``{"items": [...], "next_cursor": ...}``. Filters: team, worker, stage,
+        client_group, flagged, stale_days, person_ref, external_ref; then cursor and limit."""
+        ask = tray.check_listing(self.settings, self.now(), **filters)
+        with self.store.unit(write=False) as uow:
+            rows, next_cursor = tray.listing(uow, ask)
+        return {"items": [self._casework(*row) for row in rows], "next_cursor": next_cursor}
+
+    def _casework(self, state, last, progress) -> EpisodeCasework:
+        now = self.now()
+        return EpisodeCasework(**self.episode_out(state, now).model_dump(),
+                               **tray.casework(state, last, progress, self.settings, now).model_dump())
 
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
