@@ -35,6 +35,9 @@ class Move:
     to: str | None = field(default=None, metadata=_doc(
         "stabilise: back to 'c1' (listen and connect, the default) or on to 'c3' (build a good life)", 2))
     note: str | None = field(default=None, metadata=_doc("free text recorded on the event", 4000))
+    override: str | None = field(default=None, metadata=_doc(
+        "allocate by a manager: the reason for allocating a worker without the skill the person needs", 500,
+        min_length=1))
     idempotency_key: str | None = field(default=None, metadata=_doc(
         "repeat a request with the same key to get the first reply; the same key with another body is 409", 200,
         min_length=1))
@@ -45,7 +48,7 @@ class Move:
         """The request hash its event records: a retry with the same idempotency key must match it."""
         return request_hash({"trigger": self.trigger, "occurred_at": self.occurred_at, "worker": self.worker,
                              "outcome": self.outcome, "note": self.note, "keep_worker": self.keep_worker,
-                             "to": self.to})
+                             "to": self.to, **({"override": self.override} if self.override else {})})
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ import datetime as dt
 import functools
 import time
 
+from pathway.domain import days
 from pathway.domain.commands import Move
 from pathway.domain.duty import cap_of, enforce_cap, is_crisis
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import ACTIVE
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError
 from pathway.services import episodes
+from pathway.services.matching import away_refusal
 from pathway.settings import Settings
 from pathway.store.episodes import event_row
 from pathway.store.unit import Store, Unit
@@ -33,15 +35,19 @@ def queue(uow: Unit, team: str) -> list[EpisodeState]:
     return uow.duty.queue(team)
 
 
-def caseloads(uow: Unit, settings: Settings, team: str | None = None) -> list[dict]:
-    """Each worker's caseload against their cap, by team then worker."""
+def caseloads(uow: Unit, settings: Settings, team: str | None = None, today: dt.date | None = None) -> list[dict]:
+    """Each worker's caseload against their cap, by team then worker, and whether they are away on
+    ``today`` (the absence's category and last day)."""
     if team is not None:
         episodes.get_team(uow, team)
+    away = uow.workforce.away_today(today) if today is not None else {}
     out = []
     for row in uow.duty.caseloads(team):
         cap = cap_of(row, settings.caseload.default_cap)
+        absence = away.get(row["key"], {})
         out.append({"worker": row["key"], "team": row["team"], "caseload": row["n"], "cap": cap,
-                    "free": max(cap - row["n"], 0), "over_cap": row["n"] > cap})
+                    "free": max(cap - row["n"], 0), "over_cap": row["n"] > cap,
+                    "away": absence.get("away"), "away_until": absence.get("until")})
     return out
 
 
@@ -90,9 +96,11 @@ def claim_next_in(uow, settings: Settings, team: str, worker: str, actor: str,
     """One attempt at a claim of the next one, in the caller's unit of work: (the episode taken, or
     None when nothing waits, or _REFUSED to try again; the error to raise once the unit has ended, or None)."""
     cap = settings.caseload
-    state = uow.duty.pick(team, worker, cap.default_cap, cap.crisis_over_cap)
+    today = days.london_date(now)
+    state = uow.duty.pick(team, worker, cap.default_cap, cap.crisis_over_cap, today=today,
+                          rules=settings.workforce.rules)
     if state is None:
-        return _nothing_claimable(uow, settings, team, worker)
+        return _nothing_claimable(uow, settings, team, worker, today)
     command = _claim_command(worker)
     fact, new = episodes.plan(settings, state, command, now)
     event = event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
@@ -102,11 +110,12 @@ def claim_next_in(uow, settings: Settings, team: str, worker: str, actor: str,
     return (new if moved else _REFUSED), None
 
 
-def _nothing_claimable(uow, settings: Settings, team: str, worker: str) -> tuple[object, PathwayError | None]:
+def _nothing_claimable(uow, settings: Settings, team: str, worker: str,
+                       today: dt.date) -> tuple[object, PathwayError | None]:
     """Why the pick found nothing: an error to raise (an unknown worker or team, a worker of another
-    team, a worker at cap), _REFUSED when what waits is held by other claimers just now, or None when
-    nothing waits."""
-    claimer = uow.duty.claimer(worker)
+    team, a worker away, a worker at cap), _REFUSED when what waits is held by other claimers just now,
+    or None when nothing waits that this worker is skilled for."""
+    claimer = uow.duty.claimer(worker, today)
     if claimer is None:
         return None, NotFound(f"no worker {worker!r}", field="worker")
     if claimer["team"] != team:
@@ -116,7 +125,9 @@ def _nothing_claimable(uow, settings: Settings, team: str, worker: str) -> tuple
             _own_team(claimer, team)
         except Forbidden as exc:
             return None, exc
-    first = uow.duty.first_waiting(team)
+    if claimer["away"]:
+        return None, away_refusal(worker)
+    first = uow.duty.first_waiting(team, worker, settings.workforce.rules)
     if first is None:
         return None, None
     try:  # something waits: is it this worker's cap that stops them?

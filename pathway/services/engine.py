@@ -11,7 +11,7 @@ from pathway.domain import days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import conversation
-from pathway.services import duty, episodes, outbox, waits, webhooks
+from pathway.services import duty, episodes, outbox, waits, webhooks, workforce
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
@@ -39,6 +39,9 @@ class EpisodeOut(BaseModel):
     days_waiting: int | None
     days_to_allocation: int | None
     version: int
+    # Queue listings only: how many of the team's workers could take this person now (present, skilled
+    # for them, under cap); 0 is a gap the huddle board shows (pathway.services.workforce.takers).
+    takers: int | None = None
 
 
 # The fields an EpisodeOut copies from the episode's state (the days are worked out).
@@ -62,6 +65,7 @@ class Engine:
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
+        self.workforce = workforce.Workforce(self)  # skills, absences, supervision (pathway/services/workforce.py)
         if migrate:
             upgrade(self.db)
 
@@ -169,7 +173,16 @@ class Engine:
     def queue(self, team: str) -> list[EpisodeOut]:
         """The team's waiting episodes in claim order (pathway.domain.duty.claim_key)."""
         with self.store.unit(write=False) as uow:
-            return [self.episode_out(state) for state in duty.queue(uow, team)]
+            states = duty.queue(uow, team)
+            takers = workforce.takers(uow, self.settings, team, states, self.now())
+        return [self.episode_out(state).model_copy(update={"takers": takers[state.id]}) for state in states]
+
+    def release_all(self, worker: str, reason: str, *, actor: str | None = None) -> list[EpisodeOut]:
+        """Every active episode of ``worker`` back to its queue in one transaction (a ``release`` event
+        each, with ``reason``; wait clocks not reset), e.g. when they go off sick."""
+        with self.store.unit() as uow:
+            states = workforce.release_all(uow, worker, reason, actor or self.actor, self.now())
+        return [self.episode_out(s) for s in states]
 
     def claim_next(self, team: str, worker: str, *, actor: str | None = None) -> EpisodeOut | None:
         """Self-allocation: ``worker`` takes the first claimable episode of their team's queue.
@@ -188,7 +201,7 @@ class Engine:
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
         with self.store.unit(write=False) as uow:
-            return duty.caseloads(uow, self.settings, team)
+            return duty.caseloads(uow, self.settings, team, days.london_date(self.now()))
 
     # -- background work: outbox, webhooks, wait tracking (pathway/services/outbox.py, webhooks.py, waits.py) -
 

@@ -62,8 +62,10 @@ SHAPES = {
                        "share_resolved_at_contact": DAYS, "share_met_at_c1": DAYS, "share_needing_c3": DAYS}),
     "forecast": Shape({}, GROUPINGS, {"waiting": int, "allocated_recently": int, "per_day": float,
                                       "expected_days": DAYS}),
-    "caseloads": Shape({"worker": str, "team": str}, (), {"caseload": int, "cap": int, "free": int, "over_cap": bool}),
-    "caseloads_by_team": Shape({"team": str}, (), {"workers": int, "caseload": int, "capacity": int, "over_cap": int}),
+    "caseloads": Shape({"worker": str, "team": str}, (), {"caseload": int, "cap": int, "free": int, "over_cap": bool,
+                                                          "away": str | None, "away_until": dt.date | None}),
+    "caseloads_by_team": Shape({"team": str}, (), {"workers": int, "caseload": int, "capacity": int, "over_cap": int,
+                                                   "away": int}),
 }
 
 
@@ -317,18 +319,25 @@ class Reports:
         with self._unit() as uow:
             self._check_team(uow, team)
             # The duty desk's own count and cap rule (services.duty.caseloads), shaped as this report's rows.
-            rows = [SHAPES["caseloads"].row(r, ()) for r in duty.caseloads(uow, self.settings, team)]
+            today = days.london_date(self.engine.now())
+            rows = [SHAPES["caseloads"].row(r, ()) for r in duty.caseloads(uow, self.settings, team, today)]
         if by == "worker":
             return rows
         teams: dict[str, dict] = {}
         for row in rows:  # one row per worker: a few dozen at most
             t = teams.setdefault(row["team"], {"team": row["team"], "workers": 0, "caseload": 0, "capacity": 0,
-                                               "over_cap": 0})
+                                               "over_cap": 0, "away": 0})
             t["workers"] += 1
             t["caseload"] += row["caseload"]
             t["capacity"] += row["cap"]
             t["over_cap"] += bool(row["over_cap"])
+            t["away"] += row["away"] is not None
         return [SHAPES["caseloads_by_team"].row(t, ()) for t in teams.values()]
+
+    def supervision(self, as_at=None, team: str | None = None) -> dict:
+        """Supervision against the practice standard in the 12 months to ``as_at``, per worker and per line
+        manager (pathway.services.workforce.supervision_report)."""
+        return self.engine.workforce.supervision_report(as_at, team)
 
     def outcomes(self, group_by: Sequence[str] | str | None = (), start=None, end=None, team: str | None = None,
                  priority: str | None = None, client_group: str | None = None) -> list[dict]:
