@@ -93,9 +93,16 @@ class Workforce(BaseModel):
     span_of_control: int = Field(default=10, ge=1)
     # An absence may be recorded at most this many days ahead.
     absence_horizon_days: int = Field(default=365, ge=1)
+    # Weighted caseloads: when on, the cap check counts the weights of a worker's active episodes
+    # (1 unless reweighed) against cap x FTE; when off, the number of active episodes against the cap.
+    weighting: bool = False
+    weight_min: float = Field(default=0.25, gt=0)
+    weight_max: float = Field(default=4.0, gt=0)
 
     @model_validator(mode="after")
     def _rules_name_known_skills_and_stages(self):
+        if self.weight_min > self.weight_max:
+            raise ValueError(f"workforce.weight_min ({self.weight_min}) is above weight_max ({self.weight_max})")
         for rule in self.require:
             if rule.skill not in self.skills:
                 raise ValueError(f"workforce.require names skill {rule.skill!r}, which is not in workforce.skills "

@@ -27,9 +27,14 @@ ForecastRow = _model("ForecastRow", SHAPES["forecast"], "Expected days to alloca
 CaseloadRow = _model("CaseloadRow", SHAPES["caseloads"], "One worker's caseload against their cap.")
 TeamCaseloadRow = _model("TeamCaseloadRow", SHAPES["caseloads_by_team"],
                          "One team's caseloads (by=team): workers, caseload, capacity, workers over cap.")
+SupervisionRow = _model("SupervisionRow", SHAPES["supervision"],
+                        "One worker's supervisions in the 12 months to the day, against the standard.")
+ManagerSpanRow = _model("ManagerSpanRow", SHAPES["supervision_by_manager"],
+                        "One line manager's direct reports against the span of control (by=manager).")
 
 # The reply model of each report route, by the route's name.
 REPLIES = {
     "waits": WaitsRow, "allocation": AllocationRow, "trends": TrendsRow, "outcomes": OutcomesRow,
     "forecast": ForecastRow, "caseloads": CaseloadRow | TeamCaseloadRow,
+    "supervision": SupervisionRow | ManagerSpanRow,
 }

@@ -111,6 +111,19 @@ def check_line_manager(worker: str, manager: str | None, manager_role: str | Non
         up = line_managers.get(up)
 
 
+def check_weight(weight, low: float, high: float) -> float:
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not low <= weight <= high:
+        raise ValidationError(f"weight must be a number from {low:g} to {high:g} (1 is an ordinary case), "
+                              f"not {weight!r}", field="weight")
+    return float(weight)
+
+
+def check_text(value, field: str, limit: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise ValidationError(f"{field} is required: 1-{limit} characters", field=field)
+    return value.strip()
+
+
 def check_supervision(on: dt.date, minutes, today: dt.date) -> int:
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= MAX_SUPERVISION_MINUTES:
         raise ValidationError(f"minutes must be a whole number from 1 to {MAX_SUPERVISION_MINUTES}, not {minutes!r}",

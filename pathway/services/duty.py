@@ -17,7 +17,7 @@ from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import ACTIVE
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError
 from pathway.services import episodes
-from pathway.services.matching import away_refusal
+from pathway.services.matching import away_refusal, load_of
 from pathway.settings import Settings
 from pathway.store.episodes import event_row
 from pathway.store.unit import Store, Unit
@@ -41,12 +41,15 @@ def caseloads(uow: Unit, settings: Settings, team: str | None = None, today: dt.
     if team is not None:
         episodes.get_team(uow, team)
     away = uow.workforce.away_today(today) if today is not None else {}
+    weighted = settings.workforce.weighting
     out = []
     for row in uow.duty.caseloads(team):
-        cap = cap_of(row, settings.caseload.default_cap)
+        cap = cap_of(row, settings.caseload.default_cap, weighted)
+        load = round(row["weight"], 2) if weighted else row["n"]
         absence = away.get(row["key"], {})
-        out.append({"worker": row["key"], "team": row["team"], "caseload": row["n"], "cap": cap,
-                    "free": max(cap - row["n"], 0), "over_cap": row["n"] > cap,
+        out.append({"worker": row["key"], "team": row["team"], "caseload": row["n"], "weight": round(row["weight"], 2),
+                    "fte": row["fte"], "cap": round(cap, 2) if weighted else cap,
+                    "free": round(max(cap - load, 0), 2), "over_cap": load > cap,
                     "away": absence.get("away"), "away_until": absence.get("until")})
     return out
 
@@ -97,8 +100,9 @@ def claim_next_in(uow, settings: Settings, team: str, worker: str, actor: str,
     None when nothing waits, or _REFUSED to try again; the error to raise once the unit has ended, or None)."""
     cap = settings.caseload
     today = days.london_date(now)
+    weighted = settings.workforce.weighting
     state = uow.duty.pick(team, worker, cap.default_cap, cap.crisis_over_cap, today=today,
-                          rules=settings.workforce.rules)
+                          rules=settings.workforce.rules, weighted=weighted)
     if state is None:
         return _nothing_claimable(uow, settings, team, worker, today)
     command = _claim_command(worker)
@@ -106,7 +110,7 @@ def claim_next_in(uow, settings: Settings, team: str, worker: str, actor: str,
     event = event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
     crisis_ok = cap.crisis_over_cap and is_crisis(state.stage, state.priority)
     moved = uow.duty.claim_move(state, new, event, now, team=team, worker=worker, default_cap=cap.default_cap,
-                                crisis_ok=crisis_ok)
+                                crisis_ok=crisis_ok, weighted=weighted)
     return (new if moved else _REFUSED), None
 
 
@@ -131,8 +135,10 @@ def _nothing_claimable(uow, settings: Settings, team: str, worker: str,
     if first is None:
         return None, None
     try:  # something waits: is it this worker's cap that stops them?
-        enforce_cap(first, claimer, claimer["load"], default_cap=settings.caseload.default_cap,
-                    crisis_over_cap=settings.caseload.crisis_over_cap)
+        weighted = settings.workforce.weighting
+        enforce_cap(first, claimer, claimer["weighted_load" if weighted else "load"],
+                    default_cap=settings.caseload.default_cap, crisis_over_cap=settings.caseload.crisis_over_cap,
+                    weighted=weighted)
     except PathwayError as exc:
         return None, exc
     return _REFUSED, None
@@ -154,4 +160,4 @@ def claim(uow: Unit, settings: Settings, episode_id: int, worker: str, *, actor:
                        episode_id=episode_id, worker=state.worker, stage=state.stage)
     return episodes.move(uow, settings, episode_id, _claim_command(worker), actor=actor,
                          now=now, allocation="self", loaded=state, worker_row=worker_row,
-                         load=uow.episodes.caseload(worker))
+                         load=load_of(uow, settings, worker))

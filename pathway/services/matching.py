@@ -19,6 +19,14 @@ def away_refusal(worker: str, until=None) -> Forbidden:
                      worker=worker)
 
 
+def load_of(uow: Unit, settings: Settings, worker: str) -> float:
+    """The worker's caseload as the cap rule counts it: the weights of their active episodes when
+    weighting is configured, else their number."""
+    if settings.workforce.weighting:
+        return uow.workforce.weighted_load(worker)
+    return uow.episodes.caseload(worker)
+
+
 def check_allocation(uow: Unit, settings: Settings, state: EpisodeState, worker: str, override: str | None,
                      now: dt.datetime) -> None:
     """Forbidden when ``worker`` is away today, or lacks the skill the person needs (unless ``override``,

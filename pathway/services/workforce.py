@@ -107,6 +107,24 @@ def release_all(uow: Unit, worker: str, reason: str, actor: str, now: dt.datetim
     return released
 
 
+def reweigh(uow: Unit, settings: Settings, episode_id: int, weight, reason: str, actor: str,
+            now: dt.datetime) -> dict:
+    """How much an open episode weighs in its worker's caseload (1 unless reweighed), with a reason."""
+    state = episodes.load_state(uow, episode_id)
+    if state.worker is not None:
+        episodes.get_worker(uow, state.worker, lock=True)  # the worker before the episode: one lock order
+    band = settings.workforce
+    weight = rules.check_weight(weight, band.weight_min, band.weight_max)
+    reason = rules.check_text(reason, "reason")
+    if state.stage == "closed":
+        raise ValidationError(f"episode {episode_id} is closed: only an open episode is reweighed", field="episode_id")
+    uow.workforce.set_weight({"episode_id": episode_id, "weight": weight, "reason": reason, "set_at": now,
+                              "set_by": actor})
+    uow.workforce.record(state.worker or "", "reweigh", {"episode_id": episode_id, "weight": weight,
+                                                          "reason": reason}, actor, now)
+    return {"episode_id": episode_id, "team": state.team, "worker": state.worker, "weight": weight, "reason": reason}
+
+
 # -- supervision ---------------------------------------------------------------------------------
 
 
@@ -136,34 +154,33 @@ def record_supervision(uow: Unit, worker: str, supervisor: str, on, minutes, sam
     return row
 
 
-def supervision_report(uow: Unit, settings: Settings, as_at: dt.date, team: str | None = None) -> dict:
-    """Per worker: supervisions in the 12 months to ``as_at`` against the standard, the last one, and
-    whether one is overdue; per line manager: direct reports against the span of control."""
+def supervision_report(uow: Unit, settings: Settings, as_at: dt.date, team: str | None = None,
+                       by: str = "worker") -> list[dict]:
+    """``by="worker"``: supervisions in the 12 months to ``as_at`` against the standard, the last one, and
+    whether one is overdue; ``by="manager"``: each line manager's direct reports against the span of control."""
+    if by not in ("worker", "manager"):
+        raise ValidationError(f"supervision by {by!r}: use 'worker' or 'manager'", field="by")
     if team is not None:
         episodes.get_team(uow, team)
     standard = settings.workforce
-    since = as_at - rules.YEAR
+    if by == "manager":
+        limit = standard.span_of_control
+        return [{**r, "span_limit": limit, "over_span": r["direct_reports"] > limit} for r in uow.workforce.spans(team)]
     overdue_after = rules.supervision_overdue_after(standard.supervision_sessions)
     away = uow.workforce.away_today(as_at)
-    workers = []
-    for r in uow.workforce.supervision_by_worker(as_at, since, standard.supervision_minutes, team):
-        last_full = days.parse_date(r["last_full_session"], "last_full_session") if r["last_full_session"] else None
-        workers.append({
+    out = []
+    for r in uow.workforce.supervision_by_worker(as_at, as_at - rules.YEAR, standard.supervision_minutes, team):
+        last_full = days.parse_date(r["last_full_session"], "last_full_session")
+        out.append({
             "worker": r["worker"], "team": r["team"], "role": r["role"], "line_manager": r["line_manager"],
-            "sessions": r["sessions"], "full_sessions": r["full_sessions"],
-            "hours": round(r["minutes"] / 60, 1), "sampled": r["sampled"],
-            "last_session": r["last_session"] and days.parse_date(r["last_session"], "last_session").isoformat(),
+            "sessions": r["sessions"], "full_sessions": r["full_sessions"], "hours": round(r["minutes"] / 60, 1),
+            "sampled": r["sampled"], "last_session": days.parse_date(r["last_session"], "last_session"),
+            "standard_sessions": standard.supervision_sessions, "standard_minutes": standard.supervision_minutes,
             "meets_standard": r["full_sessions"] >= standard.supervision_sessions,
             "overdue": last_full is None or as_at - last_full > overdue_after,
             "away": (away.get(r["worker"]) or {}).get("away"),
         })
-    managers = [{"manager": r["manager"], "team": r["team"], "direct_reports": r["direct_reports"],
-                 "span_limit": standard.span_of_control, "over_span": r["direct_reports"] > standard.span_of_control}
-                for r in uow.workforce.spans(team)]
-    return {"as_at": as_at.isoformat(), "since": since.isoformat(),
-            "standard": {"sessions": standard.supervision_sessions, "minutes": standard.supervision_minutes,
-                         "overdue_after_days": overdue_after.days, "span_of_control": standard.span_of_control},
-            "workers": workers, "managers": managers}
+    return out
 
 
 # -- who on duty could take each waiting person --------------------------------------------------
@@ -240,6 +257,10 @@ class Workforce:
     def absences(self, worker: str) -> list[dict]:
         return self._read(lambda uow: (episodes.get_worker(uow, worker), uow.workforce.absences(worker))[1])
 
+    def reweigh(self, episode_id: int, weight: float, reason: str, *, actor: str | None = None) -> dict:
+        """Set an open episode's weight in its worker's caseload (settings.workforce.weight_min to weight_max)."""
+        return self._write(reweigh, self.engine.settings, episode_id, weight, reason, actor=actor)
+
     def record_supervision(self, worker: str, supervisor: str, on, minutes: int, sampled: bool = False, *,
                            actor: str | None = None) -> dict:
         return self._write(record_supervision, worker, supervisor, on, minutes, sampled, actor=actor)
@@ -251,7 +272,7 @@ class Workforce:
         """The worker's workforce audit log, oldest first."""
         return self._read(lambda uow: (episodes.get_worker(uow, worker), uow.workforce.log(worker))[1])
 
-    def supervision_report(self, as_at=None, team: str | None = None) -> dict:
+    def supervision_report(self, as_at=None, team: str | None = None, by: str = "worker") -> list[dict]:
         e = self.engine
         day = days.parse_date(as_at, "as_at") if as_at is not None else days.london_date(e.now())
-        return self._read(supervision_report, e.settings, day, team)
+        return self._read(supervision_report, e.settings, day, team, by)

@@ -33,8 +33,8 @@ from pathway.store.episodes import (
     move_statement,
     state_values,
 )
-from pathway.store.tables import EPISODE, TEAM, WORKER
-from pathway.store.workforce import AWAY, skilled
+from pathway.store.tables import EPISODE, EPISODE_WEIGHT, TEAM, WORKER
+from pathway.store.workforce import AWAY, WEIGHT, WEIGHTED_HELD, skilled
 
 IS_CRISIS = sa.or_(EPISODE.c.stage == rules.CRISIS_STAGE, EPISODE.c.priority == rules.CRISIS_PRIORITY)
 RANK = sa.case((IS_CRISIS, rules.CRISIS_RANK),
@@ -55,6 +55,12 @@ EPISODE_FOR_UPDATE = sa.select(*STATE_COLUMNS).where(EPISODE.c.id == sa.bindpara
 CLAIMER_CAP = (sa.select(sa.func.coalesce(WORKER.c.caseload_cap, sa.bindparam("default_cap")))
                .where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.team == sa.bindparam("team"))
                .scalar_subquery())
+# With weighted caseloads (settings.workforce.weighting): the same cap times the claimer's FTE.
+CLAIMER_CAP_FTE = (sa.select(sa.func.coalesce(WORKER.c.caseload_cap, sa.bindparam("default_cap")) * WORKER.c.fte)
+                   .where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.team == sa.bindparam("team"))
+                   .scalar_subquery())
+# Room on the claimer's caseload, counted or weighted (keyed by weighting).
+ROOM = {False: HELD < CLAIMER_CAP, True: WEIGHTED_HELD < CLAIMER_CAP_FTE}
 # The claimer's row, locked, is of the queue's team. A scalar subquery, so PostgreSQL evaluates it
 # once, as a one-time filter, before the scan whose rows it then sorts and locks: the worker is
 # locked before any episode, the one lock order (SQLite has no FOR UPDATE and needs none: its
@@ -70,11 +76,11 @@ CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bind
 # sees every allocation to this worker that committed before the lock was granted (and none can
 # commit after it until this claim ends); a move that refuses writes nothing.
 @functools.lru_cache(maxsize=64)
-def pick_statement(crisis_over_cap: bool, rules: tuple = ()) -> sa.Select:
-    """The claim's pick (parameters: team, worker, default_cap, today) for the configured crisis rule
-    and skill rules (pathway.domain.workforce), built once per configuration."""
+def pick_statement(crisis_over_cap: bool, rules: tuple = (), weighted: bool = False) -> sa.Select:
+    """The claim's pick (parameters: team, worker, default_cap, today) for the configured crisis rule,
+    skill rules (pathway.domain.workforce) and weighting, built once per configuration."""
     # The caseload is counted once per claim (an uncorrelated subquery), not once per episode.
-    claimable = HELD < CLAIMER_CAP
+    claimable = ROOM[weighted]
     if crisis_over_cap:
         claimable = sa.or_(claimable, IS_CRISIS)
     # An absent worker takes nothing (one uncorrelated test); a skill rule leaves only the people
@@ -92,14 +98,15 @@ def pick_statement(crisis_over_cap: bool, rules: tuple = ()) -> sa.Select:
 
 # The claim's guard: the worker is under cap, or the episode is a crisis that may go over
 # (parameter crisis_ok, decided by pathway.domain.duty.enforce_cap's rule).
-UNDER_CAP = sa.or_(HELD < CLAIMER_CAP, sa.bindparam("crisis_ok", type_=sa.Boolean))
-CLAIM_MOVE = move_statement(UNDER_CAP)
-CLAIM_UPDATE = GUARDED_UPDATE.where(UNDER_CAP).values(STATE_SET)
+UNDER_CAP = {w: sa.or_(ROOM[w], sa.bindparam("crisis_ok", type_=sa.Boolean)) for w in (False, True)}
+CLAIM_MOVE = {w: move_statement(UNDER_CAP[w]) for w in (False, True)}
+CLAIM_UPDATE = {w: GUARDED_UPDATE.where(UNDER_CAP[w]).values(STATE_SET) for w in (False, True)}
 # When the pick finds nothing: the claimer's row with their caseload (counted after the pick locked
 # the row, so exact), and the queue's first waiting episode (not locked: another claimer may hold it).
 CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load"),
-                    AWAY.label("away")).where(WORKER.c.key == sa.bindparam("worker"))
-CLAIMER_KEYS = ("key", "team", "caseload_cap", "load", "away")
+                    AWAY.label("away"), WORKER.c.fte, WEIGHTED_HELD.label("weighted_load")).where(
+    WORKER.c.key == sa.bindparam("worker"))
+CLAIMER_KEYS = ("key", "team", "caseload_cap", "load", "away", "fte", "weighted_load")
 FIRST_WAITING = QUEUE.limit(1)
 
 
@@ -110,11 +117,13 @@ def first_waiting_statement(rules: tuple = ()) -> sa.Select:
     return FIRST_WAITING if skill_test is None else QUEUE.where(skill_test).limit(1)
 
 TEAM_KNOWN = sa.select(TEAM.c.key).where(TEAM.c.key == sa.bindparam("team"))
-_LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"))
+_LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"), sa.func.sum(WEIGHT).label("weight"))
+          .select_from(EPISODE.outerjoin(EPISODE_WEIGHT, EPISODE_WEIGHT.c.episode_id == EPISODE.c.id))
           .where(EPISODE.c.stage.in_(ACTIVE), EPISODE.c.worker.is_not(None))
           .group_by(EPISODE.c.worker).subquery())
-CASELOADS = (sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap,
-                       sa.func.coalesce(_LOADS.c.n, 0).label("n"))
+CASELOADS = (sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, WORKER.c.fte,
+                       sa.func.coalesce(_LOADS.c.n, 0).label("n"),
+                       sa.func.coalesce(_LOADS.c.weight, sa.literal(0.0, sa.Float)).label("weight"))
              .select_from(WORKER.outerjoin(_LOADS, _LOADS.c.worker == WORKER.c.key))
              .order_by(WORKER.c.team, WORKER.c.key))
 
@@ -148,8 +157,8 @@ class Duty:
     # a claim of the next one: the same five steps on either database
 
     def pick(self, team: str, worker: str, default_cap: int, crisis_over_cap: bool, *, today: dt.date,
-             rules: tuple = ()) -> EpisodeState | None:
-        row = self.conn.execute(pick_statement(crisis_over_cap, rules),
+             rules: tuple = (), weighted: bool = False) -> EpisodeState | None:
+        row = self.conn.execute(pick_statement(crisis_over_cap, rules, weighted),
                                 {"team": team, "worker": worker, "default_cap": default_cap, "today": today}).first()
         return None if row is None else EpisodeState(*row)
 
@@ -164,14 +173,14 @@ class Duty:
     def team_known(self, team: str) -> bool:
         return self.conn.execute(TEAM_KNOWN, {"team": team}).first() is not None
 
-    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime,
-                   **guard) -> bool:
+    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime, *,
+                   weighted: bool = False, **guard) -> bool:
         """The claim's write: only from ``before.version`` and while the worker is under cap (or
         ``crisis_ok``); False, nothing written, otherwise."""
         params = {f"u_{k}": v for k, v in state_values(state).items()}
         params.update(b_id=before.id, b_version=before.version, team=guard["team"], worker=guard["worker"],
                       default_cap=guard["default_cap"], crisis_ok=guard["crisis_ok"])
-        if self.conn.execute(CLAIM_UPDATE, params).rowcount != 1:
+        if self.conn.execute(CLAIM_UPDATE[weighted], params).rowcount != 1:
             return False
         Episodes(self.conn).append(state, event, now)
         return True
@@ -188,8 +197,8 @@ class PostgresClaim:
         self.cur = cursor
 
     def pick(self, team: str, worker: str, default_cap: int, crisis_over_cap: bool, *, today: dt.date,
-             rules: tuple = ()) -> EpisodeState | None:
-        row = driven(pick_statement(crisis_over_cap, rules)).fetch(
+             rules: tuple = (), weighted: bool = False) -> EpisodeState | None:
+        row = driven(pick_statement(crisis_over_cap, rules, weighted)).fetch(
             self.cur, {"team": team, "worker": worker, "default_cap": default_cap, "today": today})
         return None if row is None else EpisodeState(*row)
 
@@ -204,6 +213,7 @@ class PostgresClaim:
     def team_known(self, team: str) -> bool:
         return driven(TEAM_KNOWN).fetch(self.cur, {"team": team}) is not None
 
-    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime,
-                   **guard) -> bool:
-        return driven(CLAIM_MOVE).fetch(self.cur, claim_params(before, state, event, now, **guard)) is not None
+    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime, *,
+                   weighted: bool = False, **guard) -> bool:
+        params = claim_params(before, state, event, now, **guard)
+        return driven(CLAIM_MOVE[weighted]).fetch(self.cur, params) is not None

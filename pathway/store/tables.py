@@ -307,6 +307,18 @@ class Supervision(SQLModel, table=True):
     recorded_by: str = Field(max_length=200)
 
 
+class EpisodeWeight(SQLModel, table=True):
+    """How much one episode weighs in its worker's caseload, when not 1 (settings.workforce.weighting)."""
+
+    __tablename__ = "episode_weight"
+
+    episode_id: int = Field(foreign_key="episode.id", primary_key=True)
+    weight: float
+    reason: str = Field(max_length=200)
+    set_at: dt.datetime
+    set_by: str = Field(max_length=200)
+
+
 class WorkforceEvent(SQLModel, table=True):
     """The workforce's audit log: every change to skills, role, FTE, line management, absences and
     supervision, with who made it. Rows are inserted, never updated or deleted."""
@@ -316,7 +328,8 @@ class WorkforceEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     worker: str = Field(max_length=64)
-    kind: str = Field(max_length=32)  # skills | role | fte | line_manager | absence | supervision | release_all
+    # skills | role | fte | line_manager | absence | supervision | release_all | reweigh
+    kind: str = Field(max_length=32)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     actor: str = Field(max_length=200)
     recorded_at: dt.datetime
@@ -341,3 +354,4 @@ WORKER_SKILL = WorkerSkill.__table__
 ABSENCE = Absence.__table__
 SUPERVISION = Supervision.__table__
 WORKFORCE_EVENT = WorkforceEvent.__table__
+EPISODE_WEIGHT = EpisodeWeight.__table__

@@ -17,12 +17,28 @@ from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import ACTIVE
 from pathway.domain.workforce import Rule, ordered
 from pathway.store.episodes import STATE_COLUMNS
-from pathway.store.tables import ABSENCE, EPISODE, SUPERVISION, WORKER, WORKER_SKILL, WORKFORCE_EVENT
+from pathway.store.tables import (
+    ABSENCE,
+    EPISODE,
+    EPISODE_WEIGHT,
+    SUPERVISION,
+    WORKER,
+    WORKER_SKILL,
+    WORKFORCE_EVENT,
+)
 
 # The worker (parameter: worker) is away on the London date ``today``.
 AWAY = sa.exists().where(ABSENCE.c.worker == sa.bindparam("worker"), ABSENCE.c.start <= sa.bindparam("today"),
                          ABSENCE.c.end >= sa.bindparam("today"))
 WORKER_SKILLS = sa.select(WORKER_SKILL.c.skill).where(WORKER_SKILL.c.worker == sa.bindparam("worker"))
+# An episode's weight in its worker's caseload: 1 unless reweighed.
+WEIGHT = sa.func.coalesce(EPISODE_WEIGHT.c.weight, sa.literal(1.0, sa.Float))
+# A worker's weighted caseload (parameter: worker): the weights of their ``*_active`` episodes.
+_HELD_W = EPISODE.alias("held_w")
+WEIGHTED_HELD = (sa.select(sa.func.coalesce(sa.func.sum(WEIGHT), sa.literal(0.0, sa.Float)))
+                 .select_from(_HELD_W.outerjoin(EPISODE_WEIGHT, EPISODE_WEIGHT.c.episode_id == _HELD_W.c.id))
+                 .where(_HELD_W.c.worker == sa.bindparam("worker"), _HELD_W.c.stage.in_(ACTIVE))
+                 .scalar_subquery())
 
 
 @functools.lru_cache(maxsize=64)
@@ -152,6 +168,18 @@ class Workforce:
             if r.skill is not None:
                 w["skills"].add(r.skill)
         return list(out.values())
+
+    def weighted_load(self, worker: str) -> float:
+        return float(self.conn.execute(sa.select(WEIGHTED_HELD), {"worker": worker}).scalar_one())
+
+    def set_weight(self, row: dict) -> None:
+        self.conn.execute(EPISODE_WEIGHT.delete().where(EPISODE_WEIGHT.c.episode_id == row["episode_id"]))
+        self.conn.execute(EPISODE_WEIGHT.insert().values(**row))
+
+    def weight(self, episode_id: int) -> float:
+        found = self.conn.execute(sa.select(EPISODE_WEIGHT.c.weight)
+                                  .where(EPISODE_WEIGHT.c.episode_id == episode_id)).scalar()
+        return 1.0 if found is None else found
 
     def active_of(self, worker: str) -> list[EpisodeState]:
         """The worker's active episodes, oldest first, locked (PostgreSQL) until the unit ends."""

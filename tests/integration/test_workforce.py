@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from pathway import Engine, Forbidden, NotFound, ValidationError
+from pathway import CaseloadFull, Engine, Forbidden, NotFound, ValidationError
 from pathway.services.workforce import nobody_can_take
 from pathway.settings import Settings
 from pathway.store.tables import ABSENCE, EVENT, SUPERVISION, WORKER_SKILL, WORKFORCE_EVENT
@@ -278,18 +278,20 @@ def test_supervision_report_on_hand_computed_sessions(desk):
     sup("amira", "dina", "2026-04-01", 120)
     for w in ("amira", "ben"):
         e.workforce.update(w, line_manager="dina")
-    report = e.reports.supervision(as_at="2026-06-01", team="north")
-    assert report["standard"] == {"sessions": 8, "minutes": 120, "overdue_after_days": 45, "span_of_control": 10}
-    rows = {r["worker"]: r for r in report["workers"]}
+    rows = {r["worker"]: r for r in e.reports.supervision(as_at="2026-06-01", team="north")}
     assert {k: rows["ben"][k] for k in ("sessions", "full_sessions", "hours", "sampled", "last_session",
-                                          "meets_standard", "overdue", "line_manager")} == {
-        "sessions": 9, "full_sessions": 8, "hours": 17.0, "sampled": 1, "last_session": "2026-05-30",
-        "meets_standard": True, "overdue": False, "line_manager": "dina"}
+                                          "meets_standard", "overdue", "line_manager", "standard_sessions",
+                                          "standard_minutes")} == {
+        "sessions": 9, "full_sessions": 8, "hours": 17.0, "sampled": 1, "last_session": dt.date(2026, 5, 30),
+        "meets_standard": True, "overdue": False, "line_manager": "dina", "standard_sessions": 8,
+        "standard_minutes": 120}
     assert {k: rows["amira"][k] for k in ("sessions", "full_sessions", "hours", "meets_standard", "overdue")} == {
         "sessions": 2, "full_sessions": 2, "hours": 4.5, "meets_standard": False, "overdue": True}
     assert rows["dina"]["sessions"] == 0 and rows["dina"]["overdue"] is True
-    assert report["managers"] == [{"manager": "dina", "team": "north", "direct_reports": 2, "span_limit": 10,
-                                   "over_span": False}]
+    assert e.reports.supervision(as_at="2026-06-01", team="north", by="manager") == [
+        {"manager": "dina", "team": "north", "direct_reports": 2, "span_limit": 10, "over_span": False}]
+    with pytest.raises(ValidationError, match="use 'worker' or 'manager'"):
+        e.reports.supervision(by="team")
     assert [s["sampled"] for s in e.workforce.supervisions("ben")][:3] == [False, True, False]  # oldest first
 
 
@@ -301,6 +303,67 @@ def test_span_of_control_is_flagged_when_over(db_url, clock):
     for w in ("a", "b", "c"):
         e.create_worker(key=w, name=w.upper(), team="north")
         e.workforce.update(w, line_manager="mo")
-    [row] = e.reports.supervision(as_at="2026-06-01")["managers"]
+    [row] = e.reports.supervision(as_at="2026-06-01", by="manager")
     assert (row["direct_reports"], row["span_limit"], row["over_span"]) == (3, 2, True)
+    e.dispose()
+
+
+# -- weighted caseloads and FTE --------------------------------------------------------------------
+
+def weighted_engine(db_url, clock, weighting=True):
+    e = Engine(db_url, settings=Settings(_env_file=None, workforce={"weighting": weighting}), clock=clock)
+    e.create_team(key="north", name="North")
+    e.create_worker(key="amira", name="Amira", team="north", caseload_cap=4)
+    e.workforce.update("amira", fte=0.5)
+    return e
+
+
+def test_without_weighting_fte_and_weights_change_nothing(db_url, clock):
+    e = weighted_engine(db_url, clock, weighting=False)
+    eps = [waiting(e, f"PS-{i}", "physical_support", "2026-05-01") for i in range(5)]
+    e.workforce.reweigh(eps[0].id, 3, "complex family")
+    for _ in range(4):  # the cap of 4, counted, whatever the FTE and weights
+        assert e.claim_next("north", "amira") is not None
+    with pytest.raises(CaseloadFull, match="a caseload of 4 and a cap of 4"):
+        e.claim_next("north", "amira")
+    e.dispose()
+
+
+def test_with_weighting_the_weighted_caseload_meets_cap_times_fte(db_url, clock):
+    e = weighted_engine(db_url, clock)
+    eps = [waiting(e, f"PS-{i}", "physical_support", "2026-05-01") for i in range(4)]
+    assert e.claim_next("north", "amira").id == eps[0].id
+    assert e.claim(eps[1].id, "amira").id == eps[1].id  # weight 2 of a cap of 4 x 0.5
+    with pytest.raises(CaseloadFull, match="a weighted caseload of 2 and a cap of 2 .FTE 0.5."):
+        e.claim_next("north", "amira")
+    with pytest.raises(CaseloadFull):
+        e.fire(eps[2].id, "allocate", worker="amira")
+    e.workforce.reweigh(eps[0].id, 0.5, "a simple review", actor="manager:north:Nadia")
+    assert e.claim_next("north", "amira").id == eps[2].id  # 1.5 < 2: room for one more
+    row = {r["worker"]: r for r in e.caseloads("north")}["amira"]
+    assert {k: row[k] for k in ("caseload", "weight", "fte", "cap", "free", "over_cap")} == {
+        "caseload": 3, "weight": 2.5, "fte": 0.5, "cap": 2.0, "free": 0, "over_cap": True}
+    [team] = e.reports.caseloads(team="north", by="team")
+    assert (team["caseload"], team["weight"], team["capacity"], team["over_cap"]) == (3, 2.5, 2.0, 1)
+    assert e.workforce.log("amira")[-1] == {**e.workforce.log("amira")[-1], "kind": "reweigh",
+                                            "actor": "manager:north:Nadia",
+                                            "data": {"episode_id": eps[0].id, "weight": 0.5,
+                                                     "reason": "a simple review"}}
+    e.dispose()
+
+
+def test_bad_weights_are_refused_and_nothing_written(db_url, clock):
+    e = weighted_engine(db_url, clock)
+    ep = waiting(e, "PS-1", "physical_support", "2026-05-01")
+    before = table_counts(e)
+    with pytest.raises(ValidationError, match="weight must be a number from 0.25 to 4"):
+        e.workforce.reweigh(ep.id, 5, "very complex")
+    with pytest.raises(ValidationError, match="reason is required"):
+        e.workforce.reweigh(ep.id, 2, " ")
+    e.fire(ep.id, "close", outcome="declined")
+    with pytest.raises(ValidationError, match="is closed"):
+        e.workforce.reweigh(ep.id, 2, "too late")
+    with pytest.raises(NotFound):
+        e.workforce.reweigh(99999, 2, "no such episode")
+    assert table_counts(e)[1:] == before[1:]  # the close wrote an event; the refusals nothing
     e.dispose()

@@ -1,4 +1,5 @@
-"""the workforce: worker role, FTE and line manager; skills, absences, supervision and their audit log
+"""the workforce: worker role, FTE and line manager; skills, absences, supervision, episode weights and
+their audit log
 
 Revision ID: 0014_workforce
 Revises: 0009_fewer_write_indexes
@@ -56,6 +57,13 @@ def upgrade() -> None:
                     sa.Column('sampled', sa.Boolean(), nullable=False),
                     *_recorded())
     op.create_index('ix_supervision_worker_on', 'supervision', ['worker', 'on'], unique=False)
+    op.create_table('episode_weight',
+                    sa.Column('episode_id', sa.Integer(), sa.ForeignKey('episode.id'), nullable=False),
+                    sa.Column('weight', sa.Float(), nullable=False),
+                    sa.Column('reason', String(length=200), nullable=False),
+                    sa.Column('set_at', Time(), nullable=False),
+                    sa.Column('set_by', String(length=200), nullable=False),
+                    sa.PrimaryKeyConstraint('episode_id'))
     op.create_table('workforce_event',
                     sa.Column('id', sa.Integer(), nullable=False),
                     sa.Column('worker', String(length=64), nullable=False),
@@ -70,6 +78,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_workforce_event_worker', table_name='workforce_event')
     op.drop_table('workforce_event')
+    op.drop_table('episode_weight')
     op.drop_index('ix_supervision_worker_on', table_name='supervision')
     op.drop_table('supervision')
     op.drop_index('ix_absence_worker_start', table_name='absence')
