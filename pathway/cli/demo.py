@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pathway.cli.app import app, console, fail, print_rows
 from pathway.domain import days
 from pathway.errors import PathwayError, ValidationError
-from pathway.services.synthetic import LONDON, Simulation, demo_council
+from pathway.services.synthetic import LONDON, Simulation, demo_council, skill_rules
 
 DEFAULT_FILE = "pathway-demo.db"
 # Waiting now (median days so far, how many over threshold), then conversation 1's days to allocation.
@@ -60,7 +60,9 @@ def run_demo(url: str, *, seed: int = 7, months: int = 4, show_progress: bool = 
     sim = Simulation(council)
     sim.keep_episodes = False
     clock = SimulatedClock(_end_of(council.start - dt.timedelta(days=1)))
-    engine = Engine(url, settings=load_settings(database_url=url), actor="demo", clock=clock)
+    # Learning disability and mental health need a specialist: their waits come from matching.
+    settings = load_settings(database_url=url, workforce={"require": skill_rules()})
+    engine = Engine(url, settings=settings, actor="demo", clock=clock)
     try:
         if engine.teams():
             raise ValidationError(f"the demo needs an empty database, and {url} already has teams; "
@@ -70,6 +72,8 @@ def run_demo(url: str, *, seed: int = 7, months: int = 4, show_progress: bool = 
             engine.create_team(**team)
         for worker in sim.workers():
             engine.create_worker(**worker)
+        for worker, skills in sim.skills().items():
+            engine.workforce.set_skills(worker, skills)
         counts = _replay(engine, sim, clock, show_progress)
         # Reports are asked "now": the day after the last simulated one (today, for the default end).
         clock.at = max(days.now(), _end_of(council.end))
