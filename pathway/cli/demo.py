@@ -74,7 +74,17 @@ def run_demo(url: str, *, seed: int = 7, months: int = 4, show_progress: bool = 
             engine.create_worker(**worker)
         for worker, skills in sim.skills().items():
             engine.workforce.set_skills(worker, skills)
+        for manager in sim.managers():
+            engine.create_worker(**manager)
+            engine.workforce.update(manager["key"], role="manager")
+        for worker in sim.workers():
+            engine.workforce.update(worker["key"], line_manager=f"{worker['team']}-manager")
         counts = _replay(engine, sim, clock, show_progress)
+        # The workforce's record of the months: sicknesses and supervision sessions, once they are past.
+        for absence in sim.absences():
+            engine.workforce.add_absence(**absence)
+        for session in sim.supervisions():
+            engine.workforce.record_supervision(**session)
         # Reports are asked "now": the day after the last simulated one (today, for the default end).
         clock.at = max(days.now(), _end_of(council.end))
         rows = _report(engine, council)

@@ -122,6 +122,7 @@ class Staff:
     specialism: str | None
     caseload: int = 0
     sick_until: int = -1  # day index the worker is back
+    sick_spells: list = field(default_factory=list)  # (first day, last day) indexes of each sickness
 
 
 @dataclass
@@ -231,6 +232,29 @@ class Simulation:
 
     def workers(self) -> list[dict]:
         return [{"key": s.key, "name": s.name, "team": s.team, "caseload_cap": s.caseload_cap} for s in self.staff]
+
+    def managers(self) -> list[dict]:
+        """One team manager per team: the line manager and supervisor of the team's workers (no caseload)."""
+        return [{"key": f"{t['key']}-manager", "name": f"{t['name']} manager", "team": t["key"]} for t in self.teams]
+
+    def absences(self) -> list[dict]:
+        """The workers' sicknesses so far (run the days first): a category, never a diagnosis."""
+        return [{"worker": s.key, "start": self._date(first), "end": self._date(last), "reason": "sickness"}
+                for s in self.staff for first, last in s.sick_spells]
+
+    def supervisions(self) -> list[dict]:
+        """Supervision sessions over the council's days: about every six weeks, mostly two hours, some
+        shorter, one record in ten sampled; none while the worker is off sick."""
+        rng = random.Random(self.council.seed * 104729 + 3)
+        out = []
+        for s in self.staff:
+            day = rng.randint(0, 40)
+            while day < self.council.days:
+                if not any(first <= day <= last for first, last in s.sick_spells):
+                    out.append({"worker": s.key, "supervisor": f"{s.team}-manager", "on": self._date(day),
+                                "minutes": rng.choice((60, 90, 120, 120, 120, 150)), "sampled": rng.random() < 0.1})
+                day += rng.randint(30, 60)
+        return out
 
     def skills(self) -> dict[str, list[str]]:
         """Each specialist's skill (a specialism is the skill of the same name)."""
@@ -438,6 +462,7 @@ class Simulation:
         for s in self.staff:
             if s.sick_until <= day and self.rng.random() < 0.006:
                 s.sick_until = day + self.rng.randint(3, 15)
+                s.sick_spells.append((day, s.sick_until - 1))
                 for ep in [e for e in self.open.values() if e.worker == s.key]:
                     conversation = stages.conversation(ep.stage)
                     s.caseload -= 1

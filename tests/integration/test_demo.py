@@ -40,6 +40,11 @@ def test_demo_runs_every_contact_through_the_engine_and_reports_by_group(db_url)
                 "AND ep.client_group IN ('learning_disability', 'mental_health')").all()
         assert {s for _, s in skilled} == {"learning_disability", "mental_health"}
         assert taken and all((worker, group) in skilled for worker, group in taken)
+        # Each team's manager line-manages and supervises its workers: the supervision report has them all.
+        managers = engine.reports.supervision(as_at=END, by="manager")
+        assert managers and sum(m["direct_reports"] for m in managers) == len(engine.workers()) - len(managers)
+        rows = engine.reports.supervision(as_at=END)
+        assert sum(r["sessions"] for r in rows) > 0 and all(r["line_manager"] for r in rows if r["role"] != "manager")
     finally:
         engine.dispose()
 
