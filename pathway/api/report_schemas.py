@@ -27,6 +27,10 @@ ForecastRow = _model("ForecastRow", SHAPES["forecast"], "Expected days to alloca
 CaseloadRow = _model("CaseloadRow", SHAPES["caseloads"], "One worker's caseload against their cap.")
 TeamCaseloadRow = _model("TeamCaseloadRow", SHAPES["caseloads_by_team"],
                          "One team's caseloads (by=team): workers, caseload, capacity, workers over cap.")
+SupervisionRow = _model("SupervisionRow", SHAPES["supervision"],
+                        "One worker's supervisions in the 12 months to the day, against the standard.")
+ManagerSpanRow = _model("ManagerSpanRow", SHAPES["supervision_by_manager"],
+                        "One line manager's direct reports against the span of control (by=manager).")
 
 ProgressionRow = _model("ProgressionRow", SHAPES["progression"], "One worker's active episodes in one stage.")
 FrontDoorRow = _model("FrontDoorRow", SHAPES["front_door"], "One day's contacts at the front door.")
@@ -35,5 +39,5 @@ FrontDoorRow = _model("FrontDoorRow", SHAPES["front_door"], "One day's contacts 
 REPLIES = {
     "waits": WaitsRow, "allocation": AllocationRow, "trends": TrendsRow, "outcomes": OutcomesRow,
     "forecast": ForecastRow, "caseloads": CaseloadRow | TeamCaseloadRow, "progression": ProgressionRow,
-    "front_door": FrontDoorRow,
+    "front_door": FrontDoorRow, "supervision": SupervisionRow | ManagerSpanRow,
 }

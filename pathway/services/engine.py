@@ -13,7 +13,7 @@ from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.events import is_kind
 from pathway.domain.stages import conversation
-from pathway.services import duty, environment, episodes, kinds, outbox, staff, tray, waits, webhooks
+from pathway.services import duty, environment, episodes, kinds, outbox, staff, tray, waits, webhooks, workforce
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
@@ -42,6 +42,9 @@ class EpisodeOut(BaseModel):
     days_to_allocation: int | None
     version: int
     external_ref: str | None = None
+    # Queue listings only: how many of the team's workers could take this person now (present, skilled
+    # for them, under cap); 0 is a gap the huddle board shows (pathway.services.workforce.takers).
+    takers: int | None = None
 
 
 class EpisodeCasework(EpisodeOut, tray.Casework):
@@ -72,6 +75,7 @@ class Engine:
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
+        self.workforce = workforce.Workforce(self)  # skills, absences, supervision (pathway/services/workforce.py)
         environment.prepare_schema(self.db, migrate)
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -204,7 +208,16 @@ class Engine:
     def queue(self, team: str) -> list[EpisodeOut]:
         """The team's waiting episodes in claim order (pathway.domain.duty.claim_key)."""
         with self.store.unit(write=False) as uow:
-            return [self.episode_out(state) for state in duty.queue(uow, team)]
+            states = duty.queue(uow, team)
+            takers = workforce.takers(uow, self.settings, team, states, self.now())
+        return [self.episode_out(state).model_copy(update={"takers": takers[state.id]}) for state in states]
+
+    def release_all(self, worker: str, reason: str, *, actor: str | None = None) -> list[EpisodeOut]:
+        """Every active episode of ``worker`` back to its queue in one transaction (a ``release`` event
+        each, with ``reason``; wait clocks not reset), e.g. when they go off sick."""
+        with self.store.unit() as uow:
+            states = workforce.release_all(uow, worker, reason, actor or self.actor, self.now())
+        return [self.episode_out(s) for s in states]
 
     def claim_next(self, team: str, worker: str, *, actor: str | None = None) -> EpisodeOut | None:
         """Self-allocation: ``worker`` takes the first claimable episode of their team's queue.
@@ -247,7 +260,7 @@ class Engine:
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
         with self.store.unit(write=False) as uow:
-            return duty.caseloads(uow, self.settings, team)
+            return duty.caseloads(uow, self.settings, team, days.london_date(self.now()))
 
     # -- background work: outbox, webhooks, wait tracking (pathway/services/outbox.py, webhooks.py, waits.py) -
 

@@ -15,6 +15,7 @@ from pathway.domain.duty import enforce_active, enforce_cap
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import Conflict, NotFound, StaleVersion, ValidationError
+from pathway.services.matching import check_allocation, load_of
 from pathway.settings import Settings
 from pathway.store.episodes import event_row
 from pathway.store.unit import Unit
@@ -132,6 +133,11 @@ def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetim
         data["keep_worker"] = True
     if command.to is not None:
         data["to"] = command.to
+    if command.override is not None:
+        if command.trigger != "allocate":
+            raise ValidationError(f"override is given only with allocate, not with {command.trigger}",
+                                  field="override")
+        data["override"] = command.override
     fact = Fact(command.trigger, at, worker=command.worker, outcome=command.outcome, data=data)
     return fact, apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
 
@@ -195,10 +201,11 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
             raise ValidationError(f"worker {command.worker!r} is in team {worker_row['team']!r}, "
                                   f"not the episode's team {state.team!r}", field="worker")
         enforce_active(worker_row)
+        check_allocation(uow, settings, state, command.worker, command.override, now)
         if load is None:
-            load = uow.episodes.caseload(command.worker)  # after the worker's lock: exact
+            load = load_of(uow, settings, command.worker)  # after the worker's lock: exact
         enforce_cap(state, worker_row, load, default_cap=settings.caseload.default_cap,
-                    crisis_over_cap=settings.caseload.crisis_over_cap)
+                    crisis_over_cap=settings.caseload.crisis_over_cap, weighted=settings.workforce.weighting)
     event = event_row(state, new, fact, actor, command.note, allocation, command.idempotency_key, body_hash, now)
     if not uow.episodes.move(state, new, event, now):
         raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",

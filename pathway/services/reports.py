@@ -62,8 +62,18 @@ SHAPES = {
                        "share_resolved_at_contact": DAYS, "share_met_at_c1": DAYS, "share_needing_c3": DAYS}),
     "forecast": Shape({}, GROUPINGS, {"waiting": int, "allocated_recently": int, "per_day": float,
                                       "expected_days": DAYS}),
-    "caseloads": Shape({"worker": str, "team": str}, (), {"caseload": int, "cap": int, "free": int, "over_cap": bool}),
-    "caseloads_by_team": Shape({"team": str}, (), {"workers": int, "caseload": int, "capacity": int, "over_cap": int}),
+    # With weighting (settings.workforce.weighting) cap is cap x FTE and free and over_cap count the weight.
+    "caseloads": Shape({"worker": str, "team": str}, (),
+                       {"caseload": int, "weight": float, "fte": float, "cap": int | float, "free": int | float,
+                        "over_cap": bool, "away": str | None, "away_until": dt.date | None}),
+    "caseloads_by_team": Shape({"team": str}, (), {"workers": int, "caseload": int, "weight": float,
+                                                   "capacity": int | float, "over_cap": int, "away": int}),
+    "supervision": Shape({"worker": str, "team": str}, (),
+                         {"role": str, "line_manager": str | None, "sessions": int, "full_sessions": int,
+                          "hours": float, "sampled": int, "last_session": dt.date | None, "standard_sessions": int,
+                          "standard_minutes": int, "meets_standard": bool, "overdue": bool, "away": str | None}),
+    "supervision_by_manager": Shape({"manager": str, "team": str}, (),
+                                    {"direct_reports": int, "span_limit": int, "over_span": bool}),
     "progression": Shape({}, ("worker", "stage"),
                          {"active": int, "median_days_active": DAYS, "max_days_active": int | None, "stale": int,
                           "overdue_next_actions": int, "flagged_not_discussed": int,
@@ -322,18 +332,29 @@ class Reports:
         with self._unit() as uow:
             self._check_team(uow, team)
             # The duty desk's own count and cap rule (services.duty.caseloads), shaped as this report's rows.
-            rows = [SHAPES["caseloads"].row(r, ()) for r in duty.caseloads(uow, self.settings, team)]
+            today = days.london_date(self.engine.now())
+            rows = [SHAPES["caseloads"].row(r, ()) for r in duty.caseloads(uow, self.settings, team, today)]
         if by == "worker":
             return rows
         teams: dict[str, dict] = {}
         for row in rows:  # one row per worker: a few dozen at most
-            t = teams.setdefault(row["team"], {"team": row["team"], "workers": 0, "caseload": 0, "capacity": 0,
-                                               "over_cap": 0})
+            t = teams.setdefault(row["team"], {"team": row["team"], "workers": 0, "caseload": 0, "weight": 0.0,
+                                               "capacity": 0, "over_cap": 0, "away": 0})
             t["workers"] += 1
             t["caseload"] += row["caseload"]
+            t["weight"] = round(t["weight"] + row["weight"], 2)
             t["capacity"] += row["cap"]
             t["over_cap"] += bool(row["over_cap"])
+            t["away"] += row["away"] is not None
         return [SHAPES["caseloads_by_team"].row(t, ()) for t in teams.values()]
+
+    def supervision(self, as_at=None, team: str | None = None, by: str | None = "worker") -> list[dict]:
+        """Supervision against the practice standard in the 12 months to ``as_at`` per worker, or
+        (``by="manager"``) direct reports against the span of control per line manager
+        (pathway.services.workforce.supervision_report)."""
+        rows = self.engine.workforce.supervision_report(as_at, team, by or "worker")
+        shape = SHAPES["supervision" if (by or "worker") == "worker" else "supervision_by_manager"]
+        return [shape.row(r, ()) for r in rows]
 
     def outcomes(self, group_by: Sequence[str] | str | None = (), start=None, end=None, team: str | None = None,
                  priority: str | None = None, client_group: str | None = None) -> list[dict]:

@@ -35,6 +35,11 @@ class Worker(SQLModel, table=True):
     created_by: str = Field(max_length=200)
     updated_at: dt.datetime | None = None  # the last change to the worker, and who made it
     updated_by: str | None = Field(default=None, max_length=200)
+    # The workforce (0014_workforce): practitioner | manager; a line manager is a worker with role manager.
+    role: str = Field(default="practitioner", max_length=16,
+                      sa_column_kwargs={"server_default": "practitioner"})
+    fte: float = Field(default=1.0, sa_column_kwargs={"server_default": "1"})
+    line_manager: str | None = Field(default=None, foreign_key="worker.key", index=True, max_length=64)
 
 
 class Episode(SQLModel, table=True):
@@ -293,6 +298,74 @@ class CalendarDay(SQLModel, table=True):
     working_index: int
 
 
+# -- the workforce: skills, absences, supervision and their audit log (0014_workforce) ------------
+
+class WorkerSkill(SQLModel, table=True):
+    """A skill one worker carries (pathway.settings.Workforce.skills)."""
+
+    __tablename__ = "worker_skill"
+
+    worker: str = Field(foreign_key="worker.key", primary_key=True, max_length=64)
+    skill: str = Field(primary_key=True, max_length=64)
+
+
+class Absence(SQLModel, table=True):
+    """A worker away from ``start`` to ``end`` (London dates, both included): a category, no medical detail."""
+
+    __table_args__ = (Index("ix_absence_worker_start", "worker", "start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    worker: str = Field(foreign_key="worker.key", max_length=64)
+    start: dt.date
+    end: dt.date
+    reason: str = Field(max_length=16)  # leave | sickness | training | other
+    recorded_at: dt.datetime
+    recorded_by: str = Field(max_length=200)
+
+
+class Supervision(SQLModel, table=True):
+    """One supervision session: who, by whom, when, how long, whether its record was sampled. No notes."""
+
+    __table_args__ = (Index("ix_supervision_worker_on", "worker", "on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    worker: str = Field(foreign_key="worker.key", max_length=64)
+    supervisor: str = Field(foreign_key="worker.key", max_length=64)
+    on: dt.date
+    minutes: int
+    sampled: bool = False
+    recorded_at: dt.datetime
+    recorded_by: str = Field(max_length=200)
+
+
+class EpisodeWeight(SQLModel, table=True):
+    """How much one episode weighs in its worker's caseload, when not 1 (settings.workforce.weighting)."""
+
+    __tablename__ = "episode_weight"
+
+    episode_id: int = Field(foreign_key="episode.id", primary_key=True)
+    weight: float
+    reason: str = Field(max_length=200)
+    set_at: dt.datetime
+    set_by: str = Field(max_length=200)
+
+
+class WorkforceEvent(SQLModel, table=True):
+    """The workforce's audit log: every change to skills, role, FTE, line management, absences and
+    supervision, with who made it. Rows are inserted, never updated or deleted."""
+
+    __tablename__ = "workforce_event"
+    __table_args__ = (Index("ix_workforce_event_worker", "worker", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    worker: str = Field(max_length=64)
+    # skills | role | fte | line_manager | absence | supervision | release_all | reweigh
+    kind: str = Field(max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    actor: str = Field(max_length=200)
+    recorded_at: dt.datetime
+
+
 # The tables as SQLAlchemy Core sees them: what every statement in the store is built from.
 TEAM = Team.__table__
 WORKER = Worker.__table__
@@ -309,3 +382,8 @@ DELIVERY = Delivery.__table__
 ATTEMPT = DeliveryAttempt.__table__
 EPISODE_REF = EpisodeRef.__table__
 CALENDAR = CalendarDay.__table__
+WORKER_SKILL = WorkerSkill.__table__
+ABSENCE = Absence.__table__
+SUPERVISION = Supervision.__table__
+WORKFORCE_EVENT = WorkforceEvent.__table__
+EPISODE_WEIGHT = EpisodeWeight.__table__

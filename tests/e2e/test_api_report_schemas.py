@@ -13,6 +13,7 @@ ROUTES = {
     "/reports/waits": ["waits"], "/reports/allocation": ["allocation"], "/reports/trends": ["trends"],
     "/reports/outcomes": ["outcomes"], "/reports/forecast": ["forecast"],
     "/reports/caseloads": ["caseloads", "caseloads_by_team"],
+    "/reports/supervision": ["supervision", "supervision_by_manager"],
 }
 
 
