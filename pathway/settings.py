@@ -63,6 +63,26 @@ class Workers(BaseModel):
     track_waits_minute: int = Field(default=5, ge=0, le=59)  # track_waits runs hourly at this minute past the hour
 
 
+class Cohort(BaseModel):
+    """A Three Conversations cohort: the teams working that way, and contacts given one of ``routes``
+    (a label given at contact, e.g. an innovation site's postcode district). Its measures are
+    set against everybody else's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    teams: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+
+
+class Scrutiny(BaseModel):
+    """What the scrutiny panel's measures take from the configuration (docs/scrutiny.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repeat_window_days: int = Field(default=90, ge=1, le=3650)  # a contact this soon after a closure repeats
+    cohorts: dict[str, Cohort] = Field(default_factory=dict)
+
+
 # The environment variable of each sub-model setting: deployments set these names.
 ENVIRONMENT = {
     "webhooks": {name: f"PATHWAY_WEBHOOK_{name.upper()}" for name in WebhookPolicy.model_fields},
@@ -89,6 +109,7 @@ class Settings(BaseSettings):
     caseload: Caseload = Field(default_factory=Caseload)
     webhooks: WebhookPolicy = Field(default_factory=WebhookPolicy)
     workers: Workers = Field(default_factory=Workers)
+    scrutiny: Scrutiny = Field(default_factory=Scrutiny)
 
     @field_validator("broker_url")
     @classmethod
@@ -142,7 +163,7 @@ def _from_toml(path: Path) -> dict:
     thresholds = dict(data.get("thresholds", {}))
     default = {**DEFAULT_THRESHOLDS, **thresholds.pop("default", {})}
     out["thresholds"] = {"default": default, "by_client_group": thresholds}
-    for table in ("caseload", *ENVIRONMENT):
+    for table in ("caseload", "scrutiny", *ENVIRONMENT):
         if table in data:
             out[table] = data[table]
     return out
