@@ -443,3 +443,10 @@ class Reports:
         from pathway.services import audits
 
         return audits.report(self, start, end, team, by)
+
+    def pack(self, start=None, end=None, team: str | None = None, cohort: str | None = None) -> str:
+        """The scrutiny pack for ``start`` to ``end`` (default the year to today): one self-contained HTML
+        document whose figures are these reports' own (pathway/services/pack.py)."""
+        from pathway.services import pack
+
+        return pack.render(pack.gather(self, start, end, team, cohort))

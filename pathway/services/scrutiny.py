@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pathway.domain import conversations, scrutiny
-from pathway.domain.episode import Fact, apply
+from pathway.domain.episode import EpisodeState, Fact, apply
 from pathway.errors import Conflict, ValidationError
 from pathway.services.episodes import load_state
 from pathway.services.reports import PERIODS, Shape, one_decimal, period_spans
@@ -147,17 +147,22 @@ def welfare_checks(reports, start=None, end=None, by: str | None = "week", team:
 
 # -- the write: a conversation ----------------------------------------------------------------------
 
-def record_conversation(uow: Unit, episode_id: int, conv: conversations.Conversation, *, actor: str,
-                        now: dt.datetime):
-    """Append one ``conversation`` event to the episode's log; the stage stays as it is.
+def append_keeping_stage(uow: Unit, state: EpisodeState, kind: str, at: dt.datetime, data: dict, *, note: str | None,
+                         actor: str, now: dt.datetime, idempotency_key: str | None = None) -> EpisodeState:
+    """Append one event of a kind that keeps the stage (pathway.domain.episode.KEEPS_STAGE) to the
+    episode's log, from the version read. The one place such an event is written, so a general
+    mechanism for events that keep the stage can take it over unchanged."""
+    fact = Fact(kind, at, data=data)
+    new = apply(state, fact)
+    event = event_row(state, new, fact, actor, note, None, idempotency_key, None, now)
+    if not uow.episodes.move(state, new, event, now):
+        raise Conflict(f"episode {state.id} was changed by someone else; try again", episode_id=state.id)
+    return new
 
-    The one place a conversation is written: an event kind of the log like the pathway's moves, so a
-    general mechanism for events that keep the stage can take it over unchanged."""
+
+def record_conversation(uow: Unit, episode_id: int, conv: conversations.Conversation, *, actor: str,
+                        now: dt.datetime) -> EpisodeState:
+    """Append one ``conversation`` event to the episode's log; the stage stays as it is."""
     state = load_state(uow, episode_id)
     at, data = conversations.check(conv, state, now)
-    fact = Fact(conversations.KIND, at, data=data)
-    new = apply(state, fact)
-    event = event_row(state, new, fact, actor, conv.note, None, None, None, now)
-    if not uow.episodes.move(state, new, event, now):
-        raise Conflict(f"episode {episode_id} was changed by someone else; try again", episode_id=episode_id)
-    return new
+    return append_keeping_stage(uow, state, conversations.KIND, at, data, note=conv.note, actor=actor, now=now)

@@ -8,6 +8,7 @@ medians, and the service (pathway.services.scrutiny) works out the rates and the
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -15,8 +16,10 @@ from sqlalchemy.engine import Connection
 
 from pathway.domain.conversations import KIND as CONVERSATION
 from pathway.domain.conversations import MODES
+from pathway.domain.episode import EpisodeState
 from pathway.domain.scrutiny import OUTREACH_OUTCOMES
 from pathway.domain.stages import CONVERSATIONS
+from pathway.store.episodes import STATE_COLUMNS
 from pathway.store.reports import (
     MEDIAN,
     P90,
@@ -267,6 +270,19 @@ class Scrutiny:
 
     def __init__(self, conn: Connection):
         self.conn = conn
+
+    def open_episode(self, person_ref: str) -> EpisodeState | None:
+        """The person's latest open episode, if they have one."""
+        q = (sa.select(*STATE_COLUMNS).where(EPISODE.c.person_ref == person_ref, EPISODE.c.stage != "closed")
+             .order_by(EPISODE.c.contact_at.desc(), EPISODE.c.id.desc()).limit(1))
+        row = self.conn.execute(q).first()
+        return None if row is None else EpisodeState(*row)
+
+    def check_recorded(self, key: str, on: dt.date) -> bool:
+        """Whether a welfare check with this idempotency key was recorded as made on London date ``on``."""
+        q = sa.select(EVENT.c.id).where(EVENT.c.trigger == WELFARE_CHECK, EVENT.c.occurred_on == on,
+                                        EVENT.c.idempotency_key == key).limit(1)
+        return self.conn.execute(q).first() is not None
 
     def _rows(self, statement) -> list[dict]:
         return [dict(r) for r in self.conn.execute(statement).mappings()]
