@@ -10,9 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pathway.errors import NotFound, ValidationError
-from test_scrutiny_flow import panel, settings  # noqa: F401  (fixtures)
 
-D = dt.date.fromisoformat
 NOW = dt.datetime(2026, 6, 30, 16, 0, tzinfo=dt.UTC)
 
 
