@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pathway.domain import days, scrutiny
-from pathway.errors import NotFound, ValidationError
+from pathway.errors import Forbidden, NotFound, ValidationError
 from pathway.services.reports import Shape, one_decimal
 from pathway.store.unit import Unit
 
@@ -65,8 +65,8 @@ def record(uow: Unit, episode_id: int, rating: str, *, auditor: str, audited_on=
     if state is None:
         raise NotFound(f"no episode {episode_id}", episode_id=episode_id)
     if team is not None and state.team != team:
-        raise ValidationError(f"episode {episode_id} is in team {state.team!r}; a manager of {team!r} audits "
-                              "their own team's case files", field="episode_id")
+        raise Forbidden(f"episode {episode_id} is in team {state.team!r}; a manager of {team!r} audits "
+                        "their own team's case files", role="manager", team=team)
     today = days.london_date(now)
     on = days.parse_date(audited_on, "audited_on") if audited_on is not None else today
     if on > today:

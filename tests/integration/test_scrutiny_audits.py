@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from pathway.errors import NotFound, ValidationError
+from pathway.errors import Forbidden, NotFound, ValidationError
 
 NOW = dt.datetime(2026, 6, 30, 16, 0, tzinfo=dt.UTC)
 
@@ -72,7 +72,7 @@ def test_bad_samples_and_audits_are_refused_and_write_nothing(files):
         files.record_audit(6, "good", auditor="x", audited_on="2026-03-01")
     with pytest.raises(ValidationError, match="not in any audit sample; an audit outside the sample needs a reason"):
         files.record_audit(5, "good", auditor="x")
-    with pytest.raises(ValidationError, match="a manager of 'south' audits their own team's"):
+    with pytest.raises(Forbidden, match="a manager of 'south' audits their own team's"):
         files.record_audit(6, "good", auditor="x", team="south")
     assert len(files.audit_log()) == before
     row = files.record_audit(6, "good", auditor="audit-lead", themes="risk,carers", actor="manager:north:nadia")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from pathway.api import schemas
-from pathway.api.deps import get_access
+from pathway.api.deps import etag, get_access
 from pathway.api.report_schemas import REPLIES
 from pathway.api.routes.episodes import ERRORS, EpisodeId
 from pathway.api.routes.reports import REPLY, From, Text, To
@@ -87,9 +87,13 @@ class ConversationCreate(BaseModel):
 
 
 @router.post("/episodes/{episode_id}/conversations", response_model=schemas.EpisodePublic, responses=ERRORS)
-def record_conversation(body: ConversationCreate, episode_id: int = EpisodeId(), access: Access = Depends(get_access)):
-    """A conversation with the person (integration, duty or manager of its team); the stage stays as it is."""
-    return access.record_conversation(episode_id, **body.model_dump())
+def record_conversation(body: ConversationCreate, response: Response, episode_id: int = EpisodeId(),
+                        access: Access = Depends(get_access)):
+    """A conversation with the person (integration, duty or manager of its team); the stage stays as it is.
+    The reply's ``ETag`` is the episode's new version."""
+    ep = access.record_conversation(episode_id, **body.model_dump())
+    response.headers["ETag"] = etag(ep.version)
+    return ep
 
 
 class SampleCreate(BaseModel):
