@@ -100,7 +100,8 @@ def _fmt(value) -> str:
 
 def bar_chart(labels, values, *, highlight=(), ref=None, ref_label="", unit="", width=680, height=230) -> str:
     """Vertical bars, one per label (None drawn as no bar), an optional dashed reference line."""
-    left, bottom, top = 44, 48, 14
+    rotate = len(labels) > 6 and max((len(str(x)) for x in labels), default=0) > 8
+    left, bottom, top = 44, 90 if rotate else 48, 22
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max([v for v in values if v is not None] + ([ref] if ref is not None else []) + [1])
     step = plot_w / max(len(labels), 1)
@@ -117,13 +118,16 @@ def bar_chart(labels, values, *, highlight=(), ref=None, ref_label="", unit="", 
                          f'fill="{colour}"><title>{html.escape(str(label))}: {_fmt(value)}</title></rect>')
             parts.append(f'<text x="{x + step * 0.35:.1f}" y="{top + plot_h - h - 3:.1f}" font-size="10" '
                          f'text-anchor="middle">{_fmt(value)}</text>')
-        parts.append(f'<text x="{x + step * 0.35:.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="middle" '
-                     f'>{html.escape(str(label))[:14]}</text>')
+        cx, cy = x + step * 0.35, top + plot_h + 14
+        turn = f' transform="rotate(-35 {cx:.1f} {cy})"' if rotate else ""
+        parts.append(f'<text x="{cx:.1f}" y="{cy}" font-size="10" text-anchor="{"end" if rotate else "middle"}"'
+                     f'{turn}>{html.escape(str(label))}</text>')
     if ref is not None:
         y = top + plot_h - plot_h * ref / peak
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#c0392b" '
-                     f'stroke-dasharray="5,3"/><text x="{left + plot_w}" y="{y - 4:.1f}" font-size="10" '
-                     f'text-anchor="end" fill="#c0392b">{html.escape(ref_label)} {_fmt(ref)}</text>')
+                     f'stroke-dasharray="5,3"/><line x1="{left + plot_w - 200}" y1="8" x2="{left + plot_w - 180}" '
+                     f'y2="8" stroke="#c0392b" stroke-dasharray="5,3"/><text x="{left + plot_w - 176}" y="11" '
+                     f'font-size="10" fill="#c0392b">{html.escape(ref_label)}: {_fmt(ref)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -221,35 +225,26 @@ def _sections(pack: dict) -> list[Section]:
             "resolved at contact": [r["resolved_at_contact"] for r in flow],
             "other contacts": [max(r["contacts"] - r["resolved_at_contact"], 0) for r in flow]})))
     tc = s["three_conversations"]["three_conversations"]
-    columns = ["cohort", "contacts"] + [c for name in RATE_LABELS for c in (name, f"{name}_pct", f"{name}_low",
-                                                                            f"{name}_high")]
     out.append(Section("three_conversations", "Three Conversations measures"
                        + (f": {pack['cohort']} against the rest" if pack["cohort"] else ""), [
-        ("three_conversations", columns, tc),
+        ("three_conversations", ["measure", "cohort", "people", "contacts", "pct", "low", "high"], rate_rows(tc)),
         ("three_conversations", ["cohort", "new_long_term_support", "weeks", "new_long_term_support_per_week",
                                  "first_conversations_held", "median_days_to_first_conversation"], tc)],
         interval_chart([(label, {r["cohort"]: (r[f"{name}_pct"], r[f"{name}_low"], r[f"{name}_high"]) for r in tc})
                         for name, label in RATE_LABELS.items()]),
         "Each rate with its 95 % interval: where the intervals do not overlap the difference is more than noise."))
     held = s["conversations"]["conversations"]
-    months = sorted({str(r["period_start"])[:7] for r in held})
-    by_mode: dict[str, list] = {}
-    for r in held:
-        by_mode.setdefault(r["mode"], []).append(r["held"])
+    by_mode = pivot(held, "mode", "held")
     first = [r for r in s["conversations"]["first_conversation"] if r["people"]]
     out.append(Section("conversations", "Conversations held", [
-        ("conversations", ["period_start", "mode", "held", "minutes"], [r for r in held if r["held"]]),
+        ("conversations", ["month", *by_mode, "minutes"], pivot_rows(held, "mode", "held", "minutes")),
         ("first_conversation", ["conversation", "client_group", "people", "mean_days", "median_days", "p90_days"],
-         first)], stacked_chart(months, by_mode)))
+         first)], stacked_chart(months_of(held), by_mode)))
     checks = s["welfare_checks"]["welfare_checks"]
-    months = sorted({str(r["period_start"])[:7] for r in checks})
-    by_outcome: dict[str, list] = {}
-    for r in checks:
-        by_outcome.setdefault(r["outcome"], []).append(r["checks"])
+    by_outcome = pivot(checks, "outcome", "checks")
     out.append(Section("welfare_checks", "Welfare checks made", [
-        ("welfare_checks", ["period_start", "outcome", "checks", "open_episode", "resolved_contact",
-                            "follow_up_contact"], [r for r in checks if r["checks"]])],
-        stacked_chart(months, by_outcome)))
+        ("welfare_checks", ["month", *by_outcome], pivot_rows(checks, "outcome", "checks"))],
+        stacked_chart(months_of(checks), by_outcome)))
     audits = s["audits"]["audits"]
     out.append(Section("audits", "Case-file audits", [
         ("audits", ["quarter", "team", "sampled", "audited", "served", "coverage_pct", "good_or_better",
@@ -263,6 +258,37 @@ def _sections(pack: dict) -> list[Section]:
     out.append(Section("workforce", "Workforce", tables, bar_chart(
         [r["team"] for r in work["caseloads"]], [r["caseload"] for r in work["caseloads"]], unit="active")))
     return out
+
+
+def rate_rows(rows: list[dict]) -> list[dict]:
+    """The Three Conversations rates one per line: measure, cohort, people, contacts (the denominator), the
+    share and its interval, each the report's own value."""
+    return [{"measure": label, "cohort": r["cohort"], "people": r[name], "contacts": r["contacts"],
+             "pct": r[f"{name}_pct"], "low": r[f"{name}_low"], "high": r[f"{name}_high"]}
+            for name, label in RATE_LABELS.items() for r in rows]
+
+
+def months_of(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(str(r["period_start"])[:7] for r in rows))
+
+
+def pivot(rows: list[dict], key: str, figure: str) -> dict[str, list]:
+    """{value of ``key``: [``figure`` of each period in turn]} from a report's period × key rows."""
+    out: dict[str, list] = {}
+    for r in rows:
+        out.setdefault(r[key], []).append(r[figure])
+    return out
+
+
+def pivot_rows(rows: list[dict], key: str, figure: str, total: str | None = None) -> list[dict]:
+    """One line per month: ``figure`` per value of ``key`` (and the sum of ``total``), the report's own counts."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        line = out.setdefault(str(r["period_start"])[:7], {"month": str(r["period_start"])[:7]})
+        line[r[key]] = r[figure]
+        if total is not None:
+            line[total] = line.get(total, 0) + r[total]
+    return list(out.values())
 
 
 CSS = """

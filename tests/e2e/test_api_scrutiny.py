@@ -187,8 +187,22 @@ def test_the_pack_prints_the_reports_own_figures(api):
         assert (section, report) == (key, name)
         if rows:
             assert cells == [[text(row[c]) for c in columns] for row in rows], (section, report)
-    tc = next(t for t in parser.tables if t[1] == "three_conversations")
-    assert [row[:2] for row in tc[2]] == [["site", "2"], ["rest", "0"]]
+    # The rates one per line: each the report row's own count, denominator, share and interval.
+    report = {r["cohort"]: r for r in gathered["sections"]["three_conversations"]["three_conversations"]}
+    lines = next(t for t in parser.tables if t[1] == "three_conversations")[2]
+    assert len(lines) == 6 * 2
+    for measure, (name, label) in zip(lines[::2], packs.RATE_LABELS.items(), strict=True):
+        r = report["site"]
+        assert measure == [label, "site", text(r[name]), text(r["contacts"]), text(r[f"{name}_pct"]),
+                           text(r[f"{name}_low"]), text(r[f"{name}_high"])]
+    assert lines[0][:4] == ["resolved at contact", "site", "0", "2"]
+    # Conversations held per month and mode: the report's counts, one line per month.
+    held = next(t for t in parser.tables if t[1] == "conversations")[2]
+    may = next(line for line in held if line[0] == "2026-05")
+    by_mode = {r["mode"]: r["held"] for r in gathered["sections"]["conversations"]["conversations"]
+               if str(r["period_start"]) == "2026-05-01"}
+    assert may[1:5] == [str(by_mode[m]) for m in ("phone", "video", "home_visit", "community_venue")] \
+        == ["1", "0", "0", "0"]
     assert_error(api.get("/reports/pack", "manager", params={"team": "south"}), 403, "forbidden")
     assert_error(api.get("/reports/pack", "manager", params={"from": "2027-01-01", "to": "2027-02-01"}), 422,
                  "validation_error", "in the future")
