@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
+from pathway.domain.episode import KEEPS_STAGE
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import NotFound, ValidationError
 from pathway.settings import WebhookPolicy
@@ -30,7 +31,7 @@ from pathway.store.webhooks import PUBLIC_FIELDS
 log = logging.getLogger("pathway.webhooks")
 
 # Every kind of message the outbox carries: one per pathway trigger, and breach alerts.
-EVENT_KINDS = tuple(f"episode.{t}" for t in ("record_contact", *TRIGGERS)) + ("breach",)
+EVENT_KINDS = tuple(f"episode.{t}" for t in ("record_contact", *TRIGGERS, *KEEPS_STAGE)) + ("breach",)
 SIGNATURE_HEADER = "X-Pathway-Signature"
 DELIVERY_HEADER = "X-Pathway-Delivery"
 TIMESTAMP_HEADER = "X-Pathway-Timestamp"
