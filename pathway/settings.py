@@ -127,6 +127,24 @@ class Workforce(BaseModel):
     def rules(self) -> tuple[tuple[str, str, str | None, str | None], ...]:
         """The skill rules as the domain and the store take them: (client_group, skill, team, stage)."""
         return tuple((r.client_group, r.skill, r.team, r.stage) for r in self.require)
+class Cohort(BaseModel):
+    """A Three Conversations cohort: the teams working that way, and contacts given one of ``routes``
+    (a label given at contact, e.g. an innovation site's postcode district). Its measures are
+    set against everybody else's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    teams: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+
+
+class Scrutiny(BaseModel):
+    """What the scrutiny panel's measures take from the configuration (docs/scrutiny.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repeat_window_days: int = Field(default=90, ge=1, le=3650)  # a contact this soon after a closure repeats
+    cohorts: dict[str, Cohort] = Field(default_factory=dict)
 
 
 # The environment variable of each sub-model setting: deployments set these names.
@@ -162,6 +180,7 @@ class Settings(BaseSettings):
     webhooks: WebhookPolicy = Field(default_factory=WebhookPolicy)
     workers: Workers = Field(default_factory=Workers)
     workforce: Workforce = Field(default_factory=Workforce)
+    scrutiny: Scrutiny = Field(default_factory=Scrutiny)
 
     @field_validator("broker_url")
     @classmethod
@@ -217,7 +236,7 @@ def _from_toml(path: Path) -> dict:
     thresholds = dict(data.get("thresholds", {}))
     default = {**DEFAULT_THRESHOLDS, **thresholds.pop("default", {})}
     out["thresholds"] = {"default": default, "by_client_group": thresholds}
-    for table in ("caseload", "progression", "workforce", *ENVIRONMENT):
+    for table in ("caseload", "progression", "workforce", "scrutiny", *ENVIRONMENT):
         if table in data:
             out[table] = data[table]
     return out

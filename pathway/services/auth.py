@@ -2,8 +2,8 @@
 
 A token is shown once when it is made and stored only as its SHA-256 hash. Roles:
 ``duty`` (acts as one worker, in that worker's team), ``manager`` (one team),
-``integration`` (a case-management back end) and ``admin``. The rules live here, in
-``Access``, so the HTTP routes, the board and any other front door share them.
+``integration`` (a case-management back end), ``admin`` and ``auditor`` (case-file audits, any
+team). The rules live here, in ``Access``, so the HTTP routes, the board and any other front door share them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, Validati
 from pathway.services import episodes
 from pathway.store.tokens import PUBLIC_TOKEN_FIELDS
 
-ROLES = ("duty", "manager", "integration", "admin")
+ROLES = ("duty", "manager", "integration", "admin", "auditor")
 TOKEN_PREFIX = "pw_"
 # A reservation this old belongs to a request whose process died before it answered.
 ABANDONED = dt.timedelta(minutes=5)
@@ -321,3 +321,32 @@ class Access:
     def see_board(self, team: str) -> None:
         require(self.actor, "manager", "duty", doing="open the huddle board")
         require_team(self.actor, team, "open the huddle board")
+
+    # the scrutiny panel: conversations, audits, outreach, its reports and the pack
+
+    def record_conversation(self, episode_id: int, **fields):
+        require(self.actor, "integration", "duty", "manager", doing="record conversations")
+        require_team(self.actor, self.engine.get(episode_id).team, "record conversations")
+        return self.engine.record_conversation(episode_id, **fields, actor=self.actor.label)
+
+    def audit_sample(self, start, end, rate, seed, stratify=None) -> dict:
+        require(self.actor, "manager", "auditor", "admin", doing="draw audit samples")
+        return self.engine.audit_sample(start, end, rate, seed=seed, stratify=stratify, actor=self.actor.label)
+
+    def record_audit(self, episode_id: int, rating: str, **fields) -> dict:
+        """A manager audits their own team's case files; an auditor any team's."""
+        require(self.actor, "manager", "auditor", doing="record case-file audits")
+        team = self.actor.team if self.actor.role == "manager" else None
+        auditor = fields.pop("auditor", None) or self.actor.label
+        return self.engine.record_audit(episode_id, rating, auditor=auditor, team=team, actor=self.actor.label,
+                                        **fields)
+
+    def import_outreach(self, source):
+        require(self.actor, "integration", "manager", "admin", doing="import welfare checks")
+        return self.engine.import_outreach(source, actor=self.actor.label)
+
+    def scrutiny_report(self, name: str, **kwargs):
+        """The scrutiny reports and the pack: managers (their team), integrations, and auditors (audits only)."""
+        if self.actor.role == "auditor" and name == "audits":
+            return self.engine.reports.audits(**{k: v for k, v in kwargs.items() if v is not None})
+        return self.report(name, **kwargs)

@@ -373,3 +373,49 @@ class Engine:
             mapping = cld.CldMapping.load(mapping)
         with self.store.unit(write=False) as uow:
             return cld.cld_rows(uow, first, last, mapping)
+
+    # -- the scrutiny panel: conversations, audits, outreach, the pack (pathway/services/scrutiny.py, …) ---
+
+    def record_conversation(self, episode_id: int, status: str, *, mode: str | None = None, at=None,
+                            minutes: int | None = None, occurred_at=None, note: str | None = None,
+                            actor: str | None = None) -> EpisodeOut:
+        """A conversation with the person: booked (for ``at``, in a ``mode``), held (``mode``, ``minutes``),
+        cancelled or not_attended. The episode's stage stays as it is."""
+        from pathway.domain.conversations import Conversation
+        from pathway.services import scrutiny
+
+        conv = Conversation(status=status, mode=mode, at=at, minutes=minutes, occurred_at=occurred_at, note=note)
+        with self.store.unit() as uow:
+            state = scrutiny.record_conversation(uow, episode_id, conv, actor=actor or self.actor, now=self.now())
+        return self.episode_out(state)
+
+    def audit_sample(self, start, end, rate, *, seed: int, stratify=None, actor: str | None = None) -> dict:
+        """A reproducible stratified sample of the episodes active or closed from ``start`` to ``end``."""
+        from pathway.services import audits
+
+        with self.store.unit() as uow:
+            return audits.sample(uow, start, end, rate, stratify, seed, actor=actor or self.actor, now=self.now())
+
+    def record_audit(self, episode_id: int, rating: str, *, auditor: str | None = None, audited_on=None,
+                     themes=None, reason: str | None = None, team: str | None = None,
+                     actor: str | None = None) -> dict:
+        """A case-file audit of one episode (outside every sample it needs a ``reason``)."""
+        from pathway.services import audits
+
+        with self.store.unit() as uow:
+            return audits.record(uow, episode_id, rating, auditor=auditor or actor or self.actor,
+                                 audited_on=audited_on, themes=themes, reason=reason, team=team,
+                                 actor=actor or self.actor, now=self.now())
+
+    def audit_log(self, episode_id: int | None = None) -> list[dict]:
+        """Every audit recorded (of one episode), oldest first."""
+        with self.store.unit(write=False) as uow:
+            return uow.audits.audits(episode_id)
+
+    def import_outreach(self, source, *, actor: str | None = None):
+        """Welfare checks made, from a CSV path, CSV text or dict rows, all or nothing
+        (pathway.services.outreach): attached to the person's open episode, or a new contact."""
+        from pathway.services import outreach
+
+        with self.store.unit() as uow:
+            return outreach.import_checks(uow, self.settings, source, actor=actor or self.actor, now=self.now())

@@ -448,3 +448,48 @@ class Reports:
         errors = [abs(p["forecast_days"] - p["actual_days"]) for p in pairs]
         return {"pairs": pairs, "queues_compared": len(pairs),
                 "mean_absolute_error_days": round(sum(errors) / len(errors), 1) if errors else None}
+
+    # -- the scrutiny panel's reports (pathway/services/scrutiny.py, pathway/services/audits.py) ------
+
+    def three_conversations(self, start=None, end=None, by: str | None = "month", cohort: str | None = None,
+                            team: str | None = None, day_mode: str | None = None) -> list[dict]:
+        """The Three Conversations measures of the contacts made from ``start`` to ``end`` (default the
+        year to today), per week, month or the whole period (``by``), split cohort against the rest when
+        ``cohort`` names one: counts, rates with their 95 % Wilson intervals, new people needing
+        long-term support per week, and days to the first conversation held."""
+        from pathway.services import scrutiny
+
+        return scrutiny.three_conversations(self, start, end, by, cohort, team, day_mode)
+
+    def first_conversation(self, start=None, end=None, team: str | None = None,
+                           day_mode: str | None = None) -> list[dict]:
+        """Days to the first conversation held in each conversation, by client group."""
+        from pathway.services import scrutiny
+
+        return scrutiny.first_conversation(self, start, end, team, day_mode)
+
+    def conversations(self, start=None, end=None, by: str | None = "month", team: str | None = None) -> list[dict]:
+        """Conversations held per week or month, by mode, with their minutes."""
+        from pathway.services import scrutiny
+
+        return scrutiny.conversations_held(self, start, end, by, team)
+
+    def welfare_checks(self, start=None, end=None, by: str | None = "week", team: str | None = None) -> list[dict]:
+        """Welfare checks made per week or month, by outcome, and where each was recorded."""
+        from pathway.services import scrutiny
+
+        return scrutiny.welfare_checks(self, start, end, by, team)
+
+    def audits(self, start=None, end=None, team: str | None = None, by: str | None = "team") -> list[dict]:
+        """Case-file audits per quarter and team (or ``by="council"``): sampled, audited, coverage of the
+        people served, the share rated good or better with its interval, and its change."""
+        from pathway.services import audits
+
+        return audits.report(self, start, end, team, by)
+
+    def pack(self, start=None, end=None, team: str | None = None, cohort: str | None = None) -> str:
+        """The scrutiny pack for ``start`` to ``end`` (default the year to today): one self-contained HTML
+        document whose figures are these reports' own (pathway/services/pack.py)."""
+        from pathway.services import pack
+
+        return pack.render(pack.gather(self, start, end, team, cohort))

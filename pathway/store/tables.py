@@ -321,6 +321,49 @@ class Absence(SQLModel, table=True):
     reason: str = Field(max_length=16)  # leave | sickness | training | other
     recorded_at: dt.datetime
     recorded_by: str = Field(max_length=200)
+# -- scrutiny: case-file audits ------------------------------------------------------------------
+
+class AuditSample(SQLModel, table=True):
+    """One draw of episodes for case-file audit: the period, rate, strata and seed it was drawn with."""
+
+    __tablename__ = "audit_sample"
+    __table_args__ = (UniqueConstraint("period_from", "period_to", "rate", "stratify", "seed",
+                                       name="uq_audit_sample_draw"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    period_from: dt.date
+    period_to: dt.date
+    rate: float
+    stratify: str = Field(max_length=64)  # comma-separated strata, "" for none
+    seed: int
+    population: int  # episodes active or closed in the period
+    drawn_at: dt.datetime
+    drawn_by: str = Field(max_length=200)
+
+
+class AuditSampled(SQLModel, table=True):
+    """An episode drawn in a sample."""
+
+    __tablename__ = "audit_sampled"
+
+    sample_id: int = Field(foreign_key="audit_sample.id", primary_key=True)
+    episode_id: int = Field(foreign_key="episode.id", primary_key=True, index=True)
+    stratum: str = Field(max_length=200)
+
+
+class Audit(SQLModel, table=True):
+    """A case-file audit of one episode: the rating, who audited it and when, the themes found."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="episode.id", index=True)
+    rating: str = Field(max_length=32)
+    auditor: str = Field(max_length=200)
+    audited_on: dt.date = Field(index=True)
+    themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    in_sample: bool
+    reason: str | None = Field(default=None, max_length=1000)  # why an episode outside the sample was audited
+    recorded_at: dt.datetime
+    recorded_by: str = Field(max_length=200)
 
 
 class Supervision(SQLModel, table=True):
@@ -387,3 +430,6 @@ ABSENCE = Absence.__table__
 SUPERVISION = Supervision.__table__
 WORKFORCE_EVENT = WorkforceEvent.__table__
 EPISODE_WEIGHT = EpisodeWeight.__table__
+AUDIT_SAMPLE = AuditSample.__table__
+AUDIT_SAMPLED = AuditSampled.__table__
+AUDIT = Audit.__table__
