@@ -9,7 +9,7 @@ import time
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from pathway.api import errors, imports
+from pathway.api import errors, guard, imports
 from pathway.api.app_paths import STATIC
 from pathway.api.routes import admin, duty, episodes, health, huddle, reports
 
@@ -59,10 +59,12 @@ def create_app(engine=None) -> FastAPI:
                     "`Authorization: Bearer <token>`; errors are `{\"error\": CODE, \"detail\": TEXT, …}`.",
     )
     app.state.engine = engine
+    imports.clear_spool(engine.settings.security)  # uploads a killed process left behind
     errors.install(app)
     app.include_router(imports.router)  # POST /imports: history in (pathway/api/imports.py)
     for module in (health, episodes, duty, reports, admin, huddle):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(guard.Guard, engine=engine)
     app.add_middleware(RequestLog)
     return app

@@ -48,12 +48,15 @@ class Actor:
 
     @property
     def label(self) -> str:
-        """What the event log records as the actor of a change."""
+        """What the event log records as the actor of a change: the role, who, and the token's id
+        (``duty:amira#7``), so two tokens of one name are never one actor."""
         if self.role == "duty":
-            return f"duty:{self.worker}"
-        if self.role == "manager":
-            return f"manager:{self.team}:{self.name}"
-        return f"{self.role}:{self.name}"
+            who = f"duty:{self.worker}"
+        elif self.role == "manager":
+            who = f"manager:{self.team}:{self.name}"
+        else:
+            who = f"{self.role}:{self.name}"
+        return who if self.token_id is None else f"{who}#{self.token_id}"
 
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -215,8 +218,8 @@ class Access:
     def _readable(self, episode_id: int):
         ep = self.engine.get(episode_id)
         if self.actor.role == "duty" and ep.team != self.actor.team:
-            raise Forbidden(f"episode {episode_id} is in team {ep.team!r}; a duty worker of team "
-                            f"{self.actor.team!r} may not see it", role="duty", team=self.actor.team)
+            # The same answer as for a missing episode: another team's episodes are not there to this caller.
+            raise NotFound(f"no episode {episode_id}", episode_id=episode_id)
         return ep
 
     def get(self, episode_id: int):
@@ -228,7 +231,7 @@ class Access:
 
     def move(self, episode_id: int, command: Move):
         require(self.actor, "integration", "duty", "manager", doing="move episodes")
-        ep = self.engine.get(episode_id)
+        ep = self._readable(episode_id)
         require_team(self.actor, ep.team, "move episodes")
         if self.actor.role == "duty" and command.trigger == "allocate":
             # A duty worker acts only as themself: allocating is taking it on their own caseload.
@@ -255,7 +258,7 @@ class Access:
 
     def claim(self, episode_id: int):
         require(self.actor, "duty", doing="claim episodes")
-        ep = self.engine.get(episode_id)
+        ep = self._readable(episode_id)
         require_team(self.actor, ep.team, "claim episodes")
         return self.engine.claim(episode_id, self.actor.worker, actor=self.actor.label)
 

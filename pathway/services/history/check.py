@@ -8,12 +8,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from pathway.domain.checks import FUTURE_SLACK, NOTE_LENGTH, REF_PATTERN
+from pathway.domain.checks import NOTE_LENGTH, REF_PATTERN, Horizon, RefPolicy
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.domain.vocabulary import PRIORITIES
 from pathway.errors import PathwayError
 from pathway.services.history.parse import CODED, COLUMNS, Row
+from pathway.settings import Security
 
 ALL_TRIGGERS = ("record_contact",) + TRIGGERS
 _TRIGGERS = frozenset(ALL_TRIGGERS)
@@ -50,11 +51,14 @@ class Folded:
 class Rules:
     """The import's rules, over the codes this database and configuration know."""
 
-    def __init__(self, client_groups, outcomes, teams: set[str], workers: dict[str, str], now: dt.datetime):
+    def __init__(self, client_groups, outcomes, teams: set[str], workers: dict[str, str], now: dt.datetime,
+                 horizon: Horizon | None = None, ref_policy: RefPolicy | None = None):
         self.client_groups, self.outcomes = tuple(client_groups), tuple(outcomes)
         self._groups, self._outcomes = frozenset(client_groups), frozenset(outcomes)
         self.teams, self.workers, self.now = teams, workers, now
-        self.latest = now + FUTURE_SLACK
+        self.horizon = horizon or Security().horizon
+        self.ref_policy = ref_policy or Security().ref_policy
+        self.checked_refs: set[str] = set()  # people's references already found good (one person has many rows)
 
     # -- one row on its own
 
@@ -71,11 +75,16 @@ class Rules:
             problems.append("trigger is blank")
         elif row.trigger not in _TRIGGERS:
             problems.append(self.unknown(row, "trigger", ALL_TRIGGERS))
-        if row.at is not None and row.at > self.latest:
-            problems.append(f"occurred_at {row.at.isoformat()} is in the future (now is {self.now.isoformat()})")
-        if row.person_ref is not None and not _REF(row.person_ref):
-            problems.append(f"person_ref {row.person_ref!r} must be the back end's reference for the person "
-                            "(letters, digits and . _ : / -), never a name")
+        if row.at is not None and (late := self.horizon.problem(row.at, self.now, "occurred_at")) is not None:
+            problems.append(late)
+        if row.person_ref is not None and row.person_ref not in self.checked_refs:
+            refused = self.ref_policy.problem(row.person_ref)
+            if refused is None:
+                if len(self.checked_refs) >= 100_000:
+                    self.checked_refs.clear()
+                self.checked_refs.add(row.person_ref)
+            else:
+                problems.append(refused)
         problems += self.codes(row)
         if problems:
             raise RowRefused("; ".join(problems))
