@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import re
 import tomllib
@@ -116,11 +115,11 @@ class Security(BaseModel):
     def _every_role(cls, value):
         return {**DEFAULT_TOKEN_DAYS, **value}
 
-    @functools.cached_property
+    @property
     def horizon(self) -> Horizon:
         return Horizon(self.earliest_date, dt.timedelta(seconds=self.future_slack_seconds))
 
-    @functools.cached_property
+    @property
     def ref_policy(self) -> RefPolicy:
         return RefPolicy(self.person_ref_pattern, self.nhs_numbers)
 

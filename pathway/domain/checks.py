@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import json
 import re
@@ -73,9 +72,9 @@ class RefPolicy:
     pattern: str
     nhs_numbers: bool = False
 
-    @functools.cached_property
+    @property
     def compiled(self) -> re.Pattern:
-        return re.compile(self.pattern)
+        return re.compile(self.pattern)  # re keeps the patterns it compiled: once per pattern
 
     def problem(self, value) -> str | None:
         """Why ``value`` is not a person reference under this policy, or None if it is one."""

@@ -1,0 +1,234 @@
+"""The API's edges held against misuse: body limits, time and reference policies, what one caller can learn
+of another's records, who is recorded as the actor, and what reaches the logs. Each test is on both databases."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import socket
+import time
+
+import httpx
+import pytest
+from api_support import assert_error, count, live_server, make_api
+from test_api_imports import GOOD, as_csv
+
+from pathway.services.auth import create_token
+
+
+@pytest.fixture
+def api(council):
+    return make_api(council)
+
+
+def _raw(base: str, head: str, body: bytes = b"", wait: float = 5.0) -> bytes:
+    """Send a request's head (and part of a body) on a plain socket; what the server answers within ``wait``."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n" + body)
+        got = b""
+        deadline = time.monotonic() + wait
+        while b"\r\n\r\n" not in got and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+# 1. Memory exhaustion: no body is read before the caller is known, and no body passes its limit.
+
+def test_a_body_without_a_token_is_refused_before_it_is_read(council):
+    with live_server(council) as base:
+        # 300 MB announced, 10 bytes sent: the answer comes without waiting for the rest.
+        head = ("POST /contacts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {300 * 1024 * 1024}")
+        assert _raw(base, head, b'{"person_').startswith(b"HTTP/1.1 413")
+        head = "POST /contacts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000"
+        assert _raw(base, head, b'{"person_').startswith(b"HTTP/1.1 401")
+    assert count(council, "episode") == 0
+
+
+def test_bodies_over_their_limit_are_413_naming_the_limit(api):
+    limit = api.engine.settings.security.json_body_max
+    big = {"person_ref": "LAS-1", "client_group": "unknown", "team": "north", "route": "x" * limit}
+    assert_error(api.post("/contacts", "integration", json=big), 413, "too_large", str(limit), "json_body_max")
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield b'{"person_ref": "LAS-1", "note": "'
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = api.post("/contacts", "integration", content=chunks(), headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "too_large", str(limit))
+    assert count(api.engine, "episode") == 0
+
+
+def test_an_import_over_its_limit_is_413_and_leaves_no_upload(council, tmp_path):
+    council.settings = council.settings.model_copy(update={"security": council.settings.security.model_copy(
+        update={"import_body_max": 2048, "upload_dir": str(tmp_path / "uploads")})})
+    api = make_api(council)
+    body = as_csv(GOOD * 20)
+    assert len(body) > 2048
+    r = api.post("/imports", "integration", content=body, headers={"Content-Type": "text/csv"})
+    assert_error(r, 413, "too_large", "2048", "import_body_max")
+    assert list((tmp_path / "uploads").iterdir()) == []
+    assert count(council, "episode") == 0
+
+
+# 3. The importer is recorded; the extract's actor is only its source.
+
+def test_an_import_cannot_forge_its_events_actors(api):
+    rows = [dict(r, actor="manager:north:nadia") for r in GOOD]
+    assert api.post("/imports", "integration", content=as_csv(rows),
+                    headers={"Content-Type": "text/csv"}).status_code == 200
+    for episode_id in (1, 2, 3):
+        log = api.engine.history(episode_id)
+        assert {e["actor"] for e in log} == {api.actors["integration"]}
+        assert {e["data"]["source_actor"] for e in log} == {"manager:north:nadia"}
+
+
+# 4. Concurrent duplicates answer a replay or 409, never 500, and no person data reaches a log.
+
+ROUNDS = 5
+
+
+def _at_once(n: int, call) -> list:
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: call(), range(n)))
+
+
+def test_concurrent_duplicates_never_fail_and_log_no_person_data(api, caplog):
+    refs = [f"LAS-4{i:04d}" for i in range(ROUNDS)]
+    with caplog.at_level(logging.DEBUG), live_server(api.engine) as base, httpx.Client(base_url=base) as client:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # statements logged: never their values
+
+        def post(path, who, headers=(), **kw):
+            return client.post(path, headers={"Authorization": f"Bearer {api.tokens[who]}", **dict(headers)}, **kw)
+
+        for n, ref in enumerate(refs):
+            body = {"person_ref": ref, "client_group": "unknown", "team": "north", "idempotency_key": f"c-{ref}"}
+            answers = _at_once(8, lambda body=body: post("/contacts", "integration", json=body))
+            assert {r.status_code for r in answers} <= {201, 409}, [r.text for r in answers]
+            assert len({r.json()["id"] for r in answers if r.status_code == 201}) == 1
+            worker = {"key": f"w{n}", "name": "W", "team": "north", "idempotency_key": f"w-{ref}"}
+            answers = _at_once(8, lambda worker=worker: post("/workers", "manager", json=worker))
+            assert {r.status_code for r in answers} <= {201, 409}, [r.text for r in answers]
+        rows = [dict(r, episode_ref=f"R{r['episode_ref']}", person_ref=r.get("person_ref") and f"LAS-5{i}")
+                for i, r in enumerate(GOOD)]
+        refs += [r["person_ref"] for r in rows if r["person_ref"]]
+        answers = _at_once(2, lambda: post("/imports", "integration", content=as_csv(rows),
+                                           headers={"Content-Type": "text/csv"}))
+        assert {r.status_code for r in answers} <= {200, 409}, [r.text for r in answers]
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    assert count(api.engine, "episode") == ROUNDS + 3
+    assert all(ref not in caplog.text for ref in refs)
+    assert all(f"c-{ref}" not in caplog.text for ref in refs)
+
+
+# 5. A date horizon: nothing before the earliest date, nothing past the engine's range, never a 500.
+
+EDGES = ["0001-01-01", "1989-12-31T23:00:00+00:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
+         "2026-06-01T10:00:00+00:00"]
+
+
+def test_times_outside_the_horizon_are_422(api, subtests):
+    ep = api.contact()
+    for at in EDGES:
+        with subtests.test(at=at):
+            body = {"person_ref": "LAS-2", "client_group": "unknown", "team": "north", "occurred_at": at}
+            assert_error(api.post("/contacts", "integration", json=body), 422, "validation_error", "occurred_at")
+            assert_error(api.post(f"/episodes/{ep['id']}/events", "integration",
+                                  json={"trigger": "refer", "occurred_at": at}), 422, "validation_error")
+    assert count(api.engine, "episode") == 1 and count(api.engine, "event") == 1
+    for path, params in (("/reports/outcomes", {"from": "0001-01-01", "to": "9999-12-31"}),
+                         ("/reports/forecast", {"as_at": "0001-01-01"}),
+                         ("/reports/waits", {"as_at": "1989-12-31"}),
+                         ("/reports/allocation", {"from": "2026-01-01", "to": "9999-12-31"})):
+        with subtests.test(path=path):
+            assert_error(api.get(path, "integration", params=params), 422, "validation_error", "outside")
+
+
+def test_an_import_lists_each_row_outside_the_horizon(api):
+    rows = [dict(GOOD[0], occurred_at="0001-01-01T00:00:00+01:00"), dict(GOOD[1], occurred_at="0001-01-01"),
+            *GOOD[2:]]
+    body = assert_error(api.post("/imports", "integration", content=as_csv(rows),
+                                 headers={"Content-Type": "text/csv"}), 422, "validation_error", "nothing was written")
+    assert [e["line"] for e in body["errors"]][:2] == [2, 3]
+    assert count(api.engine, "episode") == 0
+
+
+# 6. A person reference is the case record system's, never a name or an NHS number (unless configured).
+
+NOT_REFERENCES = ["JohnSmith", "john.smith", "Mary-Jane", "J.Smith-1950-03-02", "9434765919", "NHS:9434765919",
+                  "943-476-5919"]
+
+
+def test_names_and_nhs_numbers_are_not_person_references(api, subtests):
+    for ref in NOT_REFERENCES:
+        with subtests.test(ref=ref):
+            r = api.post("/contacts", "integration", json={"person_ref": ref, "client_group": "unknown",
+                                                           "team": "north"})
+            assert_error(r, 422, "validation_error", "person_ref")
+            rows = [dict(GOOD[0], person_ref=ref), GOOD[1]]
+            body = assert_error(api.post("/imports", "integration", content=as_csv(rows),
+                                         headers={"Content-Type": "text/csv"}), 422, "validation_error")
+            assert "person_ref" in body["errors"][0]["reason"]
+    assert count(api.engine, "episode") == 0
+    assert api.contact(person_ref="9434765918")["person_ref"] == "9434765918"  # ten digits, not an NHS number
+
+
+def test_a_council_that_uses_nhs_numbers_may_say_so(council):
+    council.settings = council.settings.model_copy(update={"security": council.settings.security.model_copy(
+        update={"nhs_numbers": True, "person_ref_pattern": r"^(NHS:)?[0-9]{10}$"})})
+    api = make_api(council)
+    assert api.contact(person_ref="NHS:9434765919")["person_ref"] == "NHS:9434765919"
+    assert_error(api.post("/contacts", "integration", json={"person_ref": "LAS-1", "client_group": "unknown",
+                                                            "team": "north"}), 422, "validation_error", "pattern")
+
+
+# 7. Nothing tells one team that another team's episode exists.
+
+def test_another_teams_episode_and_keys_are_not_there(api):
+    north = api.contact(idempotency_key="front-1")
+    missing = api.get("/episodes/999", "cara")
+    for r in (api.get(f"/episodes/{north['id']}", "cara"), api.get(f"/episodes/{north['id']}/events", "cara"),
+              api.post(f"/episodes/{north['id']}/events", "cara", json={"trigger": "refer"})):
+        assert_error(r, 404, "not_found")
+        assert set(r.json()) == set(missing.json()) and "north" not in r.text
+    south = api.post("/contacts", "cara", json={"person_ref": "LAS-2", "client_group": "unknown", "team": "south",
+                                                "idempotency_key": "front-1"})
+    assert south.status_code == 201 and south.json()["id"] != north["id"]  # its own key: not north's 409
+
+
+# 8. Two tokens of one name are two actors.
+
+def test_two_tokens_with_one_name_are_two_actors(api):
+    first, _ = create_token(api.engine, "admin", name="ops", actor="test")
+    second, _ = create_token(api.engine, "admin", name="ops", actor="test")
+    body = {"key": "east", "name": "East", "idempotency_key": "same"}
+    a = api.post("/teams", headers={"Authorization": f"Bearer {first}"}, json=body)
+    assert a.status_code == 201, a.text
+    # Not the first one's stored reply: the second token's request runs, and the team exists already.
+    b = api.post("/teams", headers={"Authorization": f"Bearer {second}"}, json=body)
+    assert_error(b, 409, "conflict", "already exists")
+    c = api.post("/teams", headers={"Authorization": f"Bearer {second}"}, json={**body, "key": "west"})
+    assert c.status_code == 201 and a.json()["created_by"] != c.json()["created_by"]
+    assert all(r.json()["created_by"].startswith("admin:ops#") for r in (a, c))
+
+
+# 12. A move from a stale view is refused.
+
+def test_moves_from_a_stale_view_are_412(api):
+    ep = api.contact()
+    view = api.get(f"/episodes/{ep['id']}", "integration")
+    tag = view.headers["ETag"]
+    assert api.post(f"/episodes/{ep['id']}/events", "integration", json={"trigger": "refer"},
+                    headers={"If-Match": tag}).status_code == 200
+    for trigger in ("crisis", "close"):
+        body = {"trigger": trigger, **({"outcome": "declined"} if trigger == "close" else {})}
+        assert_error(api.post(f"/episodes/{ep['id']}/events", "integration", json=body, headers={"If-Match": tag}),
+                     412, "stale_version")
+    assert [e["trigger"] for e in api.get(f"/episodes/{ep['id']}/events", "integration").json()] == [
+        "record_contact", "refer"]
