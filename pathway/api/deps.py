@@ -52,8 +52,8 @@ def get_actor(request: Request, engine=Depends(get_engine),
     return actor
 
 
-def get_access(engine=Depends(get_engine), actor: Actor = Depends(get_actor)) -> Access:
-    return Access(engine, actor)
+def get_access(request: Request, engine=Depends(get_engine), actor: Actor = Depends(get_actor)) -> Access:
+    return Access(engine, actor, route=f"{request.method} {request.url.path}")
 
 
 def idempotency_key(body_key: str | None,

@@ -232,3 +232,133 @@ def test_moves_from_a_stale_view_are_412(api):
                      412, "stale_version")
     assert [e["trigger"] for e in api.get(f"/episodes/{ep['id']}/events", "integration").json()] == [
         "record_contact", "refer"]
+
+
+# 10. Strict types at the edge, a length on every field, and CSV a spreadsheet cannot run.
+
+def test_loose_values_are_422(api, subtests):
+    token = api.post("/tokens", "admin", json={"role": "integration", "name": "spare"}).json()
+    for method, path, body in (
+            ("DELETE", f"/tokens/{token['id']}.0", None), ("DELETE", "/tokens/\u0661", None),
+            ("DELETE", "/tokens/+1", None), ("GET", "/episodes/1.0", None),
+            ("POST", "/workers", {"key": "dev", "name": "Dev", "team": "north", "caseload_cap": True}),
+            ("POST", "/workers", {"key": "dev", "name": "Dev", "team": "north", "caseload_cap": 20.0}),
+            ("POST", "/contacts", {"person_ref": "LAS-1", "client_group": "unknown", "team": "north", "priority": 1}),
+            ("POST", "/contacts", {"person_ref": "LAS-1", "client_group": "unknown", "team": "north",
+                                   "route": "r" * 65})):
+        with subtests.test(path=path, body=body):
+            r = api.request(method, path, "admin" if "tokens" in path or "workers" in path else "integration",
+                            json=body)
+            assert_error(r, 422, "validation_error")
+    assert api.get("/tokens", "admin").json()[-1]["revoked_at"] is None
+    assert count(api.engine, "worker") == 3 and count(api.engine, "episode") == 0
+
+
+def test_an_import_refuses_long_values_and_foreign_digits(api):
+    rows = [GOOD[0], dict(GOOD[1], seq="\u0662"), dict(GOOD[2], to="c" * 100_000)]
+    body = assert_error(api.post("/imports", "integration", content=as_csv(rows),
+                                 headers={"Content-Type": "text/csv"}), 422, "validation_error")
+    reasons = {e["line"]: e["reason"] for e in body["errors"]}
+    assert "seq" in reasons[3] and "to is longer than 2 characters" in reasons[4]
+    assert count(api.engine, "event") == 0
+
+
+def test_csv_the_engine_writes_runs_no_formula(api, db_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pathway.cli import app
+    from pathway.services import csv_safe
+
+    evil = "=cmd|' /C calc'!A0"
+    api.post("/tokens", "admin", json={"role": "integration", "name": evil})
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
+    out = CliRunner().invoke(app, ["token", "list", "--format", "csv"]).output
+    assert f"'{evil}" in out and f",{evil}" not in out
+    assert csv_safe.write([{"a": "+1", "b": "@x", "c": "-2", "d": 3, "e": "ok"}], "abcde").splitlines()[1] == \
+        "'+1,'@x,'-2,3,ok"
+
+
+# 9. Tokens expire; refused sign-ins are limited per address; https is believed from a trusted proxy.
+
+def test_tokens_expire_by_role_or_as_asked(api, clock, db_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pathway.cli import app
+    from pathway.services.auth import token_active
+
+    made = api.post("/tokens", "admin", json={"role": "integration", "name": "short", "expires": "2h"}).json()
+    assert made["expires_at"] == "2026-06-01T11:00:00Z"
+    role_default = api.post("/tokens", "admin", json={"role": "duty", "worker": "ben"}).json()
+    assert role_default["expires_at"] == "2026-08-30T09:00:00Z"  # duty: 90 days
+    for bad in ("0d", "-1d", "2020-01-01", "soon", "99999d"):
+        assert_error(api.post("/tokens", "admin", json={"role": "integration", "expires": bad}), 422,
+                     "validation_error", "expires")
+    use = {"Authorization": f"Bearer {made['token']}"}
+    assert api.get("/reports/waits", headers=use).status_code == 200 and token_active(api.engine, made["id"])
+    clock.advance(hours=2)
+    assert_error(api.get("/reports/waits", headers=use), 401, "unauthorized", "expired")
+    assert not token_active(api.engine, made["id"]) and token_active(api.engine, role_default["id"])
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
+    out = CliRunner().invoke(app, ["token", "create", "--role", "admin", "--expires", "2099-01-01"])
+    assert out.exit_code == 1 and "expires" in out.output
+    out = CliRunner().invoke(app, ["token", "create", "--role", "admin", "--expires", "7d", "--format", "json"])
+    assert out.exit_code == 0, out.output
+
+
+def test_refused_sign_ins_are_limited_per_address(council):
+    council.settings = council.settings.model_copy(update={"security": council.settings.security.model_copy(
+        update={"auth_failures": 3})})
+    api = make_api(council)
+    for _ in range(3):
+        assert_error(api.get("/reports/waits", headers={"Authorization": "Bearer pw_wrong"}), 401, "unauthorized")
+    blocked = api.get("/reports/waits", "integration")
+    assert_error(blocked, 429, "too_many_requests", "seconds")
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert api.get("/health").status_code == 200
+
+
+def test_the_client_address_and_https_come_from_trusted_proxies_only():
+    from pathway.api.guard import came_over_https, client_address
+    from pathway.settings import Security
+
+    behind = Security(trusted_proxies="10.0.0.0/8, 192.168.1.5")
+    scope = {"client": ("10.1.2.3", 5000), "scheme": "http",
+             "headers": [(b"x-forwarded-for", b"203.0.113.9, 10.9.9.9"), (b"x-forwarded-proto", b"https")]}
+    assert (client_address(scope, behind), came_over_https(scope, behind)) == ("203.0.113.9", True)
+    assert (client_address(scope, Security()), came_over_https(scope, Security())) == ("10.1.2.3", False)
+    direct = {**scope, "client": ("198.51.100.7", 5000)}
+    assert (client_address(direct, behind), came_over_https(direct, behind)) == ("198.51.100.7", False)
+
+
+# 11. An upload left by a killed import is removed when the API starts.
+
+def test_uploads_left_behind_are_removed_at_start(council, tmp_path):
+    import subprocess
+
+    from pathway.api import create_app
+
+    uploads = tmp_path / "uploads"
+    council.settings = council.settings.model_copy(update={"security": council.settings.security.model_copy(
+        update={"upload_dir": str(uploads)})})
+    dead = subprocess.Popen(["true"])  # a process that has ended: its upload is nobody's
+    dead.wait()
+    uploads.mkdir(mode=0o700)
+    left = uploads / f"pathway-import-{dead.pid}-x1.csv"
+    left.write_text("episode_ref,person_ref\nE1,P-1\n")
+    create_app(council)
+    assert not left.exists() and oct(uploads.stat().st_mode & 0o777) == "0o700"
+
+
+# The access log: who read whose record.
+
+def test_reads_of_a_record_are_in_the_access_log(api):
+    ep = api.contact()
+    api.get(f"/episodes/{ep['id']}", "manager")
+    api.get(f"/episodes/{ep['id']}/events", "amira")
+    api.get(f"/episodes/{ep['id']}", "cara")  # not theirs: 404, nothing read
+    assert_error(api.get("/audit/access", "manager", params={"episode": ep["id"]}), 403, "forbidden")
+    log = api.get("/audit/access", "admin", params={"episode": ep["id"]}).json()
+    assert [(r["actor"], r["route"]) for r in log["items"]] == [
+        (api.actors["manager"], f"GET /episodes/{ep['id']}"), (api.actors["amira"], f"GET /episodes/{ep['id']}/events")]
+    assert set(log["items"][0]) == {"id", "at", "actor", "episode_id", "route"}
+    assert api.get("/audit/access", "admin", params={"episode": "1.0"}).status_code == 422

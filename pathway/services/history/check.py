@@ -22,6 +22,8 @@ _REF = REF_PATTERN.match
 # What the contact (seq 1) must give, and later rows may only repeat.
 CONTACT = ("person_ref", "client_group", "team")
 ALLOCATIONS = ("self", "manager")
+# The longest value of each column (any column not named: 64 characters, a code's or a reference's length).
+LONGEST = {"note": NOTE_LENGTH, "actor": 200, "occurred_at": 64, "to": 2}
 
 
 class RowRefused(Exception):
@@ -65,6 +67,10 @@ class Rules:
     def check_row(self, row: Row) -> None:
         """Every value of the row on its own (codes, references, lengths, not in the future)."""
         problems = list(row.problems)
+        for field, value in zip(COLUMNS, row.given, strict=True):
+            longest = LONGEST.get(field, 64)
+            if isinstance(value, str) and len(value) > longest:
+                problems.append(f"{field} is longer than {longest} characters")
         if row.ref is None:
             problems.append("episode_ref is blank")
         elif not _REF(row.ref):
@@ -102,12 +108,6 @@ class Rules:
             problems.append(self.unknown(row, "outcome", self.outcomes))
         if row.priority is not None and row.priority not in PRIORITIES:
             problems.append(self.unknown(row, "priority", PRIORITIES))
-        if row.route is not None and len(row.route) > 64:
-            problems.append("route must be a short code (1-64 characters)")
-        if row.note is not None and len(row.note) > NOTE_LENGTH:
-            problems.append(f"note is longer than {NOTE_LENGTH} characters")
-        if row.actor is not None and len(row.actor) > 200:
-            problems.append("actor is longer than 200 characters")
         if row.allocation is not None and row.allocation not in ALLOCATIONS:
             problems.append(f"allocation {row.allocation!r} must be 'self' or 'manager'")
         return problems

@@ -256,10 +256,10 @@ class RowReader:
         (ref, seq, person_ref, group, team, trigger, at, worker, outcome, priority, route, keep, to, note, actor,
          allocation) = values
         problems: tuple[str, ...] = ()
-        try:
-            seq = int(seq or "")
-        except (TypeError, ValueError):
-            problems += (f"seq {seq!r} is not a whole number",)
+        if isinstance(seq, str) and seq.strip().isascii() and seq.strip().isdigit() and len(seq.strip()) <= 9:
+            seq = int(seq)
+        elif not (isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 10**9):
+            problems += (f"seq {seq!r} is not a whole number (digits 0-9, at most 9 of them)",)
             seq = 1
         try:
             at = self.time(at or None)
