@@ -362,3 +362,12 @@ def test_reads_of_a_record_are_in_the_access_log(api):
         (api.actors["manager"], f"GET /episodes/{ep['id']}"), (api.actors["amira"], f"GET /episodes/{ep['id']}/events")]
     assert set(log["items"][0]) == {"id", "at", "actor", "episode_id", "route"}
     assert api.get("/audit/access", "admin", params={"episode": "1.0"}).status_code == 422
+
+
+def test_tracking_and_returns_refuse_dates_outside_the_horizon(council):
+    from pathway.errors import ValidationError
+
+    for call in (lambda: council.track_waits("0001-01-01"), lambda: council.export_cld("0001-01-01", "2026-01-31"),
+                 lambda: council.export_cld("2026-01-01", "9999-12-31")):
+        with pytest.raises(ValidationError, match="outside"):
+            call()
