@@ -115,14 +115,15 @@ def test_concurrent_duplicates_never_fail_and_log_no_person_data(api, caplog):
             worker = {"key": f"w{n}", "name": "W", "team": "north", "idempotency_key": f"w-{ref}"}
             answers = _at_once(8, lambda worker=worker: post("/workers", "manager", json=worker))
             assert {r.status_code for r in answers} <= {201, 409}, [r.text for r in answers]
-        rows = [dict(r, episode_ref=f"R{r['episode_ref']}", person_ref=r.get("person_ref") and f"LAS-5{i}")
-                for i, r in enumerate(GOOD)]
-        refs += [r["person_ref"] for r in rows if r["person_ref"]]
-        answers = _at_once(2, lambda: post("/imports", "integration", content=as_csv(rows),
-                                           headers={"Content-Type": "text/csv"}))
-        assert {r.status_code for r in answers} <= {200, 409}, [r.text for r in answers]
+        for n in range(3):  # the same new file twice at once
+            rows = [dict(r, episode_ref=f"R{n}{r['episode_ref']}", person_ref=r.get("person_ref") and f"LAS-5{n}{i}")
+                    for i, r in enumerate(GOOD)]
+            refs += [r["person_ref"] for r in rows if r["person_ref"]]
+            answers = _at_once(2, lambda rows=rows: post("/imports", "integration", content=as_csv(rows),
+                                                         headers={"Content-Type": "text/csv"}))
+            assert {r.status_code for r in answers} <= {200, 409}, [r.text for r in answers]
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    assert count(api.engine, "episode") == ROUNDS + 3
+    assert count(api.engine, "episode") == ROUNDS + 3 * 3
     assert all(ref not in caplog.text for ref in refs)
     assert all(f"c-{ref}" not in caplog.text for ref in refs)
 
