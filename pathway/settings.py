@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     # and closed after it): as many as requests or claims it serves at once, e.g. the API's threads.
     database_pool_size: int = Field(default=10, ge=1, le=1000)
     broker_url: str | None = None
+    # `pathway serve` and `pathway worker` bring the schema up to date as they start (off: only
+    # `pathway db upgrade` changes it, and an out-of-date schema stops them).
+    migrate_on_start: bool = True
+    # Bad rows a refused import lists by line (the rest are counted): PATHWAY_IMPORT_ERRORS_LISTED.
+    import_errors_listed: int = Field(default=100, ge=1)
     config_file: str | None = None
     day_mode: Literal["calendar", "working"] = "calendar"
     extra_client_groups: list[str] = Field(default_factory=list)
@@ -198,6 +203,8 @@ def _from_toml(path: Path) -> dict:
         out["database_pool_size"] = data["database"]["pool_size"]
     if "broker" in data and "url" in data["broker"]:
         out["broker_url"] = data["broker"]["url"]
+    if "import" in data and "errors_listed" in data["import"]:
+        out["import_errors_listed"] = data["import"]["errors_listed"]
     if "days" in data:
         out["day_mode"] = data["days"].get("mode", "calendar")
     out["extra_client_groups"] = list(data.get("client_groups", {}).get("extra", []))

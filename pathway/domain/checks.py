@@ -156,3 +156,13 @@ def event_time(value, now: dt.datetime, horizon: Horizon, field: str = "occurred
     if problem is not None:
         raise ValidationError(problem, field=field)
     return at
+
+
+def unknown_team(key: str, teams) -> str:
+    """The one wording for a team that does not exist, on every interface (and in the import)."""
+    return f"unknown team {key!r}; teams are: {', '.join(sorted(teams)) or 'none yet (pathway team add)'}"
+
+
+def unknown_worker(key: str) -> str:
+    """The one wording for a worker that does not exist."""
+    return f"unknown worker {key!r}; pathway staff list shows the workers (pathway staff add makes one)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pathway.domain.episode import EpisodeState
-from pathway.errors import CaseloadFull
+from pathway.errors import CaseloadFull, Conflict
 
 # A person in crisis jumps every queue: an episode in conversation 2's queue, or a contact
 # recorded with priority "crisis" that still waits in another conversation's queue.
@@ -56,3 +56,11 @@ def enforce_cap(state: EpisodeState, worker_row: dict, load: int, *, default_cap
         f"worker {worker_row['key']!r} has a caseload of {load} and a cap of {cap}: "
         f"close or release an episode before taking episode {state.id}{crisis_note}",
         worker=worker_row["key"], caseload=load, cap=cap, episode_id=state.id)
+
+
+def enforce_active(worker_row: dict) -> None:
+    """An inactive worker (away, left) keeps their record and caseload but takes no allocation."""
+    if not worker_row.get("active", True):
+        raise Conflict(f"worker {worker_row['key']!r} is inactive and takes no allocation; "
+                       f"pathway staff update {worker_row['key']} --active makes them active again",
+                       worker=worker_row["key"])

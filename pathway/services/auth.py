@@ -236,6 +236,19 @@ class Access:
         return self.engine.create_worker(key=key, name=name, team=team, caseload_cap=caseload_cap,
                                          actor=self.actor.label)
 
+    def teams(self) -> list[dict]:
+        """Every team (any role: the names are what every caller already uses)."""
+        return self.engine.teams()
+
+    def staff(self, team: str | None = None) -> list[dict]:
+        """Workers with their caseload and cap: every team's for admin and integration, one's own team's
+        for a manager or duty worker (their team when none is given)."""
+        if team is None and self.actor.role in ("duty", "manager"):
+            team = self.actor.team
+        if team is not None:
+            require_team(self.actor, team, "list workers")
+        return self.engine.staff(team)
+
     def create_token(self, role: str, worker: str | None = None, team: str | None = None,
                      name: str | None = None, expires: str | None = None) -> tuple[str, dict]:
         require(self.actor, "admin", doing="create tokens")

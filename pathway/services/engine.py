@@ -11,11 +11,11 @@ from pathway.domain import days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import conversation
-from pathway.services import duty, episodes, outbox, waits, webhooks
+from pathway.services import duty, environment, episodes, outbox, staff, waits, webhooks
 from pathway.services.history import ImportSummary
 from pathway.services.reports import REPORT_AHEAD, Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
-from pathway.store.db import make_engine, unit_of_work, upgrade
+from pathway.store.db import unit_of_work
 from pathway.store.unit import Store
 
 
@@ -49,21 +49,23 @@ class Engine:
     """The Three Conversations engine on one database.
 
     ``Engine()`` uses the embedded default (SQLite in ./pathway.db) or PATHWAY_DATABASE_URL;
-    ``Engine("postgresql+psycopg://…")`` names a database. The schema is migrated on first use.
+    ``Engine("postgresql+psycopg://…")`` names a database. ``migrate``: True brings the schema up to
+    date on first use, False leaves it, None requires it (the command line's way: an SQLite file that
+    is new or already the engine's is brought up to date, any other database without the schema is a
+    SetupError and nothing is created; see pathway.services.environment).
     """
 
     def __init__(self, url: str | None = None, *, settings: Settings | None = None,
-                 actor: str = "library", migrate: bool = True,
+                 actor: str = "library", migrate: bool | None = True,
                  clock: Callable[[], dt.datetime] = days.now):
         overrides = {"database_url": url} if url else {}
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self.db = make_engine(self.settings.database_url, pool_size=self.settings.database_pool_size)
+        self.db = environment.open_database(self.settings.database_url, self.settings.database_pool_size)
         self.store = Store(self.db)  # the dialect is read here, once
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
-        if migrate:
-            upgrade(self.db)
+        environment.prepare_schema(self.db, migrate)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -106,6 +108,20 @@ class Engine:
         """The worker's record (key, name, team, caseload_cap, …); NotFound naming the worker."""
         with self.store.unit(write=False) as uow:
             return episodes.get_worker(uow, key)
+
+    def staff(self, team: str | None = None) -> list[dict]:
+        """Every worker (of ``team``) with their caseload and cap, active or not (pathway.services.staff)."""
+        with self.store.unit(write=False) as uow:
+            return staff.staff(uow, self.settings, team)
+
+    def update_worker(self, key: str, *, caseload_cap: int | None = None, default_cap: bool = False,
+                      team: str | None = None, active: bool | None = None, actor: str | None = None) -> dict:
+        """Change a worker's cap (or back to the default), team or whether they are active; who and when are
+        recorded. Returns the worker as :meth:`staff` shows them."""
+        with self.store.unit() as uow:
+            return staff.update_worker(uow, self.settings, key, actor=actor or self.actor, now=self.now(),
+                                       caseload_cap=caseload_cap, default_cap=default_cap, team=team,
+                                       active=active)
 
     def teams(self) -> list[dict]:
         """Every team, by key."""

@@ -11,7 +11,7 @@ import datetime as dt
 
 from pathway.domain import checks
 from pathway.domain.commands import Move, RecordContact
-from pathway.domain.duty import enforce_cap
+from pathway.domain.duty import enforce_active, enforce_cap
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import Conflict, NotFound, StaleVersion, ValidationError
@@ -49,7 +49,7 @@ def create_worker(uow: Unit, key: str, name: str, team: str, caseload_cap: int |
 def get_team(uow: Unit, key: str) -> dict:
     row = uow.episodes.team(key)
     if row is None:
-        raise NotFound(f"no team {key!r}", field="team")
+        raise NotFound(checks.unknown_team(key, [t["key"] for t in uow.episodes.teams()]), field="team")
     return row
 
 
@@ -57,7 +57,7 @@ def get_worker(uow: Unit, key: str, *, lock: bool = False) -> dict:
     """The worker's row (NotFound naming them); ``lock`` holds it until the unit of work ends."""
     row = uow.episodes.worker(key, lock=lock)
     if row is None:
-        raise NotFound(f"no worker {key!r}", field="worker")
+        raise NotFound(checks.unknown_worker(key), field="worker")
     return row
 
 
@@ -182,6 +182,7 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
         if worker_row["team"] != state.team:
             raise ValidationError(f"worker {command.worker!r} is in team {worker_row['team']!r}, "
                                   f"not the episode's team {state.team!r}", field="worker")
+        enforce_active(worker_row)
         if load is None:
             load = uow.episodes.caseload(command.worker)  # after the worker's lock: exact
         enforce_cap(state, worker_row, load, default_cap=settings.caseload.default_cap,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from pathway.domain import days
-from pathway.domain.checks import FUTURE_SLACK
+from pathway.domain.checks import FUTURE_SLACK, unknown_team
 from pathway.domain.stages import WAITING
 from pathway.errors import ValidationError
 from pathway.services import duty
@@ -204,9 +204,7 @@ class Reports:
 
     def _check_team(self, uow: Unit, team: str | None) -> None:
         if team is not None and uow.episodes.team(team) is None:
-            teams = [t["key"] for t in uow.episodes.teams()]
-            raise ValidationError(f"unknown team {team!r}; teams are: {', '.join(teams) or 'none yet'}",
-                                  field="team")
+            raise ValidationError(unknown_team(team, [t["key"] for t in uow.episodes.teams()]), field="team")
 
     def _filters(self, team, client_group, priority, stage=None) -> Filters:
         """The filters, checked but for the team (checked in the report's unit of work)."""

@@ -168,6 +168,10 @@ class Episodes:
     def add_worker(self, row: dict) -> None:
         self.conn.execute(WORKER.insert().values(**row))
 
+    def update_worker(self, key: str, values: dict) -> None:
+        """Change a worker's ``values`` (caseload_cap, team, active, updated_at, updated_by)."""
+        self.conn.execute(WORKER.update().where(WORKER.c.key == key).values(**values))
+
     def caseload(self, worker: str) -> int:
         """The worker's caseload now: their ``*_active`` episodes."""
         return self._first(CASELOAD, {"worker": worker})[0]

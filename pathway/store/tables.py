@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -28,8 +29,12 @@ class Worker(SQLModel, table=True):
     name: str = Field(max_length=200)
     team: str = Field(foreign_key="team.key", index=True, max_length=64)
     caseload_cap: int | None = None  # None: the configured default
+    # An inactive worker keeps their record and caseload but takes no allocation (0010_firsthour).
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: dt.datetime
     created_by: str = Field(max_length=200)
+    updated_at: dt.datetime | None = None  # the last change to the worker, and who made it
+    updated_by: str | None = Field(default=None, max_length=200)
 
 
 class Episode(SQLModel, table=True):

@@ -30,7 +30,9 @@ RULES: dict[tuple[str, str], dict] = {
     **{("GET", f"/reports/{name}"): {"allowed": {"integration", "manager", "manager_south"}}
        for name in ("waits", "allocation", "caseloads", "outcomes", "trends", "forecast")},
     ("POST", "/teams"): {"allowed": {"admin"}},
+    ("GET", "/teams"): {"allowed": set(ROLES)},
     ("POST", "/workers"): {"allowed": {"admin", "manager"}},
+    ("GET", "/workers"): {"allowed": set(ROLES)},  # a manager's or duty worker's own team by default
     ("POST", "/tokens"): {"allowed": {"admin"}},
     ("GET", "/tokens"): {"allowed": {"admin"}},
     ("DELETE", "/tokens/{token_id}"): {"allowed": {"admin"}},
