@@ -16,6 +16,7 @@ COOKIE = "pathway_token"
 # add it, so a cookie alone never moves an episode (the cookie is SameSite=Strict as well).
 BOARD_HEADER = "x-pathway-board"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+GUARD_ACTOR = "pathway_actor"  # where pathway.api.guard leaves the Actor of a write it authenticated
 
 
 def get_engine(request: Request):
@@ -45,7 +46,7 @@ def get_actor(request: Request, engine=Depends(get_engine),
               _credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)) -> Actor:
     token, from_cookie = bearer(request)
     # A write was authenticated by the guard before its body was read (pathway.api.guard).
-    actor = getattr(request.state, "pathway_actor", None) or authenticate(engine, token)
+    actor = getattr(request.state, GUARD_ACTOR, None) or authenticate(engine, token)
     if from_cookie and request.method not in SAFE_METHODS and request.headers.get(BOARD_HEADER) != "1":
         raise Forbidden("a write signed in by the board's cookie must send the header X-Pathway-Board: 1")
     request.state.actor = actor.label

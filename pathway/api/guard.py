@@ -23,10 +23,10 @@ import traceback
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from pathway.api.deps import bearer_token
+from pathway.api.deps import COOKIE, GUARD_ACTOR, bearer_token
 from pathway.api.errors import error_response
 from pathway.errors import PathwayError
-from pathway.services.auth import Unauthorized, authenticate
+from pathway.services.auth import authenticate
 from pathway.settings import Security
 
 log = logging.getLogger("pathway.http")
@@ -35,7 +35,6 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Writes that need no sign-in: leaving the board only forgets its cookie.
 OPEN_WRITES = frozenset({"/huddle/logout"})
 IMPORT_PATHS = frozenset({"/imports"})
-ACTOR = "pathway_actor"  # where the guard leaves the Actor it authenticated, in the request's state
 
 
 def client_address(scope, security: Security) -> str:
@@ -119,8 +118,7 @@ class SignInLimit:
 
 
 def too_large(limit: int, what: str) -> HTTPException:
-    return HTTPException(413, f"the request body is larger than {limit} bytes, the limit for {what} "
-                              f"(security.{'import_body_max' if what == 'an import' else 'json_body_max'})")
+    return HTTPException(413, f"the request body is larger than {limit} bytes, the limit for {what}")
 
 
 class Guard:
@@ -169,33 +167,29 @@ class Guard:
                                       retry_after=wait)
             response.headers["Retry-After"] = str(wait)
             return response
-        size = self.body_limit(scope)
+        size, what = self.body_limit(scope)
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isascii() or not declared.isdigit() or int(declared) > size):
-            exc = too_large(size, self.what(scope))
-            return error_response(413, "too_large", exc.detail)
+            return error_response(413, "too_large", too_large(size, what).detail)
         if scope["method"] not in BODY_METHODS or scope["path"] in OPEN_WRITES:
             return None
         try:
             actor = await run_in_threadpool(authenticate, self.engine, bearer_token(_header(scope, b"authorization"),
                                                                                      _cookie(scope)))
-        except Unauthorized as exc:
+        except PathwayError as exc:  # Unauthorized: no token, or one unknown, revoked or expired
             return error_response(exc.http_status, exc.code, exc.detail)
-        except PathwayError as exc:
-            return error_response(exc.http_status, exc.code, exc.detail)
-        scope.setdefault("state", {})[ACTOR] = actor
+        scope.setdefault("state", {})[GUARD_ACTOR] = actor
         return None
 
-    def body_limit(self, scope) -> int:
-        return self.security.import_body_max if scope["path"] in IMPORT_PATHS else self.security.json_body_max
-
-    @staticmethod
-    def what(scope) -> str:
-        return "an import" if scope["path"] in IMPORT_PATHS else "a request"
+    def body_limit(self, scope) -> tuple[int, str]:
+        """The most bytes the request's body may have, and the setting that says so."""
+        if scope["path"] in IMPORT_PATHS:
+            return self.security.import_body_max, "an import (security.import_body_max)"
+        return self.security.json_body_max, "a request (security.json_body_max)"
 
     def limited(self, scope, receive):
         """``receive``, refusing the body once it passes its limit (whatever Content-Length said)."""
-        size, what = self.body_limit(scope), self.what(scope)
+        size, what = self.body_limit(scope)
         seen = 0
 
         async def receive_limited():
@@ -216,8 +210,6 @@ def _carries_credentials(scope) -> bool:
 
 
 def _cookie(scope) -> str | None:
-    from pathway.api.deps import COOKIE
-
     raw = _header(scope, b"cookie")
     if not raw:
         return None

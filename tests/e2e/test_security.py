@@ -372,3 +372,21 @@ def test_tracking_and_returns_refuse_dates_outside_the_horizon(council):
                  lambda: council.export_cld("2026-01-01", "9999-12-31")):
         with pytest.raises(ValidationError, match="outside"):
             call()
+
+
+def test_the_security_settings_come_from_the_file_and_the_environment(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from pathway.settings import DEFAULT_TOKEN_DAYS, load_settings
+
+    toml = tmp_path / "pathway.toml"
+    toml.write_text('[security]\nearliest_date = 2000-01-01\ntoken_days = {admin = 7}\n')
+    monkeypatch.setenv("PATHWAY_TRUSTED_PROXIES", "10.0.0.1, 10.0.1.0/24")
+    monkeypatch.setenv("PATHWAY_NHS_NUMBERS", "true")
+    security = load_settings(toml).security
+    assert security.earliest_date == dt.date(2000, 1, 1) and security.nhs_numbers
+    assert security.trusted_proxies == ["10.0.0.1", "10.0.1.0/24"]
+    assert security.token_days == {**DEFAULT_TOKEN_DAYS, "admin": 7}
+    toml.write_text('[security]\nperson_ref_pattern = "(["\n')
+    with pytest.raises(ValueError, match="person_ref_pattern"):
+        load_settings(toml)
