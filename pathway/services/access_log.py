@@ -1,4 +1,4 @@
-"""The access log: every read of a person's episode, its events or a work tray by a token is recorded
+"""The access log: every read of a person's episode or its events by a token is recorded
 (who, which episode, when, by which route), so a council can answer who looked at whose record.
 Only those four things: never a request's body or a person's reference."""
 
