@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -10,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pathway.domain.checks import Horizon, RefPolicy
 from pathway.domain.stages import WAITING
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
 from pathway.errors import ValidationError
@@ -145,12 +148,69 @@ class Scrutiny(BaseModel):
 
     repeat_window_days: int = Field(default=90, ge=1, le=3650)  # a contact this soon after a closure repeats
     cohorts: dict[str, Cohort] = Field(default_factory=dict)
+# A council's references for people: an optional upper-case prefix (LAS-, P-, MOSAIC:) and then a
+# number-led code. Names (JohnSmith, john.smith, Mary-Jane) and dates of birth written into a
+# reference (J.Smith-1950-03-02) do not fit it; a council whose system differs sets its own.
+DEFAULT_PERSON_REF_PATTERN = r"^[A-Z]{0,12}[-:/._]?[0-9][0-9A-Z._:/-]{0,50}$"
+# Days a token lasts when it is made without an expiry of its own, per role.
+DEFAULT_TOKEN_DAYS = {"duty": 90, "manager": 90, "auditor": 90, "integration": 365, "admin": 30}
+
+
+class Security(BaseModel):
+    """Limits at the edge: request sizes, the date horizon, the person-reference policy, token lifetimes,
+    failed sign-ins, and the proxies whose forwarded headers are believed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    json_body_max: int = Field(default=1_048_576, ge=1024)  # bytes of any request body but an import's
+    import_body_max: int = Field(default=256 * 1_048_576, ge=1024)  # bytes of one history extract (POST /imports)
+    # Where imports are spooled while they are checked: private to the engine's user, emptied when the
+    # API starts and after every import (default: pathway-uploads-<uid> in the system's temporary directory).
+    upload_dir: str | None = None
+    earliest_date: dt.date = dt.date(1990, 1, 1)  # nothing happened before this: older times are mistakes
+    future_slack_seconds: int = Field(default=300, ge=0)  # clocks differ; further ahead than this is a mistake
+    person_ref_pattern: str = DEFAULT_PERSON_REF_PATTERN
+    nhs_numbers: bool = False  # True: the council's person references may be NHS numbers
+    token_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_TOKEN_DAYS))
+    auth_failures: int = Field(default=20, ge=1)  # failed sign-ins from one address in the window, then 429
+    auth_window_seconds: int = Field(default=300, ge=1)
+    # Addresses of reverse proxies (TLS terminators) whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed: the client's address and whether it came over https (for Secure cookies).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("person_ref_pattern")
+    @classmethod
+    def _compiles(cls, value):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"person_ref_pattern is not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("token_days")
+    @classmethod
+    def _every_role(cls, value):
+        return {**DEFAULT_TOKEN_DAYS, **value}
+
+    @property
+    def horizon(self) -> Horizon:
+        return Horizon(self.earliest_date, dt.timedelta(seconds=self.future_slack_seconds))
+
+    @property
+    def ref_policy(self) -> RefPolicy:
+        return RefPolicy(self.person_ref_pattern, self.nhs_numbers)
 
 
 # The environment variable of each sub-model setting: deployments set these names.
 ENVIRONMENT = {
     "webhooks": {name: f"PATHWAY_WEBHOOK_{name.upper()}" for name in WebhookPolicy.model_fields},
     "workers": {name: f"PATHWAY_{name.upper()}" for name in Workers.model_fields} | {"queue": "PATHWAY_CELERY_QUEUE"},
+    "security": {name: f"PATHWAY_{name.upper()}" for name in Security.model_fields if name != "token_days"},
 }
 
 
@@ -181,6 +241,7 @@ class Settings(BaseSettings):
     workers: Workers = Field(default_factory=Workers)
     workforce: Workforce = Field(default_factory=Workforce)
     scrutiny: Scrutiny = Field(default_factory=Scrutiny)
+    security: Security = Field(default_factory=Security)
 
     @field_validator("broker_url")
     @classmethod

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 import json
 import sys
 from collections.abc import Sequence
@@ -69,11 +67,9 @@ def print_rows(rows: Sequence[dict], fmt: Format = Format.table, title: str | No
         sys.stdout.write(json.dumps(list(rows), indent=2, default=str) + "\n")
         return
     if fmt == Format.csv:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        sys.stdout.write(buf.getvalue())
+        from pathway.services import csv_safe
+
+        sys.stdout.write(csv_safe.write(rows, columns, lineterminator="\n"))
         return
     table = Table(title=title)
     for col in columns:

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 
 from pathway.domain import days
-from pathway.domain.checks import check_note, event_time
+from pathway.domain.checks import Horizon, check_note, event_time
 from pathway.domain.episode import EpisodeState
 from pathway.errors import ValidationError
 
@@ -34,7 +34,7 @@ class Conversation:
     note: str | None = None
 
 
-def check(conv: Conversation, state: EpisodeState, now: dt.datetime) -> tuple[dt.datetime, dict]:
+def check(conv: Conversation, state: EpisodeState, now: dt.datetime, horizon: Horizon) -> tuple[dt.datetime, dict]:
     """When the event happened and its data, or a ValidationError naming what is wrong and what is allowed."""
     if conv.status not in STATUSES:
         raise ValidationError(f"unknown conversation status {conv.status!r}; statuses are: {', '.join(STATUSES)}",
@@ -53,7 +53,7 @@ def check(conv: Conversation, state: EpisodeState, now: dt.datetime) -> tuple[dt
     if conv.at is not None and conv.status != "booked":
         raise ValidationError("at (the time booked for) is given only for a booked conversation", field="at")
     check_note(conv.note)
-    occurred = event_time(conv.occurred_at, now)
+    occurred = event_time(conv.occurred_at, now, horizon)
     if state.stage == "closed":
         raise ValidationError(f"episode {state.id} is closed; conversations are recorded while it is open",
                               field="episode_id")

@@ -15,7 +15,7 @@ from pathway.domain.events import is_kind
 from pathway.domain.stages import conversation
 from pathway.services import duty, environment, episodes, kinds, outbox, staff, tray, waits, webhooks, workforce
 from pathway.services.history import ImportSummary
-from pathway.services.reports import Reports
+from pathway.services.reports import REPORT_AHEAD, Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
 from pathway.store.db import unit_of_work
 from pathway.store.unit import Store
@@ -93,6 +93,13 @@ class Engine:
             days_waiting=state.days_waiting(as_at or self.now(), mode),
             days_to_allocation=state.days_to_allocation(mode),
         )
+
+    def _on_horizon(self, *dates: tuple[dt.date | None, str]) -> None:
+        """Refuse a date (ValidationError naming ``field``) outside the ones reports and returns cover."""
+        latest = days.london_date(self.now()) + REPORT_AHEAD
+        for day, field in dates:
+            if day is not None:
+                self.settings.security.horizon.check_day(day, field, latest)
 
     def dispose(self) -> None:
         self.db.dispose()
@@ -329,6 +336,7 @@ class Engine:
     def track_waits(self, as_at=None, *, team: str | None = None) -> dict:
         """Snapshot the waits of ``as_at`` (default today) and of missed days, and record today's breaches."""
         day = days.parse_date(as_at, "as_at") if as_at is not None else None
+        self._on_horizon((day, "as_at"))
         with self.store.unit() as uow:
             return waits.track(uow, self.settings, self.now(), day, team)
 
@@ -369,6 +377,7 @@ class Engine:
         from pathway.services import cld
 
         first, last = days.parse_date(start, "from"), days.parse_date(end, "to")
+        self._on_horizon((first, "from"), (last, "to"))
         if not isinstance(mapping, cld.CldMapping):
             mapping = cld.CldMapping.load(mapping)
         with self.store.unit(write=False) as uow:
@@ -386,7 +395,8 @@ class Engine:
 
         conv = Conversation(status=status, mode=mode, at=at, minutes=minutes, occurred_at=occurred_at, note=note)
         with self.store.unit() as uow:
-            state = scrutiny.record_conversation(uow, episode_id, conv, actor=actor or self.actor, now=self.now())
+            state = scrutiny.record_conversation(uow, self.settings, episode_id, conv, actor=actor or self.actor,
+                                                 now=self.now())
         return self.episode_out(state)
 
     def audit_sample(self, start, end, rate, *, seed: int, stratify=None, actor: str | None = None) -> dict:

@@ -88,16 +88,13 @@ def history(uow: Unit, episode_id: int) -> list[dict]:
 
 def record_contact(uow: Unit, settings: Settings, command: RecordContact, *, actor: str,
                    now: dt.datetime) -> EpisodeState:
-    """A new contact creates the person's episode at stage ``contact``, with its first event."""
+    """A new contact creates the person's episode at stage ``contact``, with its first event. A key is
+    the caller's own (``actor``'s): the same key from another caller is another request."""
     body_hash = command.fingerprint()
-    if command.idempotency_key is not None:
-        found = uow.episodes.contact_by_key(command.idempotency_key)
-        if found is not None:
-            if found.request_hash != body_hash:
-                raise Conflict(f"idempotency_key {command.idempotency_key!r} was already used for a different "
-                               "contact", episode_id=found.id)
-            return replay(uow, found.id, up_to_seq=1)
-    checks.check_person_ref(command.person_ref)
+    key = checks.scoped_key(actor, command.idempotency_key)
+    if key is not None and (found := _keyed_contact(uow, command, key, body_hash)) is not None:
+        return found
+    checks.check_person_ref(command.person_ref, settings.security.ref_policy)
     settings.check_client_group(command.client_group)
     checks.check_priority(command.priority)
     checks.check_route(command.route)
@@ -111,11 +108,31 @@ def record_contact(uow: Unit, settings: Settings, command: RecordContact, *, act
             raise Conflict(f"external_ref {command.external_ref!r} is already episode {taken} of team "
                            f"{command.team!r}; a back end's case id is unique in a team", episode_id=taken)
         data["external_ref"] = command.external_ref
-    fact = Fact("record_contact", checks.event_time(command.occurred_at, now), data=data)
+    fact = Fact("record_contact", checks.event_time(command.occurred_at, now, settings.security.horizon), data=data)
     state = start(None, fact)
-    state = dataclasses.replace(state, id=uow.episodes.insert_episode(state, command.idempotency_key, body_hash))
+    new_id = uow.episodes.insert_episode(state, key, body_hash)
+    if new_id is None:
+        # The same caller's same key, recorded by a concurrent request that committed first.
+        found = _keyed_contact(uow, command, key, body_hash)
+        if found is None:
+            raise Conflict(f"a request with idempotency_key {command.idempotency_key!r} is still running; "
+                           "retry shortly")
+        return found
+    state = dataclasses.replace(state, id=new_id)
     uow.episodes.append(state, event_row(None, state, fact, actor, None, None, None, None, now), now)
     return state
+
+
+def _keyed_contact(uow: Unit, command: RecordContact, key: str, body_hash: str) -> EpisodeState | None:
+    """The contact already recorded under the (scoped) key, as it was recorded; Conflict if that was
+    another request; None if there is none."""
+    found = uow.episodes.contact_by_key(key)
+    if found is None:
+        return None
+    if found.request_hash != body_hash:
+        raise Conflict(f"idempotency_key {command.idempotency_key!r} was already used for a different "
+                       "contact", episode_id=found.id)
+    return replay(uow, found.id, up_to_seq=1)
 
 
 def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetime) -> tuple[Fact, EpisodeState]:
@@ -126,7 +143,7 @@ def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetim
         raise ValidationError(f"worker is given only with allocate, not with {command.trigger}", field="worker")
     events.check_fields(command.trigger, command.kind_fields())
     checks.check_note(command.note)
-    at = checks.event_time(command.occurred_at, now)
+    at = checks.event_time(command.occurred_at, now, settings.security.horizon)
     check_order(state, at)
     data = {}
     if command.keep_worker:
@@ -142,12 +159,12 @@ def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetim
     return fact, apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
 
 
-def answered(uow: Unit, episode_id: int, command: Move, body_hash: str) -> EpisodeState | None:
+def answered(uow: Unit, episode_id: int, key: str | None, command: Move, body_hash: str) -> EpisodeState | None:
     """The episode as the first request with this idempotency key left it, if there was one (a reused key
-    with another body is Conflict)."""
-    if command.idempotency_key is None:
+    with another body is Conflict). ``key`` is the command's key scoped to its caller (checks.scoped_key)."""
+    if key is None:
         return None
-    found = uow.episodes.event_by_key(episode_id, command.idempotency_key)
+    found = uow.episodes.event_by_key(episode_id, key)
     if found is None:
         return None
     if found.request_hash != body_hash:
@@ -189,7 +206,8 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
                               field="trigger")
     state = loaded if loaded is not None and loaded.id == episode_id else load_state(uow, episode_id)
     body_hash = command.fingerprint()
-    repeated = answered(uow, episode_id, command, body_hash)
+    key = checks.scoped_key(actor, command.idempotency_key)
+    repeated = answered(uow, episode_id, key, command, body_hash)
     if repeated is not None:
         return repeated
     check_version(state, command)
@@ -206,7 +224,7 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
             load = load_of(uow, settings, command.worker)  # after the worker's lock: exact
         enforce_cap(state, worker_row, load, default_cap=settings.caseload.default_cap,
                     crisis_over_cap=settings.caseload.crisis_over_cap, weighted=settings.workforce.weighting)
-    event = event_row(state, new, fact, actor, command.note, allocation, command.idempotency_key, body_hash, now)
+    event = event_row(state, new, fact, actor, command.note, allocation, key, body_hash, now)
     if not uow.episodes.move(state, new, event, now):
         raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
                        episode_id=episode_id)

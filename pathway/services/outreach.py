@@ -87,10 +87,10 @@ def _check_row(row: dict, settings: Settings, teams: set[str], now: dt.datetime)
     blank = [k for k in COLUMNS if not values[k]]
     if blank:
         raise ValidationError(f"{', '.join(blank)} {'is' if len(blank) == 1 else 'are'} blank")
-    checks.check_person_ref(values["person_ref"])
+    checks.check_person_ref(values["person_ref"], settings.security.ref_policy)
     if values["team"] not in teams:
         raise ValidationError(f"unknown team {values['team']!r}; teams are: {', '.join(sorted(teams)) or 'none yet'}")
-    when = checks.event_time(values["when"], now, "when")
+    when = checks.event_time(values["when"], now, settings.security.horizon, "when")
     check_outreach_outcome(values["outcome"])
     group = values["client_group"] or "unknown"
     settings.check_client_group(group)

@@ -177,6 +177,8 @@ def period_spans(start: dt.date, end: dt.date, period: str, today: dt.date) -> l
 # import refuse an occurred_at more than FUTURE_SLACK ahead of their own clock, and an hour more
 # covers clocks that differ between the engine's processes.
 SETTLED_MARGIN = FUTURE_SLACK + dt.timedelta(hours=1)
+# How far ahead a report's dates may reach (a period may end later this year; no date is a year past it).
+REPORT_AHEAD = dt.timedelta(days=366)
 
 
 def settled(as_at_date: dt.date, now: dt.datetime) -> bool:
@@ -243,13 +245,17 @@ class Reports:
         if day > today:
             raise ValidationError(f"as_at {day.isoformat()} is in the future (today is {today.isoformat()}); "
                                   "waits can be reported up to today", field="as_at")
+        self.settings.security.horizon.check_day(day, "as_at", today)
         return day
 
     def period(self, start, end, default_days: int = 28) -> tuple[dt.date, dt.date]:
         """[start, end] dates: by default the ``default_days`` days to today."""
         end_day = days.parse_date(end, "to") if end is not None else self.today()
+        latest = self.today() + REPORT_AHEAD
+        self.settings.security.horizon.check_day(end_day, "to", latest)
         start_day = (days.parse_date(start, "from") if start is not None
                      else end_day - dt.timedelta(days=default_days - 1))
+        self.settings.security.horizon.check_day(start_day, "from", latest)
         if start_day > end_day:
             raise ValidationError(f"from {start_day.isoformat()} is after to {end_day.isoformat()}; "
                                   "from must be on or before to", field="from")

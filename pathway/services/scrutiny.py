@@ -160,9 +160,9 @@ def append_keeping_stage(uow: Unit, state: EpisodeState, kind: str, at: dt.datet
     return new
 
 
-def record_conversation(uow: Unit, episode_id: int, conv: conversations.Conversation, *, actor: str,
-                        now: dt.datetime) -> EpisodeState:
+def record_conversation(uow: Unit, settings: Settings, episode_id: int, conv: conversations.Conversation, *,
+                        actor: str, now: dt.datetime) -> EpisodeState:
     """Append one ``conversation`` event to the episode's log; the stage stays as it is."""
     state = load_state(uow, episode_id)
-    at, data = conversations.check(conv, state, now)
+    at, data = conversations.check(conv, state, now, settings.security.horizon)
     return append_keeping_stage(uow, state, conversations.KIND, at, data, note=conv.note, actor=actor, now=now)

@@ -162,6 +162,21 @@ class ApiToken(SQLModel, table=True):
     created_at: dt.datetime
     created_by: str = Field(max_length=200)
     revoked_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None  # after this it no longer works (None: made before tokens expired)
+
+
+class AccessRead(SQLModel, table=True):
+    """One read of a person's episode or its events by a token: who looked at whose record,
+    when and by which route. Never a request's body."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_episode", "episode_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime
+    actor: str = Field(max_length=200)
+    episode_id: int  # no foreign key: the log outlives nothing it points at, and costs a read no lookup
+    route: str = Field(max_length=200)
 
 
 class ApiRequest(SQLModel, table=True):
@@ -418,6 +433,7 @@ PROGRESS = EpisodeProgress.__table__
 OUTBOX = Outbox.__table__
 TOKEN = ApiToken.__table__
 REQUEST = ApiRequest.__table__
+ACCESS = AccessRead.__table__
 SNAPSHOT = WaitSnapshot.__table__
 BREACH = Breach.__table__
 WEBHOOK = Webhook.__table__

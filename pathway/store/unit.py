@@ -16,6 +16,7 @@ from functools import cached_property
 from sqlalchemy.engine import Connection, Engine
 
 from pathway.store import (
+    access,
     audits,
     bulk,
     cld,
@@ -46,6 +47,7 @@ PARTS = {
     "workforce": (workforce.Workforce, workforce.Workforce),
     "scrutiny": (scrutiny.Scrutiny, scrutiny.Scrutiny),
     "audits": (audits.Audits, audits.Audits),
+    "access": (access.Access, access.Access),
 }
 
 
@@ -156,6 +158,10 @@ class Unit:
     @cached_property
     def audits(self) -> audits.Audits:
         return self.store.parts["audits"](self.conn)
+
+    @cached_property
+    def access(self) -> access.Access:
+        return self.store.parts["access"](self.conn)
 
     def finish(self) -> None:
         """Wait for the writes still running in this unit (the bulk part's, on PostgreSQL), before it ends."""

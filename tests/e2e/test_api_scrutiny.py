@@ -43,7 +43,7 @@ def test_a_conversation_over_http(api):
     assert r.status_code == 200, r.text
     assert (r.json()["stage"], r.headers["ETag"]) == ("c1_active", '"4"')
     events = api.get(f"/episodes/{one}/events", "amira").json()
-    assert [e["trigger"] for e in events][-1] == "conversation" and events[-1]["actor"] == "duty:amira"
+    assert [e["trigger"] for e in events][-1] == "conversation" and events[-1]["actor"] == api.actors["amira"]
     assert_error(api.post(f"/episodes/{one}/conversations", "amira", json={"status": "held", "mode": "fax"}),
                  422, "validation_error", "modes are")
     assert_error(api.post(f"/episodes/{three}/conversations", "amira", json={"status": "held", "mode": "phone"}),
@@ -93,7 +93,7 @@ def test_audits_over_http(api):
                  "validation_error", "ratings are")
     r = api.post("/audits", "manager", json={"episode_id": north, "rating": "good", "themes": ["carers"]})
     assert r.status_code == 201, r.text
-    assert (r.json()["auditor"], r.json()["in_sample"]) == ("manager:north:nadia", True)
+    assert (r.json()["auditor"], r.json()["in_sample"]) == (api.actors["manager"], True)
     r = api.post("/audits", "auditor", json={"episode_id": south, "rating": "requires_improvement"})
     assert r.status_code == 201, r.text
     rows = api.get("/reports/audits", "auditor", params={"from": "2026-04-01", "to": "2026-06-30",

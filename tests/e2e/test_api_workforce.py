@@ -28,7 +28,7 @@ def test_managers_of_the_team_and_admins_write_skills_others_get_403(api):
     r = api.request("PUT", "/workers/ben/skills", "manager", json={"skills": ["autism", "learning_disability"]})
     assert r.status_code == 200, r.text
     assert r.json()["skills"] == ["autism", "learning_disability"]
-    assert api.engine.workforce.log("ben")[-1]["actor"] == "manager:north:nadia"
+    assert api.engine.workforce.log("ben")[-1]["actor"] == api.actors["manager"]
     assert_error(api.request("PUT", "/workers/ben/skills", "admin", json={"skills": ["juggling"]}), 422,
                  "validation_error", "unknown skill 'juggling'")
     assert_error(api.request("PUT", "/workers/nobody/skills", "admin", json={"skills": []}), 404, "not_found")

@@ -126,7 +126,7 @@ def test_every_move_is_the_same_through_the_library_http_and_the_command_line(co
         trigger, source, dest, fields = case
         worker = f"w{n}"  # one worker per case, so no caseload reaches a cap
         engine.create_worker(key=worker, name=f"Worker {n}", team="north")
-        ids = {way: _at(engine, source, worker, f"P-{n}-{way}") for way in ("library", "http", "cli")}
+        ids = {way: _at(engine, source, worker, f"P-{n}-{way.upper()}") for way in ("library", "http", "cli")}
         version = engine.get(ids["library"]).version
         move = Move(trigger=trigger, occurred_at=AT, note=f"case {n}", idempotency_key=f"parity-{n}",
                     expected_version=version, **_with_worker(fields, worker))

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from pathway.api import schemas
 from pathway.api.deps import etag, get_access
 from pathway.api.report_schemas import REPLIES
-from pathway.api.routes.episodes import ERRORS, EpisodeId
+from pathway.api.routes.episodes import ERRORS
 from pathway.api.routes.reports import REPLY, From, Text, To
 from pathway.domain.conversations import MAX_MINUTES
 from pathway.errors import ValidationError
@@ -87,7 +87,7 @@ class ConversationCreate(BaseModel):
 
 
 @router.post("/episodes/{episode_id}/conversations", response_model=schemas.EpisodePublic, responses=ERRORS)
-def record_conversation(body: ConversationCreate, response: Response, episode_id: int = EpisodeId(),
+def record_conversation(body: ConversationCreate, response: Response, episode_id: schemas.EpisodeId,
                         access: Access = Depends(get_access)):
     """A conversation with the person (integration, duty or manager of its team); the stage stays as it is.
     The reply's ``ETag`` is the episode's new version."""

@@ -49,8 +49,8 @@ class Profile(BaseModel):
 
 
 class AbsenceCreate(schemas.Request):
-    start: dt.date = Field(description="first day away (London date)")
-    end: dt.date = Field(description="last day away (London date, included)")
+    start: dt.date = Field(strict=False, description="first day away (London date)")
+    end: dt.date = Field(strict=False, description="last day away (London date, included)")
     reason: str = Field(max_length=16, description="leave, sickness, training or other: a category, no medical detail")
 
 
@@ -83,7 +83,7 @@ class Weight(BaseModel):
 
 class SupervisionCreate(schemas.Request):
     supervisor: str = Field(min_length=1, max_length=64, description="a worker with role manager")
-    on: dt.date = Field(description="the day of the session (not in the future)")
+    on: dt.date = Field(strict=False, description="the day of the session (not in the future)")
     minutes: int = Field(description="how long it lasted, in minutes")
     sampled: bool = Field(default=False, description="whether its record was sampled for quality")
 

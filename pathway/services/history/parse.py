@@ -258,10 +258,10 @@ class RowReader:
          allocation) = values
         problems: tuple[str, ...] = ()
         seq_read = True
-        try:
-            seq = int(seq or "")
-        except (TypeError, ValueError):
-            problems += (f"seq {seq!r} is not a whole number",)
+        if isinstance(seq, str) and seq.strip().isascii() and seq.strip().isdigit() and len(seq.strip()) <= 9:
+            seq = int(seq)
+        elif not (isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 10**9):
+            problems += (f"seq {seq!r} is not a whole number (digits 0-9, at most 9 of them)",)
             seq, seq_read = 1, False
         try:
             at = self.time(at or None)

@@ -73,7 +73,7 @@ class _Import:
         self.stand_ins = itertools.count(-1, -1)
         self.batch_size, self.progress = batch_size, progress
         self.rules = Rules(settings.client_groups, settings.outcomes, self.bulk.teams(), self.bulk.worker_teams(),
-                           now)
+                           now, settings.security.horizon, settings.security.ref_policy)
         self.reader = RowReader(mapping)
         self.any_imported = self.bulk.any_imported()
         self.errors: list[dict] = []
@@ -196,7 +196,11 @@ class _Import:
         now, actor = self.now, self.actor
         for before, after, fact, row in folded.moves:
             allocation = (row.allocation or "manager") if fact.trigger == "allocate" else None
-            out.events.append(event_row(before, after, fact, row.actor or actor, row.note, allocation, None, None, now))
+            event = event_row(before, after, fact, actor, row.note, allocation, None, None, now)
+            if row.actor is not None:
+                # Who did it by the extract: kept as told, apart from who the engine knows imported it.
+                event["data"] = {**event["data"], "source_actor": row.actor}
+            out.events.append(event)
         state = folded.state
         if stored is None:
             out.refs.append({"ref": ref, "episode_id": state.id, "imported_at": now})
