@@ -384,7 +384,7 @@ class Access:
 
     def record_conversation(self, episode_id: int, **fields):
         require(self.actor, "integration", "duty", "manager", doing="record conversations")
-        require_team(self.actor, self.engine.get(episode_id).team, "record conversations")
+        require_team(self.actor, self._readable(episode_id).team, "record conversations")
         return self.engine.record_conversation(episode_id, **fields, actor=self.actor.label)
 
     def audit_sample(self, start, end, rate, seed, stratify=None) -> dict:
@@ -401,7 +401,8 @@ class Access:
 
     def import_outreach(self, source):
         require(self.actor, "integration", "manager", "admin", doing="import welfare checks")
-        return self.engine.import_outreach(source, actor=self.actor.label)
+        only = self.actor.team if self.actor.role == "manager" else None
+        return self.engine.import_outreach(source, actor=self.actor.label, only_team=only)
 
     def scrutiny_report(self, name: str, **kwargs):
         """The scrutiny reports and the pack: managers (their team), integrations, and auditors (audits only)."""

@@ -422,10 +422,11 @@ class Engine:
         with self.store.unit(write=False) as uow:
             return uow.audits.audits(episode_id)
 
-    def import_outreach(self, source, *, actor: str | None = None):
+    def import_outreach(self, source, *, actor: str | None = None, only_team: str | None = None):
         """Welfare checks made, from a CSV path, CSV text or dict rows, all or nothing
         (pathway.services.outreach): attached to the person's open episode, or a new contact."""
         from pathway.services import outreach
 
         with self.store.unit() as uow:
-            return outreach.import_checks(uow, self.settings, source, actor=actor or self.actor, now=self.now())
+            return outreach.import_checks(uow, self.settings, source, actor=actor or self.actor, now=self.now(),
+                                          only_team=only_team)

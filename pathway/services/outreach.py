@@ -23,7 +23,7 @@ from pathway.domain import checks, days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.scrutiny import check_outreach_outcome
-from pathway.errors import PathwayError, ValidationError
+from pathway.errors import Forbidden, PathwayError, ValidationError
 from pathway.services import episodes
 from pathway.services.history.run import refused
 from pathway.services.scrutiny import append_keeping_stage
@@ -98,11 +98,21 @@ def _check_row(row: dict, settings: Settings, teams: set[str], now: dt.datetime)
     return Check(row["_line"], values["person_ref"], values["team"], when, values["outcome"], group, key)
 
 
-def import_checks(uow: Unit, settings: Settings, source, *, actor: str, now: dt.datetime) -> OutreachSummary:
-    """Check every row, then write them all, or raise one ValidationError listing every bad row."""
+def import_checks(uow: Unit, settings: Settings, source, *, actor: str, now: dt.datetime,
+                  only_team: str | None = None) -> OutreachSummary:
+    """Check every row, then write them all, or raise one ValidationError listing every bad row.
+    ``only_team``: the caller may record checks of that team only (a manager); a row of another team
+    refuses the whole file (Forbidden), before anything is checked or written."""
     rows = read(source)
     if len(rows) > MAX_ROWS:
         raise ValidationError(f"{len(rows)} rows: send at most {MAX_ROWS} in one file", field="file")
+    if only_team is not None:
+        others = [row["_line"] for row in rows if (row.get("team") or "").strip() != only_team]
+        if others:
+            listed = ", ".join(map(str, others[:10])) + (" …" if len(others) > 10 else "")
+            raise Forbidden(f"{'line' if len(others) == 1 else 'lines'} {listed} "
+                            f"{'is' if len(others) == 1 else 'are'} not of team {only_team!r}: a manager records "
+                            "welfare checks of their own team only; nothing was written", team=only_team)
     teams = {t["key"] for t in uow.episodes.teams()}
     errors: list[dict] = []
     good: list[Check] = []

@@ -46,8 +46,9 @@ def test_a_conversation_over_http(api):
     assert [e["trigger"] for e in events][-1] == "conversation" and events[-1]["actor"] == api.actors["amira"]
     assert_error(api.post(f"/episodes/{one}/conversations", "amira", json={"status": "held", "mode": "fax"}),
                  422, "validation_error", "modes are")
+    # Another team's episode is not there to a duty worker: 404, as for a missing one.
     assert_error(api.post(f"/episodes/{three}/conversations", "amira", json={"status": "held", "mode": "phone"}),
-                 403, "forbidden")
+                 404, "not_found")
     assert_error(api.post("/episodes/999/conversations", "integration", json={"status": "held", "mode": "phone"}),
                  404, "not_found")
     assert len(api.get(f"/episodes/{one}/events", "amira").json()) == len(events)
@@ -208,3 +209,13 @@ def test_the_pack_prints_the_reports_own_figures(api):
                  "validation_error", "in the future")
     assert re.search(r"Period 01 January 2026 to 20 May 2026", document)
     assert dt.date(2026, 5, 20) == gathered["to"]
+
+
+def test_a_manager_records_welfare_checks_of_their_own_team_only(api):
+    before = count(api.engine, "event")
+    mixed = "person_ref,team,when,outcome\nLAS-7,north,2026-05-10,spoken\nW-7,south,2026-05-11,no_answer\n"
+    assert_error(api.post("/outreach", "manager", content=mixed, headers={"Content-Type": "text/csv"}),
+                 403, "forbidden", "line 3", "own team")
+    assert count(api.engine, "event") == before
+    own = "person_ref,team,when,outcome\nLAS-7,north,2026-05-10,spoken\n"
+    assert api.post("/outreach", "manager", content=own, headers={"Content-Type": "text/csv"}).status_code == 200

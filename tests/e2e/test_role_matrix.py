@@ -40,6 +40,27 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/huddle/{team}"): {"allowed": {"manager", "amira"}, "page": True},
     ("GET", "/huddle/{team}/data"): {"allowed": {"manager", "amira"}},
     ("GET", "/audit/access"): {"allowed": {"admin"}},
+    # The casework: listing, front door, tray (a duty worker's own; {worker} is amira, of north).
+    ("GET", "/episodes"): {"allowed": {"integration", "manager", "manager_south", "amira", "cara"}},
+    ("GET", "/teams/{team}/front-door"): {"allowed": {"integration", "manager", "amira"}},
+    ("GET", "/workers/{worker}/tray"): {"allowed": {"integration", "manager", "amira"}},
+    **{("GET", f"/reports/{name}"): {"allowed": {"integration", "manager", "manager_south"}}
+       for name in ("progression", "front-door", "three_conversations", "first_conversation", "conversations",
+                    "welfare_checks", "audits", "pack")},
+    # Scrutiny's writes.
+    ("POST", "/episodes/{episode_id}/conversations"): {"allowed": {"integration", "manager", "amira"},
+                                                       NOT_THERE: {"cara"}},
+    ("POST", "/audits/samples"): {"allowed": {"admin", "manager", "manager_south"}},
+    ("POST", "/audits"): {"allowed": {"manager"}},
+    ("POST", "/outreach"): {"allowed": {"admin", "integration", "manager"}},
+    # The workforce: written by admins and managers of the worker's team; a duty worker reads their own.
+    **{(method, f"/workers/{{worker}}/{what}"): {"allowed": {"admin", "manager"}}
+       for method, what in (("PUT", "skills"), ("PATCH", "profile"), ("POST", "absences"), ("POST", "release-all"),
+                            ("POST", "supervisions"))},
+    **{("GET", f"/workers/{{worker}}/{what}"): {"allowed": {"admin", "manager", "amira"}}
+       for what in ("profile", "absences", "supervisions")},
+    ("PUT", "/episodes/{episode_id}/weight"): {"allowed": {"admin", "manager"}},
+    ("GET", "/reports/supervision"): {"allowed": {"admin", "integration", "manager", "manager_south"}},
 }
 
 _n = itertools.count()
@@ -49,18 +70,29 @@ def _call(api, method: str, path: str, who: str):
     """One call of the route as ``who``, with a request that is well formed for it."""
     n = next(_n)
     spare = api.post("/tokens", "admin", json={"role": "integration", "name": f"spare{n}"}).json()["id"]
-    url = path.format(episode_id=api.north_episode, team="north", token_id=spare)
+    url = path.format(episode_id=api.north_episode, team="north", token_id=spare, worker="amira")
     bodies = {
         "/imports": {"content": as_csv(GOOD), "headers": {"Content-Type": "text/csv"}},
         "/contacts": {"json": {"person_ref": f"LAS-{n}", "client_group": "unknown", "team": "north"}},
         "/episodes/{episode_id}/events": {"json": {"trigger": "refer"}},
         "/teams": {"json": {"key": f"t{n}", "name": "T"}},
+        "/episodes/{episode_id}/conversations": {"json": {"status": "held", "mode": "phone", "minutes": 30}},
+        "/audits/samples": {"json": {"from": "2026-01-01", "to": "2026-12-31", "rate": 1, "seed": n}},
+        "/audits": {"json": {"episode_id": api.north_episode, "rating": "good", "reason": "spot check"}},
+        "/outreach": {"content": f"person_ref,team,when,outcome\nLAS-{n}00,north,2026-05-10,spoken\n",
+                      "headers": {"Content-Type": "text/csv"}},
+        "/workers/{worker}/skills": {"json": {"skills": ["autism"]}},
+        "/workers/{worker}/profile": {"json": {"fte": 0.8}},
+        "/workers/{worker}/absences": {"json": {"start": "2026-07-01", "end": "2026-07-02", "reason": "leave"}},
+        "/workers/{worker}/release-all": {"json": {"reason": "leave"}},
+        "/workers/{worker}/supervisions": {"json": {"supervisor": "nadia", "on": "2026-05-01", "minutes": 120}},
+        "/episodes/{episode_id}/weight": {"json": {"weight": 2, "reason": "complex"}},
         "/workers": {"json": {"key": f"w{n}", "name": "W", "team": "north"}},
         "/tokens": {"json": {"role": "integration", "name": f"made{n}"}},
         "/webhooks": {"json": {"url": "https://example.org/hook", "events": ["episode.refer"],
                                "secret": "s" * 32}},
     }
-    extra = bodies.get(path, {}) if method == "POST" else {}
+    extra = bodies.get(path, {}) if method in ("POST", "PUT", "PATCH") else {}
     return api.request(method, url, who, follow_redirects=False, **extra)
 
 
