@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pathway.api import errors, imports
 from pathway.api.app_paths import STATIC
-from pathway.api.routes import admin, duty, episodes, health, huddle, reports
+from pathway.api.routes import admin, duty, episodes, events, health, huddle, reports
 
 log = logging.getLogger("pathway.http")
 
@@ -61,7 +61,7 @@ def create_app(engine=None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     app.include_router(imports.router)  # POST /imports: history in (pathway/api/imports.py)
-    for module in (health, episodes, duty, reports, admin, huddle):
+    for module in (health, episodes, duty, reports, admin, events, huddle):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestLog)
