@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpcore
 
@@ -22,7 +24,7 @@ from pathway.settings import WebhookPolicy
 USER_AGENT = b"pathway-webhooks/2"
 # An answer's body is not needed: read this much so the connection can be kept, drop it if longer.
 ANSWER_BYTES = 65536
-CONNECTIONS_PER_SUBSCRIBER = 4
+CONNECTIONS_PER_SUBSCRIBER = 4  # kept connections to one subscriber, and posts in flight to it at once
 KEEPALIVE_SECONDS = 30.0
 
 
@@ -76,19 +78,32 @@ class GuardedBackend(httpcore.NetworkBackend):
 
 
 class Poster:
-    """Posts deliveries, keeping one connection pool per subscriber (and URL and policy) for the process's life."""
+    """Posts deliveries, keeping one connection pool per subscriber (and URL and policy) for the process's
+    life, and as many threads as a subscriber has connections to post side by side."""
 
     def __init__(self):
         self.pools: dict[tuple, httpcore.ConnectionPool] = {}
+        self.lock = threading.Lock()
+        self._threads: ThreadPoolExecutor | None = None
+
+    def map(self, fn, items: list) -> list:
+        """``fn`` over ``items`` on the poster's threads (made on first use, so after a worker's fork)."""
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with self.lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(CONNECTIONS_PER_SUBSCRIBER, thread_name_prefix="webhook-post")
+        return list(self._threads.map(fn, items))
 
     def pool(self, webhook_id: int, destination: Destination) -> httpcore.ConnectionPool:
         key = (webhook_id, destination.url, destination.allowed_host)
-        pool = self.pools.get(key)
-        if pool is None:
-            pool = httpcore.ConnectionPool(max_connections=CONNECTIONS_PER_SUBSCRIBER,
-                                           keepalive_expiry=KEEPALIVE_SECONDS,
-                                           network_backend=GuardedBackend(destination.allowed_host))
-            self.pools[key] = pool
+        with self.lock:
+            pool = self.pools.get(key)
+            if pool is None:
+                pool = httpcore.ConnectionPool(max_connections=CONNECTIONS_PER_SUBSCRIBER,
+                                               keepalive_expiry=KEEPALIVE_SECONDS,
+                                               network_backend=GuardedBackend(destination.allowed_host))
+                self.pools[key] = pool
         return pool
 
     def post(self, webhook_id: int, url: str, headers: dict[str, str], body: bytes,

@@ -52,9 +52,25 @@ def relay(uow: Unit, now: dt.datetime, batch: int = BATCH) -> dict:
                "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
               for row, place in zip(rows, placed, strict=True) for hook in hooks
               if wants(hook, row.kind, place["team"])]
+    chain(uow, values)
     new_ids = uow.webhooks.add_deliveries(values) if values else []
     uow.webhooks.place(placed, now)
     return {"relayed": len(rows), "deliveries": sorted(new_ids)}
+
+
+def chain(uow: Unit, values: list[dict]) -> None:
+    """Link each new delivery to the episode's previous message to the same subscriber (relayed before, or
+    earlier in this batch), so a sender takes it only once that one is no longer pending. One relay at a
+    time: nothing is relayed for the episode meanwhile."""
+    keyed = [v for v in values if v["episode_id"] is not None]
+    last = {}
+    if keyed:
+        last = uow.webhooks.last_relayed({v["webhook_id"] for v in keyed}, {v["episode_id"] for v in keyed})
+    for v in values:
+        key = (v["webhook_id"], v["episode_id"])
+        v["previous_outbox_id"] = last.get(key) if v["episode_id"] is not None else None
+        if v["episode_id"] is not None:
+            last[key] = v["outbox_id"]
 
 
 # -- the event feed ------------------------------------------------------------------------------

@@ -241,22 +241,29 @@ def claim(uow: Unit, now: dt.datetime, policy: WebhookPolicy, ids: list[int] | N
 
 
 def post_batch(jobs: list[dict], policy: WebhookPolicy, clock: Callable[[], dt.datetime]) -> list[tuple]:
-    """Post each job in order: ``(job, status, error, ms, at)``, or ``(job, None, None, None, None)`` for
-    one held back because an earlier message of its episode failed just now."""
-    failed_chains: set[tuple] = set()
-    answers = []
+    """Post the batch: ``(job, status, error, ms, at)`` each, or ``(job, None, None, None, None)`` for one
+    held back because an earlier message of its episode failed just now. An episode's messages are
+    posted one after another, in order; different episodes' side by side, over a subscriber's pool of
+    kept connections."""
+    chains: dict[tuple, list[dict]] = {}
     for job in jobs:
-        chain = (job["webhook_id"], job["episode_id"])
-        if job["episode_id"] is not None and chain in failed_chains:
-            answers.append((job, None, None, None, None))
-            continue
-        at = clock()
-        data = body(job)
-        status, error, ms = _poster.post(job["webhook_id"], job["url"], headers(job, data, at), data, policy)
-        if error is not None:
-            failed_chains.add(chain)
-        answers.append((job, status, error, ms, at))
-    return answers
+        key = (job["webhook_id"], job["episode_id"]) if job["episode_id"] is not None else ("alone", job["id"])
+        chains.setdefault(key, []).append(job)
+
+    def post_chain(chain: list[dict]) -> list[tuple]:
+        answers, failed = [], False
+        for job in chain:
+            if failed:
+                answers.append((job, None, None, None, None))
+                continue
+            at = clock()
+            data = body(job)
+            status, error, ms = _poster.post(job["webhook_id"], job["url"], headers(job, data, at), data, policy)
+            failed = error is not None
+            answers.append((job, status, error, ms, at))
+        return answers
+
+    return [answer for chain in _poster.map(post_chain, list(chains.values())) for answer in chain]
 
 
 def record(uow: Unit, answers: list[tuple], now: dt.datetime, policy: WebhookPolicy) -> dict:

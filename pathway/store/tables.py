@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -222,15 +222,16 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("webhook_id", "outbox_id", name="uq_delivery_once"),
         Index("ix_delivery_due", "status", "next_attempt_at"),
-        # An episode's pending deliveries to one subscriber, in order: only the first may be sent (0011_webhooks).
-        Index("ix_delivery_chain", "webhook_id", "episode_id", "outbox_id",
-              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        # An episode's deliveries to one subscriber, in order (0011_webhooks).
+        Index("ix_delivery_chain", "webhook_id", "episode_id", "outbox_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     webhook_id: int = Field(foreign_key="webhook.id", index=True)
     outbox_id: int = Field(foreign_key="outbox.id")
     episode_id: int | None = None  # the episode the message is about: its deliveries go out in order
+    # The episode's previous message to this subscriber: while its delivery is pending, this one waits.
+    previous_outbox_id: int | None = None
     kind: str = Field(max_length=64)
     status: str = Field(max_length=16)  # pending | delivered | failed (gave up)
     attempts: int = 0

@@ -55,7 +55,7 @@ def test_four_workers_keep_each_episodes_order_to_a_subscriber_through_failures(
     the receiver accepts its events in the order they happened, each once."""
     chance = random.Random(19)
 
-    def answer(_n):
+    def answer(_request):
         return 500 if chance.random() < 0.2 else 200
 
     engine = nudging_engine(pg, redis_url, queue)

@@ -6,7 +6,6 @@ Deliveries are verified with the ``standardwebhooks`` package, as a back end wou
 import datetime as dt
 import json
 import logging
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +13,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from webhook_receiver import LOCAL, Receiver
 
 from pathway import NotFound, ValidationError
+from pathway.services.delivery_http import CONNECTIONS_PER_SUBSCRIBER
 from pathway.services.webhooks import EVENT_KINDS, new_secret
 from pathway.settings import WebhookPolicy
 
@@ -181,7 +181,15 @@ def test_a_failing_subscriber_is_retried_with_exponential_backoff(local, clock):
 
 def test_an_episode_reaches_a_subscriber_in_order_even_when_a_post_fails(local, clock):
     """A failed delivery holds back the later events of its episode (not other episodes') until it arrives."""
-    with Receiver(status=[500, 200]) as rx:
+    failed_once = []
+
+    def answer(request):  # P-1's contact fails the first time
+        if b'"P-1"' in request["body"] and b"episode.record_contact" in request["body"] and not failed_once:
+            failed_once.append(request)
+            return 500
+        return 200
+
+    with Receiver(status=answer) as rx:
         local.add_webhook(rx.url, ["episode.record_contact", "episode.refer", "episode.allocate"], SECRET)
         first = local.record_contact("P-1", "mental_health", "north", occurred_at="2026-05-20")
         local.fire(first.id, "refer", occurred_at="2026-05-21")
@@ -189,7 +197,7 @@ def test_an_episode_reaches_a_subscriber_in_order_even_when_a_post_fails(local, 
         second = local.record_contact("P-2", "mental_health", "north", occurred_at="2026-05-20")
         result = local.dispatch_outbox()
         assert (result["retry"], result["delivered"]) == (1, 1)  # P-1's contact failed; P-2's went
-        assert [(m["data"]["episode_id"], m["type"]) for m in rx.messages()] == [
+        assert sorted((m["data"]["episode_id"], m["type"]) for m in rx.messages()) == [
             (first.id, "episode.record_contact"), (second.id, "episode.record_contact")]
         assert [d["status"] for d in local.deliveries()] == ["pending"] * 3 + ["delivered"]
         clock.advance(seconds=61)
@@ -268,7 +276,7 @@ def test_a_delivery_is_given_up_after_its_attempts(local, clock):
 
 
 def test_connections_to_a_subscriber_are_kept_between_posts(local):
-    """One pooled connection carries a batch (the receiver speaks HTTP/1.1 keep-alive)."""
+    """A subscriber's few pooled connections carry every post (the receiver speaks HTTP/1.1 keep-alive)."""
     ports = []
 
     class KeepAlive(Receiver):
@@ -286,12 +294,10 @@ def test_connections_to_a_subscriber_are_kept_between_posts(local):
 
     with KeepAlive() as rx:
         local.add_webhook(rx.url, ["episode.record_contact"], SECRET)
-        for i in range(5):
+        for i in range(12):
             local.record_contact(f"P-{i}", "unknown", "north")
-        started = time.monotonic()
-        assert local.dispatch_outbox()["delivered"] == 5
-        assert time.monotonic() - started < 5
-    assert len(ports) == 5 and len(set(ports)) == 1
+        assert local.dispatch_outbox()["delivered"] == 12
+    assert len(ports) == 12 and len(set(ports)) <= CONNECTIONS_PER_SUBSCRIBER
 
 
 def test_the_commands(db_url, monkeypatch, tmp_path):

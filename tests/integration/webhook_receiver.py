@@ -10,7 +10,7 @@ import time
 
 class Receiver:
     """Listens on 127.0.0.1; ``status`` is the answer (or a list of answers, one per request, the
-    last repeated, or a function of the request's number); ``delay`` seconds before answering makes a
+    last repeated, or a function of the request: path, headers, body); ``delay`` seconds before answering makes a
     subscriber that times out; ``headers`` are added to every answer (a redirect's Location)."""
 
     def __init__(self, status=200, delay: float = 0.0, headers: dict | None = None):
@@ -27,7 +27,7 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": raw})
                     if callable(receiver.status):
-                        code = receiver.status(len(receiver.requests))
+                        code = receiver.status(receiver.requests[-1])
                     else:
                         answers = receiver.status if isinstance(receiver.status, list) else [receiver.status]
                         code = answers[min(len(receiver.requests), len(answers)) - 1]

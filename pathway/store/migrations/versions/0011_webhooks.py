@@ -16,8 +16,6 @@ down_revision = '0009_fewer_write_indexes'
 branch_labels = None
 depends_on = None
 
-PENDING = sa.text("status = 'pending'")
-
 
 def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
@@ -31,6 +29,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('secret_rotated_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('episode_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('previous_outbox_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('redelivered_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('redelivered_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
         batch_op.drop_column('queued_at')
@@ -45,8 +44,7 @@ def upgrade() -> None:
             conn.execute(sa.text("UPDATE webhook SET secret = :s WHERE id = :id"),
                          {"s": "whsec_" + base64.b64encode(secret.encode()).decode(), "id": hook_id})
     op.create_index('ux_outbox_position', 'outbox', ['position'], unique=True)
-    op.create_index('ix_delivery_chain', 'delivery', ['webhook_id', 'episode_id', 'outbox_id'], unique=False,
-                    sqlite_where=PENDING, postgresql_where=PENDING)
+    op.create_index('ix_delivery_chain', 'delivery', ['webhook_id', 'episode_id', 'outbox_id'], unique=False)
 
 
 def downgrade() -> None:
@@ -56,6 +54,7 @@ def downgrade() -> None:
         batch_op.add_column(sa.Column('queued_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.drop_column('redelivered_by')
         batch_op.drop_column('redelivered_at')
+        batch_op.drop_column('previous_outbox_id')
         batch_op.drop_column('episode_id')
     with op.batch_alter_table('webhook', schema=None) as batch_op:
         for name in ('secret_rotated_by', 'secret_rotated_at', 'previous_secret_until', 'previous_secret', 'teams'):
