@@ -44,17 +44,13 @@ def relay(uow: Unit, now: dt.datetime, batch: int = BATCH) -> dict:
     rows = uow.webhooks.take_pending(batch)
     if not rows:
         return {"relayed": 0, "deliveries": []}
-    start = uow.webhooks.last_position()
-    placed = [{"id": row.id, "position": start + i, "team": (row.payload or {}).get("team")}
-              for i, row in enumerate(rows, 1)]
     hooks = uow.webhooks.subscribers()
     values = [{"webhook_id": hook.id, "outbox_id": row.id, "episode_id": row.episode_id, "kind": row.kind,
                "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
-              for row, place in zip(rows, placed, strict=True) for hook in hooks
-              if wants(hook, row.kind, place["team"])]
+              for row in rows for hook in hooks if wants(hook, row.kind, (row.payload or {}).get("team"))]
     chain(uow, values)
     new_ids = uow.webhooks.add_deliveries(values) if values else []
-    uow.webhooks.place(placed, now)
+    uow.webhooks.place([row.id for row in rows], uow.webhooks.last_position(), now)
     return {"relayed": len(rows), "deliveries": sorted(new_ids)}
 
 

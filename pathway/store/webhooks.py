@@ -29,13 +29,7 @@ PENDING = sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.sent_at.
 LAST_POSITION = sa.select(sa.func.coalesce(sa.func.max(OUTBOX.c.position), 0))
 SUBSCRIBERS = sa.select(WEBHOOK.c.id, WEBHOOK.c.events, WEBHOOK.c.teams)
 LISTING = sa.select(*[WEBHOOK.c[k] for k in PUBLIC_FIELDS]).order_by(WEBHOOK.c.id)
-PLACE = (OUTBOX.update().where(OUTBOX.c.id == sa.bindparam("b_id"))
-         .values(position=sa.bindparam("v_position"), team=sa.bindparam("v_team"), sent_at=sa.bindparam("v_now"),
-                 attempts=OUTBOX.c.attempts + 1))
 _STILL_PENDING = (DELIVERY.c.id == sa.bindparam("b_id"), DELIVERY.c.status == "pending")
-DELIVERED = DELIVERY.update().where(*_STILL_PENDING).values(
-    status="delivered", attempts=sa.bindparam("v_attempts"), delivered_at=sa.bindparam("v_now"), locked_until=None,
-    last_status=sa.bindparam("v_status"), last_error=None)
 FAILED = DELIVERY.update().where(*_STILL_PENDING).values(
     status=sa.bindparam("v_outcome"), attempts=sa.bindparam("v_attempts"),
     next_attempt_at=sa.bindparam("v_next"), locked_until=None, last_status=sa.bindparam("v_status"),
@@ -162,10 +156,14 @@ class Webhooks:
         """The deliveries in ``rows`` that did not exist yet; returns their ids."""
         return list(self.conn.execute(self.NEW_DELIVERIES, rows).scalars())
 
-    def place(self, rows: list[dict], now: dt.datetime) -> None:
-        """Mark relayed outbox rows sent, each at its ``position`` in the feed with its ``team``."""
-        self.conn.execute(PLACE, [{"b_id": r["id"], "v_position": r["position"], "v_team": r["team"], "v_now": now}
-                                  for r in rows])
+    def place(self, ids: list[int], after: int, now: dt.datetime) -> None:
+        """Mark relayed outbox rows sent, numbered in id order from ``after`` + 1 in the feed, each with its
+        payload's team (one statement)."""
+        numbered = (sa.select(OUTBOX.c.id, sa.func.row_number().over(order_by=OUTBOX.c.id).label("n"))
+                    .where(OUTBOX.c.id.in_(ids)).subquery())
+        self.conn.execute(OUTBOX.update().where(OUTBOX.c.id == numbered.c.id).values(
+            position=after + numbered.c.n, team=OUTBOX.c.payload["team"].as_string(), sent_at=now,
+            attempts=OUTBOX.c.attempts + 1))
 
     # the event feed
 
@@ -237,9 +235,14 @@ class Webhooks:
         self.conn.execute(ATTEMPT.insert(), rows)
 
     def delivered(self, rows: list[dict], now: dt.datetime) -> None:
-        """Deliveries that arrived: ``rows`` of id, attempts, status."""
-        self.conn.execute(DELIVERED, [{"b_id": r["id"], "v_attempts": r["attempts"], "v_status": r["status"],
-                                       "v_now": now} for r in rows])
+        """Deliveries that arrived: ``rows`` of id, attempts, status (one statement per answer status)."""
+        by_answer: dict[tuple[int, int], list[int]] = {}
+        for r in rows:
+            by_answer.setdefault((r["attempts"], r["status"]), []).append(r["id"])
+        for (attempts, status), ids in by_answer.items():
+            self.conn.execute(DELIVERY.update().where(DELIVERY.c.id.in_(ids), DELIVERY.c.status == "pending").values(
+                status="delivered", attempts=attempts, delivered_at=now, locked_until=None, last_status=status,
+                last_error=None))
 
     def failed(self, rows: list[dict]) -> None:
         """Deliveries that failed: ``rows`` of id, attempts, status, error, next attempt and outcome
