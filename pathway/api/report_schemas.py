@@ -28,8 +28,12 @@ CaseloadRow = _model("CaseloadRow", SHAPES["caseloads"], "One worker's caseload 
 TeamCaseloadRow = _model("TeamCaseloadRow", SHAPES["caseloads_by_team"],
                          "One team's caseloads (by=team): workers, caseload, capacity, workers over cap.")
 
+ProgressionRow = _model("ProgressionRow", SHAPES["progression"], "One worker's active episodes in one stage.")
+FrontDoorRow = _model("FrontDoorRow", SHAPES["front_door"], "One day's contacts at the front door.")
+
 # The reply model of each report route, by the route's name.
 REPLIES = {
     "waits": WaitsRow, "allocation": AllocationRow, "trends": TrendsRow, "outcomes": OutcomesRow,
-    "forecast": ForecastRow, "caseloads": CaseloadRow | TeamCaseloadRow,
+    "forecast": ForecastRow, "caseloads": CaseloadRow | TeamCaseloadRow, "progression": ProgressionRow,
+    "front_door": FrontDoorRow,
 }

@@ -188,6 +188,19 @@ class Access:
         return self.engine.create_worker(key=key, name=name, team=team, caseload_cap=caseload_cap,
                                          actor=self.actor.label)
 
+    def teams(self) -> list[dict]:
+        """Every team (any role: the names are what every caller already uses)."""
+        return self.engine.teams()
+
+    def staff(self, team: str | None = None) -> list[dict]:
+        """Workers with their caseload and cap: every team's for admin and integration, one's own team's
+        for a manager or duty worker (their team when none is given)."""
+        if team is None and self.actor.role in ("duty", "manager"):
+            team = self.actor.team
+        if team is not None:
+            require_team(self.actor, team, "list workers")
+        return self.engine.staff(team)
+
     def create_token(self, role: str, worker: str | None = None, team: str | None = None,
                      name: str | None = None) -> tuple[str, dict]:
         require(self.actor, "admin", doing="create tokens")
@@ -279,6 +292,32 @@ class Access:
         ep = self.engine.get(episode_id)
         require_team(self.actor, ep.team, "claim episodes")
         return self.engine.claim(episode_id, self.actor.worker, actor=self.actor.label)
+
+    # the front door, work trays and the listing of episodes (pathway/services/tray.py)
+
+    def front_door(self, team: str):
+        require(self.actor, "duty", "manager", "integration", doing="see a team's front door")
+        require_team(self.actor, team, "see the front door")
+        return self.engine.front_door(team)
+
+    def tray(self, worker: str):
+        """A duty worker reads their own tray; a manager any tray of their team; a back end any tray."""
+        require(self.actor, "duty", "manager", "integration", doing="read a work tray")
+        if self.actor.role == "duty" and worker != self.actor.worker:
+            raise Forbidden(f"a duty worker reads their own tray only: {self.actor.worker!r} may not read "
+                            f"{worker!r}'s (their manager may)", role="duty", worker=self.actor.worker)
+        if self.actor.role == "manager":
+            require_team(self.actor, self.engine.worker(worker)["team"], "read the trays")
+        return self.engine.tray(worker)
+
+    def episodes(self, **filters) -> dict:
+        """Duty workers and managers list their own team's episodes only; a back end any team's."""
+        require(self.actor, "duty", "manager", "integration", doing="list episodes")
+        if self.actor.role in ("duty", "manager"):
+            if filters.get("team") is None:
+                filters["team"] = self.actor.team
+            require_team(self.actor, filters["team"], "list episodes")
+        return self.engine.episodes(**filters)
 
     # reports
 

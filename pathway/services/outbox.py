@@ -5,7 +5,7 @@ Every change writes its outbox row in the change's own transaction and never tou
 recording goes on while Redis is down. The relay runs later (a Celery task, nudged after each commit,
 or in-process), one at a time: the positions it gives are the order in which rows became visible, so a
 back end reading the feed after a cursor never misses a row that committed late
-(docs/decisions/0016-event-feed-order.md). Sending the deliveries is pathway.services.webhooks' job.
+(docs/decisions/0017-event-feed-order.md). Sending the deliveries is pathway.services.webhooks' job.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import base64
 import binascii
 import datetime as dt
 
+from pathway.domain import checks
 from pathway.errors import ValidationError
 from pathway.services.webhooks import check_kinds, message, message_id
 from pathway.store.unit import Unit
@@ -101,10 +102,9 @@ def feed(uow: Unit, after: str | None, limit: int = 100, kinds: list[str] | None
     if kinds:
         check_kinds(kinds, "kind")
     if team is not None:
-        known = sorted(t["key"] for t in uow.episodes.teams())
+        known = [t["key"] for t in uow.episodes.teams()]
         if team not in known:
-            raise ValidationError(f"unknown team {team!r}; teams are: {', '.join(known) or '(none yet)'}",
-                                  field="team")
+            raise ValidationError(checks.unknown_team(team, known), field="team")
     top, rows = uow.webhooks.feed(position, limit, kinds, team)
     items = [{"id": message_id(r["id"]), "cursor": cursor(r["position"]),
               **message(r["kind"], r["created_at"], r["payload"])} for r in rows]

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from pathway.domain import days
-from pathway.domain.checks import FUTURE_SLACK
-from pathway.domain.stages import WAITING
+from pathway.domain.checks import FUTURE_SLACK, unknown_team
+from pathway.domain.stages import CLOCKED
 from pathway.errors import ValidationError
 from pathway.services import duty
 from pathway.settings import PRIORITIES, Settings
@@ -64,6 +64,13 @@ SHAPES = {
                                       "expected_days": DAYS}),
     "caseloads": Shape({"worker": str, "team": str}, (), {"caseload": int, "cap": int, "free": int, "over_cap": bool}),
     "caseloads_by_team": Shape({"team": str}, (), {"workers": int, "caseload": int, "capacity": int, "over_cap": int}),
+    "progression": Shape({}, ("worker", "stage"),
+                         {"active": int, "median_days_active": DAYS, "max_days_active": int | None, "stale": int,
+                          "overdue_next_actions": int, "flagged_not_discussed": int,
+                          "longest_since_discussed": int | None}),
+    "front_door": Shape({"day": dt.date}, (), {"contacts": int, "decided": int, "decided_same_day": int,
+                                              "median_days_to_decision": DAYS, "p90_days_to_decision": DAYS,
+                                              "resolved_at_contact": int, "share_resolved_at_contact": DAYS}),
 }
 
 
@@ -122,8 +129,8 @@ def check_priority(value: str | None) -> str | None:
 
 
 def check_stage(value: str | None) -> str | None:
-    if value is not None and value not in WAITING:
-        raise ValidationError(f"unknown waiting stage {value!r}; stages are: {', '.join(WAITING)}",
+    if value is not None and value not in CLOCKED:
+        raise ValidationError(f"unknown waiting stage {value!r}; stages are: {', '.join(CLOCKED)}",
                               field="stage")
     return value
 
@@ -202,9 +209,7 @@ class Reports:
 
     def _check_team(self, uow: Unit, team: str | None) -> None:
         if team is not None and uow.episodes.team(team) is None:
-            teams = [t["key"] for t in uow.episodes.teams()]
-            raise ValidationError(f"unknown team {team!r}; teams are: {', '.join(teams) or 'none yet'}",
-                                  field="team")
+            raise ValidationError(unknown_team(team, [t["key"] for t in uow.episodes.teams()]), field="team")
 
     def _filters(self, team, client_group, priority, stage=None) -> Filters:
         """The filters, checked but for the team (checked in the report's unit of work)."""
@@ -373,8 +378,9 @@ class Reports:
             self._check_team(uow, team)
             waits = self._waits(uow, day, group_by, filters, mode)
             allocs = self._allocation(uow, start, day, group_by, filters, mode)
+        # The same groups, in the same order; the front door is no queue for allocation, so it has no row.
         return [SHAPES["forecast"].row(self._expected(w, a["allocated"], window_days), group_by)
-                for w, a in zip(waits, allocs, strict=True)]  # the same groups, in the same order
+                for w, a in zip(waits, allocs, strict=True) if w.get("stage") != "contact"]
 
     @staticmethod
     def _expected(waits: dict, allocated: int, window_days: int) -> dict:
@@ -382,6 +388,21 @@ class Reports:
         expected = 0.0 if waits["waiting"] == 0 else (None if rate == 0 else waits["waiting"] / rate)
         return {**waits, "allocated_recently": allocated, "per_day": round(rate, 2),
                 "expected_days": None if expected is None else one_decimal(expected)}
+
+    def progression(self, team: str | None = None, as_at=None, group_by=None,
+                    day_mode: str | None = None) -> list[dict]:
+        """Case progression per worker and stage (pathway/services/progression.py)."""
+        from pathway.services import progression  # which builds on this module
+
+        return progression.progression(self, team=team, as_at=as_at, group_by=group_by, day_mode=day_mode)
+
+    def front_door(self, team: str | None = None, start=None, end=None, client_group: str | None = None,
+                   day_mode: str | None = None) -> list[dict]:
+        """The front door per day: contacts, decisions and days to decision (pathway/services/progression.py)."""
+        from pathway.services import progression  # which builds on this module
+
+        return progression.front_door(self, team=team, start=start, end=end, client_group=client_group,
+                                      day_mode=day_mode)
 
     def forecast_backtest(self, dates: Sequence, group_by: Sequence[str] | str | None = ("team", "stage"),
                           horizon_days: int = 7, window_days: int = 28) -> dict:
@@ -394,8 +415,9 @@ class Reports:
             day = self.as_at(value)
             forecast = self.forecast(group_by=group_by, as_at=day, window_days=window_days)
             with self._unit() as uow:
-                actual = uow.reports.began(day, day + dt.timedelta(days=horizon_days - 1), group_by,
-                                           terms(self.settings), self.settings.day_mode)
+                actual = [a for a in uow.reports.began(day, day + dt.timedelta(days=horizon_days - 1), group_by,
+                                                       terms(self.settings), self.settings.day_mode)
+                          if a.get("stage") != "contact"]  # as the forecast, without the front door
             for f, a in zip(forecast, actual, strict=True):
                 if f["expected_days"] is None or not a["allocated"]:
                     continue

@@ -26,7 +26,9 @@ import secrets
 import time
 from collections.abc import Callable
 
+from pathway.domain import checks
 from pathway.domain.destinations import check_destination, mask
+from pathway.domain.events import KINDS
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import NotFound, ValidationError
 from pathway.services.delivery_http import Poster, check_resolved
@@ -35,8 +37,9 @@ from pathway.store.unit import Store, Unit
 
 log = logging.getLogger("pathway.webhooks")
 
-# Every kind of message the outbox carries: one per pathway trigger, and breach alerts.
-EVENT_KINDS = tuple(f"episode.{t}" for t in ("record_contact", *TRIGGERS)) + ("breach",)
+# Every kind of message the outbox carries: one per pathway trigger and per event kind that keeps the
+# stage (pathway.domain.events.KINDS), and breach alerts.
+EVENT_KINDS = tuple(f"episode.{t}" for t in ("record_contact", *TRIGGERS, *KINDS)) + ("breach",)
 ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = (24, 64)  # a secret's key: at least 192 bits, as Standard Webhooks recommends
@@ -147,8 +150,7 @@ def check_teams(uow: Unit, teams) -> list[str] | None:
     known = {t["key"] for t in uow.episodes.teams()}
     unknown = [t for t in teams if t not in known]
     if unknown:
-        raise ValidationError(f"unknown team {', '.join(map(repr, unknown))}; teams are: "
-                              f"{', '.join(sorted(known)) or '(none yet)'}", field="teams")
+        raise ValidationError(checks.unknown_team(unknown[0], known), field="teams")
     return teams
 
 

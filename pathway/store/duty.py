@@ -57,7 +57,8 @@ CLAIMER_CAP = (sa.select(sa.func.coalesce(WORKER.c.caseload_cap, sa.bindparam("d
 # once, as a one-time filter, before the scan whose rows it then sorts and locks: the worker is
 # locked before any episode, the one lock order (SQLite has no FOR UPDATE and needs none: its
 # writers take turns).
-CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bindparam("worker"))
+# An inactive worker's row is not found: they take nothing.
+CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.active)
                           .with_for_update().scalar_subquery() == sa.bindparam("team"))
 
 
@@ -89,8 +90,9 @@ CLAIM_MOVE = move_statement(UNDER_CAP)
 CLAIM_UPDATE = GUARDED_UPDATE.where(UNDER_CAP).values(STATE_SET)
 # When the pick finds nothing: the claimer's row with their caseload (counted after the pick locked
 # the row, so exact), and the queue's first waiting episode (not locked: another claimer may hold it).
-CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load")).where(
+CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load"), WORKER.c.active).where(
     WORKER.c.key == sa.bindparam("worker"))
+CLAIMER_KEYS = ("key", "team", "caseload_cap", "load", "active")
 FIRST_WAITING = QUEUE.limit(1)
 TEAM_KNOWN = sa.select(TEAM.c.key).where(TEAM.c.key == sa.bindparam("team"))
 _LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"))
@@ -137,7 +139,7 @@ class Duty:
 
     def claimer(self, worker: str) -> dict | None:
         row = self.conn.execute(CLAIMER, {"worker": worker}).first()
-        return None if row is None else dict(zip(("key", "team", "caseload_cap", "load"), row, strict=True))
+        return None if row is None else dict(zip(CLAIMER_KEYS, row, strict=True))
 
     def first_waiting(self, team: str) -> EpisodeState | None:
         row = self.conn.execute(FIRST_WAITING, {"team": team}).first()
@@ -176,7 +178,7 @@ class PostgresClaim:
 
     def claimer(self, worker: str) -> dict | None:
         row = driven(CLAIMER).fetch(self.cur, {"worker": worker})
-        return None if row is None else dict(zip(("key", "team", "caseload_cap", "load"), row, strict=True))
+        return None if row is None else dict(zip(CLAIMER_KEYS, row, strict=True))
 
     def first_waiting(self, team: str) -> EpisodeState | None:
         row = driven(FIRST_WAITING).fetch(self.cur, {"team": team})

@@ -36,7 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from pathway.domain import days
 from pathway.domain.episode import EpisodeState
-from pathway.domain.stages import STAGES, WAITING
+from pathway.domain.stages import CLOCKED, STAGES, WAITING
 from pathway.domain.vocabulary import PRIORITIES
 from pathway.store.calendar import working_days_sql
 from pathway.store.duty import IS_CRISIS
@@ -167,7 +167,7 @@ def _known_values(name: str, terms: Terms, filters: Filters) -> list[str] | None
     if name == "priority":
         return [filters.priority] if filters.priority else list(PRIORITIES)
     if name == "stage":
-        return [filters.stage] if filters.stage else list(WAITING)
+        return [filters.stage] if filters.stage else list(CLOCKED)
     return None
 
 
@@ -274,8 +274,20 @@ def _candidates(first_day: dt.date, last_day: dt.date, filters: Filters):
     since = days.parse_time(first_day + dt.timedelta(days=1))  # first instant after first_day's London day
     until = days.parse_time(last_day + dt.timedelta(days=1))
     cand = sa.select(EPISODE.c.id, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority).where(
-        EPISODE.c.contact_at < until, sa.or_(one_of(EPISODE.c.stage, WAITING), EPISODE.c.stage_at >= since))
+        EPISODE.c.contact_at < until, sa.or_(one_of(EPISODE.c.stage, CLOCKED), EPISODE.c.stage_at >= since))
     return _episode_filters(cand, filters).subquery("cand")
+
+
+def group_on(episode_id, current, day=None, seq=None):
+    """The episode's client group at the end of ``day``, or just after its event ``seq``: what its first
+    reclassify after that changed from, else its client group now (a reclassify keeps the group it
+    replaced in ``data.from``)."""
+    later = EVENT.alias("reclassified")
+    after = later.c.occurred_on > day if seq is None else later.c.seq > seq
+    first = (sa.select(later.c.data[("from", "client_group")].as_string())
+             .where(later.c.episode_id == episode_id, later.c.trigger == "reclassify", after)
+             .order_by(later.c.seq).limit(1).scalar_subquery())
+    return sa.func.coalesce(first, current).label("client_group")
 
 
 def _waiting_rows(as_at, until, mode: str, filters: Filters, group_by: Sequence[str] = GROUPINGS,
@@ -290,13 +302,16 @@ def _waiting_rows(as_at, until, mode: str, filters: Filters, group_by: Sequence[
     ``settled``: the caller knows that no episode can have changed since the day, so that branch,
     which costs planning on every call, is left out.
     """
-    stages = [filters.stage] if filters.stage else list(WAITING)
+    stages = [filters.stage] if filters.stage else list(CLOCKED)
     # Only the columns the report reads: the statement stays short (see ``const``).
     kept = [g for g in ("client_group", "team", "priority") if g == "client_group" or g in group_by]
-    unchanged = sa.select(*(EPISODE.c[g] for g in kept), EPISODE.c.stage, EPISODE.c.wait_from_on).where(
+    # The client group the day had (a later reclassify changed it); none can come later than a settled day.
+    columns = [EPISODE.c[g] if g != "client_group" or settled else group_on(EPISODE.c.id, EPISODE.c[g], as_at)
+               for g in kept]
+    unchanged = sa.select(*columns, EPISODE.c.stage, EPISODE.c.wait_from_on).where(
         EPISODE.c.stage_at < until)
     unchanged = _episode_filters(unchanged, filters)
-    changed = sa.select(EPISODE.c.id, *(EPISODE.c[g] for g in kept)).where(
+    changed = sa.select(EPISODE.c.id, *columns).where(
         EPISODE.c.stage_at >= until, EPISODE.c.contact_at < until)
     changed = _episode_filters(changed, filters).subquery("changed")
     last = (
@@ -334,7 +349,7 @@ def _waiting_rows_in(periods, first_day, last_day, mode: str, filters: Filters):
         periods.c.period_start, spans.c.client_group, spans.c.team, spans.c.priority, spans.c.stage,
         day_count(spans.c.wait_from_on, periods.c.as_at, mode).label("days"),
     ).select_from(spans.join(periods, covers)).where(
-        one_of(spans.c.stage, [filters.stage] if filters.stage else WAITING)).subquery("waiting")
+        one_of(spans.c.stage, [filters.stage] if filters.stage else CLOCKED)).subquery("waiting")
 
 
 WAIT_INPUTS = ("stage", "client_group", "days")  # the threshold depends on stage and client group
@@ -357,7 +372,8 @@ def _wait_measures(terms: Terms) -> dict:
 
 def _allocation_rows(start, end, mode: str, filters: Filters, periods=None):
     """One row per first allocation made in [start, end] (or in each period)."""
-    cols = [EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
+    cols = [group_on(EPISODE.c.id, EPISODE.c.client_group, seq=EVENT.c.seq), EPISODE.c.team,
+            EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
             EVENT.c.allocation, day_count(EVENT.c.wait_from_on, EVENT.c.occurred_on, mode).label("days")]
     source = EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)
     if periods is not None:

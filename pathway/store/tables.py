@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -28,8 +29,12 @@ class Worker(SQLModel, table=True):
     name: str = Field(max_length=200)
     team: str = Field(foreign_key="team.key", index=True, max_length=64)
     caseload_cap: int | None = None  # None: the configured default
+    # An inactive worker keeps their record and caseload but takes no allocation (0010_firsthour).
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: dt.datetime
     created_by: str = Field(max_length=200)
+    updated_at: dt.datetime | None = None  # the last change to the worker, and who made it
+    updated_by: str | None = Field(default=None, max_length=200)
 
 
 class Episode(SQLModel, table=True):
@@ -39,6 +44,8 @@ class Episode(SQLModel, table=True):
         Index("ix_episode_queue", "team", "stage"),
         # Waits on a past day look only at the episodes changed since (stage_at after the day) (0003_reports).
         Index("ix_episode_stage_at", "stage_at"),
+        # The back end's own case id is unique in a team when given (0013_frontdoor).
+        UniqueConstraint("team", "external_ref", name="uq_episode_team_external_ref"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -54,9 +61,11 @@ class Episode(SQLModel, table=True):
     wait_from: dt.datetime | None = None  # start of the current conversation's wait clock
     wait_from_on: dt.date | None = None  # its London date, for reports (0008_episode_wait_from_on)
     allocated_at: dt.datetime | None = None  # first allocation in the current conversation
+    allocated_on: dt.date | None = None  # its London date, for the tray and case progression (0013_frontdoor)
     outcome: str | None = Field(default=None, max_length=64)
     closed_at: dt.datetime | None = None
     version: int
+    external_ref: str | None = Field(default=None, max_length=64)  # the back end's own case id
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     request_hash: str | None = Field(default=None, max_length=64)
 
@@ -101,7 +110,7 @@ class Outbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_pending", "sent_at", "id"),
         # The event feed's order: given by the one relay at a time, so it is the order rows became visible
-        # (0011_webhooks; docs/decisions/0016-event-feed-order.md).
+        # (0011_webhooks; docs/decisions/0017-event-feed-order.md).
         Index("ux_outbox_position", "position", unique=True),
     )
 
@@ -115,6 +124,28 @@ class Outbox(SQLModel, table=True):
     team: str | None = Field(default=None, max_length=64)  # the payload's team, copied by the relay for filters
     attempts: int = 0
     last_error: str | None = None
+
+
+class EpisodeProgress(SQLModel, table=True):
+    """What the event kinds that keep the stage keep of an episode (pathway.domain.events.Progress): the
+    open flag, the open next action, the last discussion and the last such event. A row only for an
+    episode that has had one, written with its event; replaying the log rebuilds it exactly."""
+
+    __tablename__ = "episode_progress"
+    __table_args__ = (
+        # The board's "for discussion" panel and the listing's flagged filter read the flagged ones only.
+        Index("ix_episode_progress_flagged", "flagged_at"),
+    )
+
+    episode_id: int = Field(primary_key=True, foreign_key="episode.id")
+    flagged_at: dt.datetime | None = None
+    flag_reason: str | None = Field(default=None, max_length=500)
+    next_action: str | None = Field(default=None, max_length=500)
+    next_action_due: dt.date | None = None
+    discussed_at: dt.datetime | None = None
+    discussed_where: str | None = Field(default=None, max_length=16)
+    discussed_on: dt.date | None = None  # the London date of discussed_at, for case progression's days
+    last_at: dt.datetime | None = None  # the last event of these kinds
 
 
 # -- the HTTP API --------------------------------------------------------------------------------
@@ -286,6 +317,7 @@ TEAM = Team.__table__
 WORKER = Worker.__table__
 EPISODE = Episode.__table__
 EVENT = Event.__table__
+PROGRESS = EpisodeProgress.__table__
 OUTBOX = Outbox.__table__
 TOKEN = ApiToken.__table__
 REQUEST = ApiRequest.__table__

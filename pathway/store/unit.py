@@ -15,7 +15,7 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import bulk, cld, duty, episodes, reports, snapshots, tokens, webhooks
+from pathway.store import bulk, cld, duty, episodes, progression, reports, snapshots, tokens, webhooks
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
@@ -29,6 +29,7 @@ PARTS = {
     "snapshots": (snapshots.Snapshots, snapshots.PostgresSnapshots),
     "tokens": (tokens.Tokens, tokens.Tokens),
     "bulk": (bulk.Bulk, bulk.PostgresBulk),
+    "progression": (progression.Progression, progression.Progression),
 }
 
 
@@ -123,6 +124,10 @@ class Unit:
     @cached_property
     def bulk(self) -> bulk.Bulk:
         return self.store.parts["bulk"](self.conn)
+
+    @cached_property
+    def progression(self) -> progression.Progression:
+        return self.store.parts["progression"](self.conn)
 
     def finish(self) -> None:
         """Wait for the writes still running in this unit (the bulk part's, on PostgreSQL), before it ends."""

@@ -3,7 +3,7 @@ deliveries in order, and the delivery log.
 
 One relay runs at a time (on PostgreSQL an advisory lock held to its commit, on SQLite the write lock),
 so the positions it gives outbox rows are the order in which they became visible: the event feed's
-order (docs/decisions/0016-event-feed-order.md). Deliveries are taken with ``FOR UPDATE SKIP LOCKED`` on
+order (docs/decisions/0017-event-feed-order.md). Deliveries are taken with ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so several senders work side by side on disjoint batches, and only the first pending
 delivery of an episode to a subscriber is taken (with the ones after it, leased to the same sender),
 so an episode's events reach each subscriber in order.
