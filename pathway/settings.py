@@ -57,7 +57,19 @@ class WebhookPolicy(BaseModel):
     pause_after: int = Field(default=5, ge=1)  # consecutive failures of one subscriber before it is paused
     max_attempts: int = Field(default=10, ge=1)  # attempts of one delivery before it is given up ("failed")
     lease: float = Field(default=60.0, gt=0)  # seconds a sender holds a delivery while it posts
-    requeue_after: float = Field(default=300.0, gt=0)  # seconds before a delivery whose task was sent may be sent again
+    batch: int = Field(default=25, ge=1, le=1000)  # deliveries one sender leases, posts and records together
+    senders: int = Field(default=4, ge=1, le=64)  # delivery tasks one relay sends at most (workers share them)
+    rotation_overlap: float = Field(default=86400.0, ge=0)  # seconds a rotated-out secret still signs
+    # Where deliveries may go (pathway.domain.destinations): https to public addresses only, unless a
+    # host is named here. allow_hosts: hosts on the council's own network (private addresses allowed);
+    # allow_http_hosts: hosts that may be sent plain http. Comma-separated in the environment.
+    allow_hosts: tuple[str, ...] = ()
+    allow_http_hosts: tuple[str, ...] = ()
+
+    @field_validator("allow_hosts", "allow_http_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, v):
+        return tuple(h.strip() for h in v.split(",") if h.strip()) if isinstance(v, str) else v
 
 
 class Workers(BaseModel):

@@ -130,3 +130,26 @@ def redis_url():
     finally:
         client.close()
     return REDIS_URL
+
+
+@pytest.fixture
+def pg(pg_url):
+    """The session's PostgreSQL database, emptied: for tests that run real workers (PostgreSQL only)."""
+    empty_tables(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def queue(redis_url):
+    """A Celery queue of this test's own on the test Redis database; only its keys are removed afterwards."""
+    import redis
+
+    name = f"pathway-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"*{name}*"):  # the queue and its bindings: this test's keys only
+        client.delete(key)
+    for member in client.smembers("_kombu.binding.celery.pidbox"):
+        if name.encode() in member:
+            client.srem("_kombu.binding.celery.pidbox", member)
+    client.close()

@@ -15,7 +15,7 @@ _engine = None
 
 # A database that is briefly unreachable is retried; a PathwayError (bad input) is not.
 # Retry countdowns stay far below the visibility timeout (see workers/app.py).
-CHUNK = 10  # deliveries per deliver_webhook task
+SEND_BUDGET = 60.0  # seconds one deliver_webhook task sends before it hands on to another
 RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
 
 
@@ -52,15 +52,21 @@ def track_waits(as_at: str | None = None, team: str | None = None) -> dict:
 
 @app.task(name="pathway.dispatch_outbox", **RETRY)
 def dispatch_outbox() -> dict:
-    """Relay pending outbox rows into deliveries, then send deliver_webhook tasks for the due deliveries,
-    CHUNK at a time, so several workers share a burst without a broker round trip per delivery."""
-    result = engine().dispatch_outbox(send=deliver_webhook.delay, chunk=CHUNK)
+    """Relay pending outbox rows into the feed and deliveries, then start delivery tasks for what is due
+    (up to ``webhooks.senders``, each sending batch after batch), so several workers share a burst.
+    Sent by beat, and by the engine's nudge right after a change commits."""
+    result = engine().dispatch_outbox(send=deliver_webhook.delay)
     log.info("dispatch_outbox: %s", result)
     return result
 
 
 @app.task(name="pathway.deliver_webhook", **RETRY)
-def deliver_webhook(delivery_ids: list[int] | int) -> dict:
-    """Post deliveries that are still due (a duplicate task finds them leased or delivered, and does nothing)."""
-    ids = [delivery_ids] if isinstance(delivery_ids, int) else list(delivery_ids)
-    return engine().send_deliveries(ids=ids)
+def deliver_webhook(delivery_ids: list[int] | int | None = None) -> dict:
+    """Post due deliveries (``delivery_ids``, or the oldest due ones), batch after batch; a duplicate task
+    finds them leased or delivered and does nothing. After SEND_BUDGET seconds with more to send it hands
+    the rest to a new task, so no task runs near the visibility timeout."""
+    ids = [delivery_ids] if isinstance(delivery_ids, int) else delivery_ids
+    result = engine().send_deliveries(ids=ids, budget=SEND_BUDGET)
+    if result.pop("more", False):
+        deliver_webhook.delay(delivery_ids)
+    return result

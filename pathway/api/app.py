@@ -16,6 +16,7 @@ from pathway.api.routes import (
     audit,
     duty,
     episodes,
+    events,
     health,
     huddle,
     listing,
@@ -76,7 +77,7 @@ def create_app(engine=None) -> FastAPI:
     errors.install(app)
     docs.install(app)  # /docs, offline
     app.include_router(imports.router)  # POST /imports: history in (pathway/api/imports.py)
-    for module in (health, episodes, listing, duty, reports, admin, staff, huddle, workforce, scrutiny, audit):
+    for module in (health, episodes, listing, duty, reports, admin, staff, events, huddle, workforce, scrutiny, audit):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(guard.Guard, engine=engine)

@@ -173,10 +173,22 @@ class TokenCreated(TokenPublic):
 
 
 class WebhookCreate(Request):
-    url: str = Field(min_length=1, max_length=2000)
+    url: str = Field(min_length=1, max_length=2000, description="https:// (http:// only to hosts the "
+                     "webhooks.allow_http_hosts setting names); no credentials; not an internal address")
     events: list[str] = Field(min_length=1, max_length=50)
-    secret: str = Field(min_length=16, max_length=500)
+    teams: list[str] | None = Field(default=None, min_length=1, max_length=200,
+                                    description="only events of these teams (default: every team)")
+    secret: str | None = Field(default=None, min_length=16, max_length=500,
+                               description="whsec_ and 24-64 random bytes in base64; left out, the engine makes "
+                                           "one and returns it once")
     idempotency_key: str | None = IdempotencyKey
+
+
+class SecretRotate(Request):
+    secret: str | None = Field(default=None, min_length=16, max_length=500,
+                               description="the new whsec_ secret; left out, the engine makes one")
+    overlap: float | None = Field(default=None, ge=0, le=2_592_000,
+                                  description="seconds the old secret also signs (default: the setting)")
 
 
 class ErrorBody(BaseModel):

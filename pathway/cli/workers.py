@@ -6,15 +6,25 @@ import json
 
 import typer
 
-from pathway.cli.app import Format, app, console, fail, get_engine, migrate_on_start, print_error, print_rows
+from pathway.cli.app import (
+    Format,
+    app,
+    console,
+    err_console,
+    fail,
+    get_engine,
+    migrate_on_start,
+    print_error,
+    print_rows,
+)
 from pathway.errors import PathwayError
 
 webhook_app = typer.Typer(help="Webhook subscriptions and their delivery log.", no_args_is_help=True)
 app.add_typer(webhook_app, name="webhook")
 
-WEBHOOK_COLUMNS = ("id", "url", "events", "active", "consecutive_failures", "paused_reason", "created_at")
-DELIVERY_COLUMNS = ("id", "webhook_id", "outbox_id", "kind", "status", "attempts", "last_status", "last_error",
-                    "next_attempt_at", "delivered_at")
+WEBHOOK_COLUMNS = ("id", "url", "events", "teams", "active", "consecutive_failures", "paused_reason", "created_at")
+DELIVERY_COLUMNS = ("id", "webhook_id", "outbox_id", "episode_id", "kind", "status", "attempts", "last_status",
+                    "last_error", "next_attempt_at", "delivered_at")
 
 
 def _celery(need_broker: str | None = None):
@@ -105,21 +115,59 @@ def dispatch_outbox(here: bool = typer.Option(False, "--here", help="run in this
 
 
 @webhook_app.command("add")
-def webhook_add(url: str = typer.Argument(..., help="http:// or https:// URL to POST to"),
+def webhook_add(url: str = typer.Argument(..., help="https:// URL to POST to (http:// only to allowed hosts)"),
                 events: list[str] = typer.Option(..., "--events", help="event kinds, comma-separated or repeated"),
-                secret: str = typer.Option(..., "--secret", prompt=True, hide_input=True,
-                                           help="the HMAC-SHA256 signing key (16+ characters)"),
+                teams: str | None = typer.Option(None, "--teams", help="only these teams' events, comma-separated"),
+                secret: str | None = typer.Option(None, "--secret", envvar="PATHWAY_WEBHOOK_SECRET",
+                                                  help="a whsec_ signing secret; left out, one is made and shown once"),
                 format: Format = typer.Option(Format.table, "--format", help="table, json or csv")) -> None:
-    """Subscribe URL to event kinds (episode.<trigger>, episode.record_contact, breach); deliveries are signed."""
+    """Subscribe URL to event kinds (episode.<trigger>, episode.record_contact, breach): Standard Webhooks posts."""
     kinds = [k.strip() for e in events for k in e.split(",") if k.strip()]
     engine = get_engine()
     try:
-        hook = engine.add_webhook(url, kinds, secret)
+        hook = engine.add_webhook(url, kinds, secret, teams=teams)
     except PathwayError as exc:
         fail(exc)
     finally:
         engine.dispose()
-    print_rows([{**hook, "events": ",".join(hook["events"])}], format, title="webhook added", columns=WEBHOOK_COLUMNS)
+    _show_secret(hook)
+    shown = {k: v for k, v in hook.items() if k != "secret"}
+    print_rows([{**shown, "events": ",".join(hook["events"])}], format, title="webhook added", columns=WEBHOOK_COLUMNS)
+
+
+def _show_secret(hook: dict) -> None:
+    if "secret" in hook:
+        err_console.print(f"signing secret (shown once, give it to the receiver): {hook['secret']}")
+
+
+@webhook_app.command("rotate")
+def webhook_rotate(webhook_id: int = typer.Argument(..., help="the webhook's id"),
+                   overlap: float | None = typer.Option(None, "--overlap", help="seconds the old secret also signs "
+                                                        "(default: the webhooks.rotation_overlap setting)")) -> None:
+    """A new signing secret (shown once); the old one also signs for the overlap, so the receiver can switch."""
+    engine = get_engine()
+    try:
+        hook = engine.rotate_webhook_secret(webhook_id, overlap=overlap)
+    except PathwayError as exc:
+        fail(exc)
+    finally:
+        engine.dispose()
+    _show_secret(hook)
+    console.print(f"webhook {webhook_id}: the previous secret signs until {hook['previous_secret_until']}")
+
+
+@webhook_app.command("redeliver")
+def webhook_redeliver(webhook_id: int = typer.Argument(..., help="the webhook's id"),
+                      delivery_id: int = typer.Argument(..., help="the delivery's id (webhook deliveries)")) -> None:
+    """Send one delivery again, whatever its status."""
+    engine = get_engine()
+    try:
+        engine.redeliver(webhook_id, delivery_id)
+    except PathwayError as exc:
+        fail(exc)
+    finally:
+        engine.dispose()
+    console.print(f"webhook {webhook_id} delivery {delivery_id} will be sent again")
 
 
 @webhook_app.command("list")

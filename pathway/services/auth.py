@@ -263,9 +263,30 @@ class Access:
         require(self.actor, "admin", doing="revoke tokens")
         return revoke_token(self.engine, token_id)
 
-    def add_webhook(self, url: str, events: list[str], secret: str) -> dict:
+    def add_webhook(self, url: str, events: list[str], secret: str | None = None,
+                    teams: list[str] | None = None) -> dict:
         require(self.actor, "admin", "integration", doing="add webhooks")
-        return self.engine.add_webhook(url, events, secret, actor=self.actor.label)
+        return self.engine.add_webhook(url, events, secret, teams=teams, actor=self.actor.label)
+
+    def webhooks(self) -> list[dict]:
+        require(self.actor, "admin", "integration", doing="list webhooks")
+        return self.engine.webhooks()
+
+    def deliveries(self, webhook_id: int, status: str | None = None, limit: int | None = None) -> list[dict]:
+        require(self.actor, "admin", "integration", doing="read the delivery log")
+        return self.engine.deliveries(webhook_id, status=status, limit=limit)
+
+    def redeliver(self, webhook_id: int, delivery_id: int) -> dict:
+        require(self.actor, "admin", "integration", doing="redeliver webhooks")
+        return self.engine.redeliver(webhook_id, delivery_id, actor=self.actor.label)
+
+    def rotate_webhook_secret(self, webhook_id: int, secret: str | None = None, overlap: float | None = None) -> dict:
+        require(self.actor, "admin", "integration", doing="rotate webhook secrets")
+        return self.engine.rotate_webhook_secret(webhook_id, secret, overlap=overlap, actor=self.actor.label)
+
+    def events(self, after: str | None, limit: int, kinds: list[str] | None, team: str | None) -> dict:
+        require(self.actor, "integration", "admin", doing="read the event feed")
+        return self.engine.events(after, limit=limit, kinds=kinds, team=team)
 
     # episodes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Callable
 
 from pydantic import BaseModel
@@ -15,6 +16,7 @@ from pathway.domain.events import is_kind
 from pathway.domain.stages import conversation
 from pathway.services import duty, environment, episodes, kinds, outbox, staff, tray, waits, webhooks, workforce
 from pathway.services.history import ImportSummary
+from pathway.services.nudge import Nudge
 from pathway.services.reports import REPORT_AHEAD, Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
 from pathway.store.db import unit_of_work
@@ -76,6 +78,7 @@ class Engine:
         self.clock = clock
         self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
         self.workforce = workforce.Workforce(self)  # skills, absences, supervision (pathway/services/workforce.py)
+        self.nudge = Nudge(self.settings)  # after a change commits: relay the outbox now (pathway/services/nudge.py)
         environment.prepare_schema(self.db, migrate)
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -157,6 +160,7 @@ class Engine:
         """Record one contact command (the write every interface's contact ends in)."""
         with self.store.unit() as uow:
             state = episodes.record_contact(uow, self.settings, command, actor=actor or self.actor, now=self.now())
+        self.nudge()
         return self.episode_out(state)
 
     def fire(self, episode_id: int, trigger: str, *, actor: str | None = None, **fields) -> EpisodeOut:
@@ -171,10 +175,12 @@ class Engine:
             with self.store.unit() as uow:
                 state = kinds.record(uow, self.settings, episode_id, command, actor=actor or self.actor,
                                      now=self.now())
+            self.nudge()
             return self.episode_out(state)
         # An allocation locks its worker until the move commits.
         with self.store.move_unit(locks=command.trigger == "allocate") as uow:
             state = episodes.move(uow, self.settings, episode_id, command, actor=actor or self.actor, now=self.now())
+        self.nudge()
         return self.episode_out(state)
 
     def get(self, episode_id: int) -> EpisodeOut:
@@ -224,6 +230,7 @@ class Engine:
         each, with ``reason``; wait clocks not reset), e.g. when they go off sick."""
         with self.store.unit() as uow:
             states = workforce.release_all(uow, worker, reason, actor or self.actor, self.now())
+        self.nudge()
         return [self.episode_out(s) for s in states]
 
     def claim_next(self, team: str, worker: str, *, actor: str | None = None) -> EpisodeOut | None:
@@ -232,12 +239,16 @@ class Engine:
         None when nothing waits; CaseloadFull when the worker is at cap (a crisis may still be
         taken over cap when ``caseload.crisis_over_cap`` is set, the default)."""
         state = duty.claim_next(self.store, self.settings, team, worker, actor=actor or self.actor, now=self.now())
-        return None if state is None else self.episode_out(state)
+        if state is None:
+            return None
+        self.nudge()
+        return self.episode_out(state)
 
     def claim(self, episode_id: int, worker: str, *, actor: str | None = None) -> EpisodeOut:
         """Self-allocation of one waiting episode; Conflict if someone has already taken it."""
         with self.store.unit() as uow:
             state = duty.claim(uow, self.settings, episode_id, worker, actor=actor or self.actor, now=self.now())
+        self.nudge()
         return self.episode_out(state)
 
     def front_door(self, team: str) -> list[EpisodeOut]:
@@ -271,14 +282,16 @@ class Engine:
 
     # -- background work: outbox, webhooks, wait tracking (pathway/services/outbox.py, webhooks.py, waits.py) -
 
-    def add_webhook(self, url: str, events, secret: str, *, actor: str | None = None) -> dict:
-        """Subscribe ``url`` to event kinds (pathway.services.webhooks.EVENT_KINDS); deliveries are signed
-        with ``secret``."""
+    def add_webhook(self, url: str, events, secret: str | None = None, *, teams=None, actor: str | None = None) -> dict:
+        """Subscribe ``url`` to event kinds (pathway.services.webhooks.EVENT_KINDS), of ``teams`` only when
+        given; deliveries are signed with ``secret`` (whsec_…), or with one the engine makes and returns
+        here once as ``secret``."""
         with self.store.unit() as uow:
-            return webhooks.add(uow, url, events, secret, actor or self.actor, self.now())
+            return webhooks.add(uow, url, events, secret, actor or self.actor, self.now(), self.settings.webhooks,
+                                teams=teams)
 
     def webhooks(self) -> list[dict]:
-        """Every webhook subscription (never its secret)."""
+        """Every webhook subscription (never its secret; URLs masked)."""
         with self.store.unit(write=False) as uow:
             return webhooks.listing(uow)
 
@@ -287,13 +300,35 @@ class Engine:
         with self.store.unit() as uow:
             return webhooks.resume(uow, webhook_id, self.now())
 
-    def deliveries(self, webhook_id: int | None = None) -> list[dict]:
-        """The delivery log: every delivery with its status and attempts."""
+    def rotate_webhook_secret(self, webhook_id: int, secret: str | None = None, *, overlap: float | None = None,
+                              actor: str | None = None) -> dict:
+        """A new signing secret (returned once as ``secret``); the old one also signs for ``overlap`` seconds
+        (default ``webhooks.rotation_overlap``), so the receiver can switch over."""
+        with self.store.unit() as uow:
+            return webhooks.rotate(uow, webhook_id, secret, actor or self.actor, self.now(), self.settings.webhooks,
+                                   overlap)
+
+    def deliveries(self, webhook_id: int | None = None, *, status: str | None = None,
+                   limit: int | None = None) -> list[dict]:
+        """The delivery log: deliveries (the latest ``limit``) with their status and attempts."""
         with self.store.unit(write=False) as uow:
-            return webhooks.delivery_log(uow, webhook_id)
+            return webhooks.delivery_log(uow, webhook_id, status, limit)
+
+    def redeliver(self, webhook_id: int, delivery_id: int, *, actor: str | None = None) -> dict:
+        """Send one delivery again now, whatever its status."""
+        with self.store.unit() as uow:
+            out = webhooks.redeliver(uow, webhook_id, delivery_id, actor or self.actor, self.now())
+        self.nudge()
+        return out
+
+    def events(self, after: str | None = None, *, limit: int = 100, kinds: list[str] | None = None,
+               team: str | None = None) -> dict:
+        """The event feed: ``{items, next_cursor}``, every relayed event after the cursor in commit order."""
+        with self.store.unit(write=False) as uow:
+            return outbox.feed(uow, after, limit, kinds, team)
 
     def relay_outbox(self) -> dict:
-        """Turn every pending outbox row into deliveries for its subscribers (batch by batch) and mark it sent."""
+        """Give every pending outbox row its place in the feed and its deliveries (batch by batch)."""
         total = {"relayed": 0, "deliveries": []}
         while True:
             with self.store.unit() as uow:
@@ -303,42 +338,48 @@ class Engine:
             total["relayed"] += step["relayed"]
             total["deliveries"] += step["deliveries"]
 
-    def queue_deliveries(self, policy: WebhookPolicy | None = None) -> list[int]:
-        """Due deliveries with no task on its way, marked queued: the caller sends their tasks after this."""
-        with self.store.unit() as uow:
-            return webhooks.queue(uow, self.now(), policy or self.settings.webhooks)
-
-    def send_deliveries(self, ids: list[int] | None = None, policy: WebhookPolicy | None = None) -> dict:
-        """Post due deliveries now (``ids``, or every due one); returns counts by outcome."""
+    def send_deliveries(self, ids: list[int] | None = None, policy: WebhookPolicy | None = None, *,
+                        budget: float | None = None) -> dict:
+        """Post due deliveries now, batch by batch (``ids``, or every due one); returns counts by outcome,
+        and ``more: True`` if it stopped after ``budget`` seconds with deliveries still going out."""
         policy = policy or self.settings.webhooks
         total = {"delivered": 0, "retry": 0, "failed": 0}
+        stop = None if budget is None else time.monotonic() + budget
         while True:
             step = webhooks.send(self.store, self.now, policy, ids=ids)
             for k, v in step.items():
                 total[k] += v
-            if ids is not None or not any(step.values()):
+            if not any(step.values()):
                 return total
+            if stop is not None and time.monotonic() > stop:
+                return total | {"more": True}
 
     def dispatch_outbox(self, policy: WebhookPolicy | None = None, *,
-                        send: Callable[[list[int]], object] | None = None, chunk: int = 1) -> dict:
-        """Relay the outbox, then deliver what is due: posted in this process, or, given ``send``, handed
-        to it ``chunk`` deliveries at a time (a task each) once the relay and the queueing have committed,
-        so no task can run before the rows it needs exist."""
+                        send: Callable[[], object] | None = None) -> dict:
+        """Relay the outbox, then deliver what is due: posted in this process, or, given ``send``, by up to
+        ``webhooks.senders`` calls of it (a delivery task each, which sends batch after batch) once the
+        relay has committed, so no task can run before the rows it needs exist."""
+        policy = policy or self.settings.webhooks
+        self.nudge.clear()  # before reading the outbox: a change committed from now on nudges again
         relayed = self.relay_outbox()
         done = {"relayed": relayed["relayed"], "deliveries": len(relayed["deliveries"])}
         if send is None:
             return done | self.send_deliveries(policy=policy)
-        due = self.queue_deliveries(policy)
-        for i in range(0, len(due), chunk):
-            send(due[i:i + chunk])
-        return done | {"due": len(due)}
+        with self.store.unit(write=False) as uow:
+            due = webhooks.due(uow, self.now())
+        senders = min(policy.senders, -(-due // policy.batch))
+        for _ in range(senders):
+            send()
+        return done | {"due": due, "senders": senders}
 
     def track_waits(self, as_at=None, *, team: str | None = None) -> dict:
         """Snapshot the waits of ``as_at`` (default today) and of missed days, and record today's breaches."""
         day = days.parse_date(as_at, "as_at") if as_at is not None else None
         self._on_horizon((day, "as_at"))
         with self.store.unit() as uow:
-            return waits.track(uow, self.settings, self.now(), day, team)
+            result = waits.track(uow, self.settings, self.now(), day, team)
+        self.nudge()
+        return result
 
     def wait_snapshots(self, day=None, *, team: str | None = None) -> list[dict]:
         """Stored snapshot rows (of one day, or all), by day, team, client group and stage."""
@@ -397,6 +438,7 @@ class Engine:
         with self.store.unit() as uow:
             state = scrutiny.record_conversation(uow, self.settings, episode_id, conv, actor=actor or self.actor,
                                                  now=self.now())
+        self.nudge()
         return self.episode_out(state)
 
     def audit_sample(self, start, end, rate, *, seed: int, stratify=None, actor: str | None = None) -> dict:
@@ -428,5 +470,7 @@ class Engine:
         from pathway.services import outreach
 
         with self.store.unit() as uow:
-            return outreach.import_checks(uow, self.settings, source, actor=actor or self.actor, now=self.now(),
-                                          only_team=only_team)
+            summary = outreach.import_checks(uow, self.settings, source, actor=actor or self.actor, now=self.now(),
+                                             only_team=only_team)
+        self.nudge()
+        return summary

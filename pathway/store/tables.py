@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -112,14 +112,21 @@ class Event(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """Messages for the outside world, written in the same transaction as the change they report."""
 
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "id"),
+        # The event feed's order: given by the one relay at a time, so it is the order rows became visible
+        # (0011_webhooks; docs/decisions/0017-event-feed-order.md).
+        Index("ux_outbox_position", "position", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=64)  # e.g. "episode.refer", "breach"
     episode_id: int | None = None  # nothing looks messages up by episode: no index to keep up
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime
-    sent_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None  # when the relay passed it on (its position and deliveries made)
+    position: int | None = Field(default=None, sa_type=BigInteger)  # its place in the event feed, set by the relay
+    team: str | None = Field(default=None, max_length=64)  # the payload's team, copied by the relay for filters
     attempts: int = 0
     last_error: str | None = None
 
@@ -244,8 +251,14 @@ class Webhook(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(max_length=2000)
     events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # The HMAC signing key, needed in clear to sign; never returned by listings.
+    teams: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # None: every team
+    # The signing key (whsec_…), needed in clear to sign; never returned by listings.
     secret: str = Field(max_length=500)
+    # After a rotation the previous key also signs until previous_secret_until, so receivers can switch over.
+    previous_secret: str | None = Field(default=None, max_length=500)
+    previous_secret_until: dt.datetime | None = None
+    secret_rotated_at: dt.datetime | None = None
+    secret_rotated_by: str | None = Field(default=None, max_length=200)
     active: bool = True  # False: paused after repeated failures (or by hand); deliveries wait
     consecutive_failures: int = 0
     paused_at: dt.datetime | None = None
@@ -260,16 +273,22 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("webhook_id", "outbox_id", name="uq_delivery_once"),
         Index("ix_delivery_due", "status", "next_attempt_at"),
+        # An episode's deliveries to one subscriber, in order (0011_webhooks).
+        Index("ix_delivery_chain", "webhook_id", "episode_id", "outbox_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     webhook_id: int = Field(foreign_key="webhook.id", index=True)
     outbox_id: int = Field(foreign_key="outbox.id")
+    episode_id: int | None = None  # the episode the message is about: its deliveries go out in order
+    # The episode's previous message to this subscriber: while its delivery is pending, this one waits.
+    previous_outbox_id: int | None = None
     kind: str = Field(max_length=64)
     status: str = Field(max_length=16)  # pending | delivered | failed (gave up)
     attempts: int = 0
     next_attempt_at: dt.datetime
-    queued_at: dt.datetime | None = None  # when a deliver_webhook task was last sent for it
+    redelivered_at: dt.datetime | None = None  # sent again on request, by redelivered_by
+    redelivered_by: str | None = Field(default=None, max_length=200)
     locked_until: dt.datetime | None = None  # a sender's lease while it posts
     last_status: int | None = None
     last_error: str | None = Field(default=None, max_length=1000)

@@ -19,7 +19,7 @@ from pathway.cli import app as cli_app
 from pathway.domain.commands import Move
 from pathway.domain.events import KINDS
 from pathway.errors import PathwayError
-from pathway.services.webhooks import EVENT_KINDS
+from pathway.services.webhooks import EVENT_KINDS, new_secret
 from pathway.store.tables import OUTBOX
 
 AT = START.isoformat()
@@ -153,7 +153,7 @@ def test_a_note_is_taken_on_a_closed_episode_and_a_transfer_keeps_the_wait(counc
 
 def test_each_kind_goes_out_as_a_webhook_kind_with_the_back_ends_case_id(council):
     assert {f"episode.{k}" for k in KINDS} <= set(EVENT_KINDS)
-    council.add_webhook("https://example.org/hook", [f"episode.{k}" for k in KINDS], "s" * 16)
+    council.add_webhook("https://example.org/hook", [f"episode.{k}" for k in KINDS], new_secret())
     ep = council.record_contact("P-1", "mental_health", "north", occurred_at=AT, external_ref="CW-5")
     council.fire(ep.id, "flag", reason="stress")
     relayed = council.relay_outbox()

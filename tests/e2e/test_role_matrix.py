@@ -61,6 +61,12 @@ RULES: dict[tuple[str, str], dict] = {
        for what in ("profile", "absences", "supervisions")},
     ("PUT", "/episodes/{episode_id}/weight"): {"allowed": {"admin", "manager"}},
     ("GET", "/reports/supervision"): {"allowed": {"admin", "integration", "manager", "manager_south"}},
+    # Webhooks and the event feed: for the systems that embed the engine.
+    ("GET", "/events"): {"allowed": {"admin", "integration"}},
+    ("GET", "/webhooks"): {"allowed": {"admin", "integration"}},
+    ("GET", "/webhooks/{webhook_id}/deliveries"): {"allowed": {"admin", "integration"}},
+    ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): {"allowed": {"admin", "integration"}},
+    ("POST", "/webhooks/{webhook_id}/rotate"): {"allowed": {"admin", "integration"}},
 }
 
 _n = itertools.count()
@@ -70,7 +76,8 @@ def _call(api, method: str, path: str, who: str):
     """One call of the route as ``who``, with a request that is well formed for it."""
     n = next(_n)
     spare = api.post("/tokens", "admin", json={"role": "integration", "name": f"spare{n}"}).json()["id"]
-    url = path.format(episode_id=api.north_episode, team="north", token_id=spare, worker="amira")
+    url = path.format(episode_id=api.north_episode, team="north", token_id=spare, worker="amira",
+                      webhook_id=1, delivery_id=1)
     bodies = {
         "/imports": {"content": as_csv(GOOD), "headers": {"Content-Type": "text/csv"}},
         "/contacts": {"json": {"person_ref": f"LAS-{n}", "client_group": "unknown", "team": "north"}},
@@ -89,8 +96,8 @@ def _call(api, method: str, path: str, who: str):
         "/episodes/{episode_id}/weight": {"json": {"weight": 2, "reason": "complex"}},
         "/workers": {"json": {"key": f"w{n}", "name": "W", "team": "north"}},
         "/tokens": {"json": {"role": "integration", "name": f"made{n}"}},
-        "/webhooks": {"json": {"url": "https://example.org/hook", "events": ["episode.refer"],
-                               "secret": "s" * 32}},
+        "/webhooks": {"json": {"url": "https://example.org/hook", "events": ["episode.refer"]}},
+        "/webhooks/{webhook_id}/rotate": {"json": {"overlap": 60}},
     }
     extra = bodies.get(path, {}) if method in ("POST", "PUT", "PATCH") else {}
     return api.request(method, url, who, follow_redirects=False, **extra)

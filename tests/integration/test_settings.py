@@ -10,13 +10,17 @@ from workers.app import make_celery
 WEBHOOK_VARIABLES = {"timeout": "PATHWAY_WEBHOOK_TIMEOUT", "backoff": "PATHWAY_WEBHOOK_BACKOFF",
                      "backoff_max": "PATHWAY_WEBHOOK_BACKOFF_MAX", "pause_after": "PATHWAY_WEBHOOK_PAUSE_AFTER",
                      "max_attempts": "PATHWAY_WEBHOOK_MAX_ATTEMPTS", "lease": "PATHWAY_WEBHOOK_LEASE",
-                     "requeue_after": "PATHWAY_WEBHOOK_REQUEUE_AFTER"}
+                     "batch": "PATHWAY_WEBHOOK_BATCH", "senders": "PATHWAY_WEBHOOK_SENDERS",
+                     "rotation_overlap": "PATHWAY_WEBHOOK_ROTATION_OVERLAP",
+                     "allow_hosts": "PATHWAY_WEBHOOK_ALLOW_HOSTS",
+                     "allow_http_hosts": "PATHWAY_WEBHOOK_ALLOW_HTTP_HOSTS"}
 WORKER_VARIABLES = {"visibility_timeout": "PATHWAY_VISIBILITY_TIMEOUT", "restore_interval": "PATHWAY_RESTORE_INTERVAL",
                     "queue": "PATHWAY_CELERY_QUEUE", "dispatch_interval": "PATHWAY_DISPATCH_INTERVAL",
                     "track_waits_minute": "PATHWAY_TRACK_WAITS_MINUTE"}
 # A value for every setting that differs from its default, so a setting that is not read shows.
 WEBHOOKS = {"timeout": 2.5, "backoff": 7.0, "backoff_max": 99.0, "pause_after": 4, "max_attempts": 6,
-            "lease": 30.0, "requeue_after": 90.0}
+            "lease": 30.0, "batch": 7, "senders": 3, "rotation_overlap": 600.0,
+            "allow_hosts": ("case.council.internal", "10.1.2.3"), "allow_http_hosts": ("case.council.internal",)}
 WORKERS = {"visibility_timeout": 120, "restore_interval": 3, "queue": "north-queue", "dispatch_interval": 2.5,
            "track_waits_minute": 17}
 
@@ -35,7 +39,8 @@ def toml(tmp_path, text: str):
 
 
 def table(name: str, values: dict) -> str:
-    return f"[{name}]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in values.items())
+    return f"[{name}]\n" + "".join(f"{k} = {list(v) if isinstance(v, tuple) else v!r}\n".replace("'", '"')
+                                    for k, v in values.items())
 
 
 def test_every_setting_has_a_default_and_every_default_differs_from_the_test_values(clean_env, tmp_path):
@@ -57,8 +62,8 @@ def test_the_councils_file_sets_every_webhook_and_worker_setting(clean_env, tmp_
 
 def test_the_environment_sets_every_setting_and_wins_over_the_file(clean_env, tmp_path):
     path = toml(tmp_path, table("webhooks", {"timeout": 1.0, "lease": 5.0}) + table("workers", {"queue": "file"}))
-    for name, value in WEBHOOKS.items():
-        clean_env.setenv(WEBHOOK_VARIABLES[name], str(value))
+    for name, value in WEBHOOKS.items():  # lists comma-separated
+        clean_env.setenv(WEBHOOK_VARIABLES[name], ",".join(value) if isinstance(value, tuple) else str(value))
     for name, value in WORKERS.items():
         clean_env.setenv(WORKER_VARIABLES[name], str(value))
     settings = load_settings(path)

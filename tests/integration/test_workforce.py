@@ -48,10 +48,10 @@ def table_counts(engine):
 
 def test_claim_next_gives_a_worker_only_people_they_are_skilled_for_in_claim_order(desk):
     e = desk
-    ld_old = waiting(e, "LD-OLD", "learning_disability", "2026-05-01")
+    ld_old = waiting(e, "LD-901", "learning_disability", "2026-05-01")
     mh = waiting(e, "MH-1", "mental_health", "2026-05-02")
     phys = waiting(e, "PS-1", "physical_support", "2026-05-03")
-    ld_new = waiting(e, "LD-NEW", "learning_disability", "2026-05-04")
+    ld_new = waiting(e, "LD-907", "learning_disability", "2026-05-04")
     assert [ep.id for ep in e.queue("north")] == [ld_old.id, mh.id, phys.id, ld_new.id]
     # ben has no skills: only the physical support contact, though two people wait longer
     assert e.claim_next("north", "ben").id == phys.id
@@ -91,7 +91,7 @@ def test_override_is_given_only_with_allocate(desk):
 def test_the_most_specific_rule_decides(desk):
     e = desk
     e.create_worker(key="sol", name="Sol", team="south")
-    mh_south = waiting(e, "MH-S", "mental_health", "2026-05-01", team="south")
+    mh_south = waiting(e, "MH-902", "mental_health", "2026-05-01", team="south")
     # in south, the team and stage rule applies only in c3; in c1 the council-wide rule asks mental health
     with pytest.raises(Forbidden, match="'mental_health'"):
         e.claim(mh_south.id, "sol")
@@ -116,10 +116,10 @@ def test_the_queue_counts_who_on_duty_could_take_each_person_and_names_the_gaps(
         {"client_group": "mental_health", "stage": "c1_waiting", "skill": "mental_health", "waiting": 1}]
     # amira at cap (3) cannot take another learning disability person either
     for i in range(3):
-        e.claim(waiting(e, f"PS-A{i}", "physical_support", "2026-05-04").id, "amira")
+        e.claim(waiting(e, f"PS-{i}A", "physical_support", "2026-05-04").id, "amira")
     assert {ep.id: ep.takers for ep in e.queue("north")}[ld.id] == 0
     # a crisis may be taken over cap (caseload.crisis_over_cap): amira could take a learning disability crisis
-    crisis = waiting(e, "LD-C", "learning_disability", "2026-05-05", priority="crisis")
+    crisis = waiting(e, "LD-908", "learning_disability", "2026-05-05", priority="crisis")
     assert {ep.id: ep.takers for ep in e.queue("north")}[crisis.id] == 1
 
 

@@ -10,11 +10,13 @@ import time
 
 class Receiver:
     """Listens on 127.0.0.1; ``status`` is the answer (or a list of answers, one per request, the
-    last repeated); ``delay`` seconds before answering makes a subscriber that times out."""
+    last repeated, or a function of the request: path, headers, body); ``delay`` seconds before answering makes a
+    subscriber that times out; ``headers`` are added to every answer (a redirect's Location)."""
 
-    def __init__(self, status=200, delay: float = 0.0):
+    def __init__(self, status=200, delay: float = 0.0, headers: dict | None = None):
         self.status = status
         self.delay = delay
+        self.headers = headers or {}
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         receiver = self
@@ -24,11 +26,17 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": raw})
-                    answers = receiver.status if isinstance(receiver.status, list) else [receiver.status]
-                    code = answers[min(len(receiver.requests), len(answers)) - 1]
+                    if callable(receiver.status):
+                        code = receiver.status(receiver.requests[-1])
+                    else:
+                        answers = receiver.status if isinstance(receiver.status, list) else [receiver.status]
+                        code = answers[min(len(receiver.requests), len(answers)) - 1]
+                    receiver.requests[-1]["answer"] = code
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(code)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -62,3 +70,8 @@ class Receiver:
             time.sleep(0.05)
         with self.lock:
             return list(self.requests)
+
+
+# Deliveries to this receiver are to 127.0.0.1 over plain http: allowed only when a setting says so,
+# so every test and benchmark that uses it names the allowance (the default stays strict).
+LOCAL = {"allow_hosts": ("127.0.0.1",), "allow_http_hosts": ("127.0.0.1",)}

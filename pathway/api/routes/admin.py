@@ -82,12 +82,19 @@ def revoke_token(token_id: schemas.TokenId, access: Access = Depends(get_access)
 @router.post("/webhooks", status_code=201, response_model=schemas.Row, responses=ERRORS)
 def add_webhook(body: schemas.WebhookCreate, access: Access = Depends(get_access),
                 header_key: str | None = IdempotencyHeader()):
-    """A webhook subscription: signed deliveries of the chosen events, with retries (admin, integration)."""
-    def run(d):
-        reply = access.add_webhook(d["url"], d["events"], d["secret"])
-        return {k: v for k, v in dict(reply).items() if k != "secret"}
+    """A webhook subscription: Standard Webhooks deliveries of the chosen events (of the chosen teams), with
+    retries (admin, integration). A secret the engine makes is in this reply only: a retry with the same
+    idempotency key is 409 (rotate the secret if it was lost)."""
+    def without_secret(made: dict) -> dict:
+        return {k: v for k, v in made.items() if k != "secret"}
 
-    return reply(once(access, "POST /webhooks", body, header_key, run, _Passthrough))
+    status, made = once(access, "POST /webhooks", body, header_key,
+                        lambda d: access.add_webhook(d["url"], d["events"], d["secret"], d["teams"]),
+                        _Passthrough, keep=without_secret)
+    if body.secret is None and "secret" not in made:
+        raise Conflict(f"webhook {made['id']} was already made with this idempotency key and its secret is shown "
+                       "only once; rotate the secret if it was lost", webhook_id=made["id"])
+    return reply((status, made))
 
 
 class _Passthrough:
