@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from pathway.cli.app import Format, app, console, fail, get_engine, migrate_on_start, print_error, print_rows
-from pathway.errors import PathwayError
+from pathway.errors import PathwayError, SetupError
 
 webhook_app = typer.Typer(help="Webhook subscriptions and their delivery log.", no_args_is_help=True)
 app.add_typer(webhook_app, name="webhook")
@@ -26,7 +26,10 @@ def _celery(need_broker: str | None = None):
     if need_broker:
         from pathway.services.environment import require_broker
 
-        require_broker(celery_app.pathway_settings.broker_url, need_broker)
+        try:
+            require_broker(celery_app.pathway_settings.broker_url, need_broker)
+        except SetupError as exc:
+            fail(exc)
     return celery_app
 
 

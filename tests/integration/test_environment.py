@@ -130,3 +130,19 @@ def test_a_broker_that_does_not_answer_is_one_line(tmp_path, command):
 @pytest.mark.parametrize("command", [["worker"], ["beat"]])
 def test_a_command_that_needs_a_broker_says_so_when_none_is_set(tmp_path, command):
     one_line_error(run(command, tmp_path), "needs a broker", "PATHWAY_BROKER_URL")
+
+
+@pytest.mark.parametrize("command", [["report", "waits"], ["db", "upgrade"], ["serve"], ["worker"]],
+                         ids=lambda c: c[0])
+def test_the_app_run_in_process_exits_2_as_the_command_does(tmp_path, monkeypatch, command):
+    from typer.testing import CliRunner
+
+    from pathway.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", "pathway.db")
+    monkeypatch.delenv("PATHWAY_BROKER_URL", raising=False)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2, (result.exception, result.output)
+    said = "needs a broker" if command == ["worker"] else "'pathway.db' is not a database URL"
+    assert said in result.output, result.output
