@@ -126,6 +126,9 @@ class EventPublic(BaseModel):
     outcome: str | None
     note: str | None
     allocation: str | None
+    data: dict[str, Any] = Field(default_factory=dict, description=(
+        "the event's own fields (an event kind's reason, where, decision, next action and due, …; "
+        "the values a change replaced in 'from')"))
 
 
 class TokenCreate(Request):

@@ -24,7 +24,7 @@ from pathway.settings import Thresholds
 from pathway.store.tables import OUTBOX
 
 GROUPS = 7  # default client groups
-STAGES = 3  # c1_waiting, c2_waiting, c3_waiting
+STAGES = 4  # contact, c1_waiting, c2_waiting, c3_waiting
 
 
 def contact(e, ref, group, on, team="north"):
