@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pathway.domain.checks import Horizon, RefPolicy
 from pathway.domain.stages import WAITING
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
-from pathway.errors import ValidationError
+from pathway.errors import SetupError, ValidationError
 
 # Target days per stage with a wait clock: at the front door, a decision (resolve, refer or crisis)
 # within 2 days; conversation 1 allocated within 11 days is what scrutiny panels praised; a crisis
@@ -88,6 +88,24 @@ class Workers(BaseModel):
     queue: str = Field(default="pathway", min_length=1)  # the queue every task goes to (tests use their own)
     dispatch_interval: float = Field(default=10.0, gt=0)  # seconds between outbox relays (beat)
     track_waits_minute: int = Field(default=5, ge=0, le=59)  # track_waits runs hourly at this minute past the hour
+
+
+def _user_dir(variable: str, fallback: str) -> Path:
+    """An XDG base directory: $VARIABLE if set, else ~/FALLBACK."""
+    return Path(os.environ.get(variable) or Path.home() / fallback)
+
+
+def default_config_file() -> Path:
+    """Where the council's TOML file is looked for when PATHWAY_CONFIG_FILE is not set: the user's
+    configuration folder ($XDG_CONFIG_HOME/pathway/pathway.toml, by default ~/.config/pathway/pathway.toml),
+    never the working directory, so a command sees the same settings from any folder."""
+    return _user_dir("XDG_CONFIG_HOME", ".config") / "pathway" / "pathway.toml"
+
+
+def default_state_dir() -> str:
+    """Where the engine keeps files of its own (beat's schedule): $XDG_STATE_HOME/pathway, by default
+    ~/.local/state/pathway."""
+    return str(_user_dir("XDG_STATE_HOME", ".local/state") / "pathway")
 
 
 class SkillRule(BaseModel):
@@ -243,6 +261,8 @@ class Settings(BaseSettings):
     # Bad rows a refused import lists by line (the rest are counted): PATHWAY_IMPORT_ERRORS_LISTED.
     import_errors_listed: int = Field(default=100, ge=1)
     config_file: str | None = None
+    # Files the engine keeps for itself (Celery beat's schedule): PATHWAY_STATE_DIR.
+    state_dir: str = Field(default_factory=default_state_dir)
     day_mode: Literal["calendar", "working"] = "calendar"
     extra_client_groups: list[str] = Field(default_factory=list)
     extra_outcomes: list[str] = Field(default_factory=list)
@@ -316,17 +336,21 @@ def _from_toml(path: Path) -> dict:
 
 
 def load_settings(config_file: str | os.PathLike | None = None, **overrides) -> Settings:
-    """Settings from code defaults, then the TOML file (PATHWAY_CONFIG_FILE or ./config/pathway.toml),
-    then PATHWAY_* environment variables, then keyword overrides."""
+    """Settings from code defaults, then the TOML file (PATHWAY_CONFIG_FILE, else :func:`default_config_file`
+    if it exists), then PATHWAY_* environment variables, then keyword overrides."""
     env = Settings()
     path = config_file or env.config_file
-    if path is None and Path("config/pathway.toml").exists():
-        path = "config/pathway.toml"
+    if path is None and default_config_file().is_file():
+        path = default_config_file()
     values: dict = {}
     if path is not None:
+        if not Path(path).is_file():
+            raise SetupError(f"no config file {str(path)!r} (PATHWAY_CONFIG_FILE); point it at the council's TOML "
+                             "file, or unset it for the defaults")
         values.update(_from_toml(Path(path)))
     # The environment wins over the file for the deployment settings.
-    for name in ("database_url", "database_pool_size", "broker_url", "day_mode"):
+    for name in ("database_url", "database_pool_size", "broker_url", "day_mode", "state_dir", "migrate_on_start",
+                 "import_errors_listed"):
         if f"PATHWAY_{name.upper()}" in os.environ:
             values[name] = getattr(env, name)
     for table, variables in ENVIRONMENT.items():

@@ -31,7 +31,10 @@ def get_engine(actor: str = "cli"):
     database's shape only when asked, by ``pathway db upgrade``."""
     from pathway import Engine
 
-    return Engine(actor=actor, migrate=None)
+    try:
+        return Engine(actor=actor, migrate=None)
+    except SetupError as exc:
+        fail(exc)
 
 
 def migrate_on_start() -> None:
@@ -40,11 +43,14 @@ def migrate_on_start() -> None:
     from pathway.services.schema import upgrade_schema
     from pathway.settings import load_settings
 
-    settings = load_settings()
-    if settings.migrate_on_start:
-        upgrade_schema(settings)
-    else:
-        get_engine().dispose()
+    try:
+        settings = load_settings()
+        if settings.migrate_on_start:
+            upgrade_schema(settings)
+            return
+    except SetupError as exc:
+        fail(exc)
+    get_engine().dispose()
 
 
 def fail(exc: PathwayError) -> None:

@@ -24,7 +24,7 @@ DEMO_ACTOR = "demo"  # who the demo's changes are recorded as; a file holding on
 NEXT = (
     ("pathway report waits --by team,stage", "who waits today, by team and queue"),
     ("pathway duty queue --team north", "the north team's queue in claim order"),
-    ("pathway serve", "the HTTP API (its reference at http://127.0.0.1:8000/docs) and the huddle board"),
+    ("pathway serve", "the HTTP API (reference at http://127.0.0.1:8000/docs) and the huddle board"),
 )
 # Waiting now (median days so far, how many over threshold), then conversation 1's days to allocation.
 COLUMNS = ["client_group", "waiting", "median_wait", "over_threshold", "allocated", "mean_days", "median_days",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -17,7 +18,7 @@ from pathway.cli.app import (
     print_error,
     print_rows,
 )
-from pathway.errors import PathwayError
+from pathway.errors import PathwayError, SetupError
 
 webhook_app = typer.Typer(help="Webhook subscriptions and their delivery log.", no_args_is_help=True)
 app.add_typer(webhook_app, name="webhook")
@@ -35,7 +36,10 @@ def _celery(need_broker: str | None = None):
     if need_broker:
         from pathway.services.environment import require_broker
 
-        require_broker(celery_app.pathway_settings.broker_url, need_broker)
+        try:
+            require_broker(celery_app.pathway_settings.broker_url, need_broker)
+        except SetupError as exc:
+            fail(exc)
     return celery_app
 
 
@@ -69,10 +73,15 @@ def worker(concurrency: int = typer.Option(2, "--concurrency", "-c", help="proce
 
 @app.command()
 def beat(loglevel: str = typer.Option("INFO", "--loglevel", "-l"),
-         schedule_file: str = typer.Option("celerybeat-schedule", "--schedule-file",
-                                           help="where beat keeps its last run times")) -> None:
+         schedule_file: str | None = typer.Option(None, "--schedule-file",
+                                                  help="where beat keeps its last run times (default: "
+                                                       "celerybeat-schedule in PATHWAY_STATE_DIR)")) -> None:
     """Run the scheduler (exactly one per deployment): outbox relay every few seconds, track_waits hourly."""
     celery_app = _celery("beat")
+    if schedule_file is None:
+        state = Path(celery_app.pathway_settings.state_dir)
+        state.mkdir(parents=True, exist_ok=True)
+        schedule_file = str(state / "celerybeat-schedule")
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule_file}"])
 
 

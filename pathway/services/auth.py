@@ -199,16 +199,21 @@ def idempotent(engine, actor: Actor, key: str | None, body: dict, run,
 
 # -- the use cases, guarded ------------------------------------------------------------------------
 
+def a_token(role: str) -> str:
+    """"a duty token", "an admin token", "an integration token": the role's token, as a sentence says it."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role} token"
+
+
 def require(actor: Actor, *roles: str, doing: str) -> None:
     if actor.role not in roles:
-        raise Forbidden(f"a {actor.role} token may not {doing}; allowed roles: {', '.join(roles)}",
+        raise Forbidden(f"{a_token(actor.role)} may not {doing}; allowed roles: {', '.join(roles)}",
                         role=actor.role, allowed_roles=list(roles))
 
 
 def require_team(actor: Actor, team: str, doing: str) -> None:
     """Duty workers and managers act only in their own team."""
     if actor.role in ("duty", "manager") and actor.team != team:
-        raise Forbidden(f"a {actor.role} token of team {actor.team!r} may not {doing} in team {team!r}",
+        raise Forbidden(f"{a_token(actor.role)} of team {actor.team!r} may not {doing} in team {team!r}",
                         role=actor.role, team=actor.team)
 
 

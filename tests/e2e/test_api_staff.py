@@ -39,3 +39,10 @@ def test_a_manager_or_duty_worker_lists_only_their_own_team(api):
     assert_error(api.get("/workers?team=nort", "admin"), 404, "not_found",
                  "unknown team 'nort'; teams are: north, south")
     assert_error(api.get("/workers?team=North Team", "admin"), 422, "validation_error", "team")
+
+
+def test_a_refusal_names_the_callers_token_as_a_sentence_does(api):
+    assert_error(api.post("/teams", "integration", json={"key": "east", "name": "East"}), 403, "forbidden",
+                 "an integration token may not create teams")
+    assert_error(api.post("/teams", "manager", json={"key": "east", "name": "East"}), 403, "forbidden",
+                 "a manager token may not create teams")

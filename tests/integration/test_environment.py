@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,12 +15,13 @@ import sqlalchemy as sa
 from tests.conftest import PG_ADMIN_URL
 
 PATHWAY = [sys.executable, "-c", "from pathway.cli import main; main()"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(args, tmp_path, **env):
     """``pathway ARGS`` in ``tmp_path`` with only these PATHWAY_* settings."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("PATHWAY_")}
-    base["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), os.getcwd()) if p)
+    base["PYTHONPATH"] = str(REPO)  # this checkout's engine, whatever folder the command runs in
     return subprocess.run([*PATHWAY, *args], cwd=tmp_path, env={**base, **env}, capture_output=True, text=True,
                           timeout=120)
 
@@ -34,8 +36,8 @@ def one_line_error(result, *needles: str) -> str:
     return lines[0]
 
 
-COMMANDS = [["report", "waits"], ["duty", "queue", "--team", "north"], ["team", "list"], ["staff", "list"],
-            ["token", "create", "--role", "admin"], ["db", "upgrade"], ["serve"], ["track-waits"]]
+COMMANDS = [["report", "waits"], ["duty", "queue", "--team", "north"], ["team", "list"],
+            ["token", "create", "--role", "admin"], ["db", "upgrade"], ["serve"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
@@ -128,3 +130,19 @@ def test_a_broker_that_does_not_answer_is_one_line(tmp_path, command):
 @pytest.mark.parametrize("command", [["worker"], ["beat"]])
 def test_a_command_that_needs_a_broker_says_so_when_none_is_set(tmp_path, command):
     one_line_error(run(command, tmp_path), "needs a broker", "PATHWAY_BROKER_URL")
+
+
+@pytest.mark.parametrize("command", [["report", "waits"], ["db", "upgrade"], ["serve"], ["worker"]],
+                         ids=lambda c: c[0])
+def test_the_app_run_in_process_exits_2_as_the_command_does(tmp_path, monkeypatch, command):
+    from typer.testing import CliRunner
+
+    from pathway.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", "pathway.db")
+    monkeypatch.delenv("PATHWAY_BROKER_URL", raising=False)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2, (result.exception, result.output)
+    said = "needs a broker" if command == ["worker"] else "'pathway.db' is not a database URL"
+    assert said in result.output, result.output

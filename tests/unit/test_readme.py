@@ -17,3 +17,7 @@ def test_readme_diagram_is_current():
 def test_readme_opens_with_the_two_commands():
     head = README.read_text().split("\n\n")[1]
     assert "pathway demo" in head and "pytest" in head
+
+
+def test_readme_is_a_short_front_door():
+    assert len(README.read_bytes()) < 12 * 1024, "the README is a front door: move reference into docs/"
