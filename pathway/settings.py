@@ -9,16 +9,18 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pathway.domain.checks import Horizon, RefPolicy
+from pathway.domain.stages import WAITING
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
 from pathway.errors import ValidationError
 
-# Target days to allocation per waiting stage. Conversation 1 within 11 days is what
-# scrutiny panels praised; a crisis waits a day at most.
-DEFAULT_THRESHOLDS = {"c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
+# Target days per stage with a wait clock: at the front door, a decision (resolve, refer or crisis)
+# within 2 days; conversation 1 allocated within 11 days is what scrutiny panels praised; a crisis
+# waits a day at most.
+DEFAULT_THRESHOLDS = {"contact": 2, "c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
 
 
 class Thresholds(BaseModel):
@@ -31,6 +33,16 @@ class Caseload(BaseModel):
     # A person in crisis must not wait because every duty worker is at cap: by default a
     # crisis may be taken over cap, and the manager sees the overload on the huddle board.
     crisis_over_cap: bool = True
+
+
+class Progression(BaseModel):
+    """Case progression: an active episode with no event for more than its stage's days is standing still."""
+
+    stale_days: int = Field(default=14, ge=1)
+    stale_days_by_stage: dict[str, int] = Field(default_factory=dict)  # e.g. {"c3_active": 28}
+
+    def stale(self, stage: str) -> int:
+        return self.stale_days_by_stage.get(stage, self.stale_days)
 
 
 class WebhookPolicy(BaseModel):
@@ -66,12 +78,84 @@ class Workers(BaseModel):
     track_waits_minute: int = Field(default=5, ge=0, le=59)  # track_waits runs hourly at this minute past the hour
 
 
+class SkillRule(BaseModel):
+    """A client group (optionally in one stage, optionally in one team) needs a worker with ``skill``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_group: str
+    skill: str
+    team: str | None = None
+    stage: str | None = None
+
+
+class Workforce(BaseModel):
+    """Who can take whom, and the practice standards for supervision and line management."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The skills a worker may carry; anything else is refused.
+    skills: list[str] = Field(default_factory=lambda: ["learning_disability", "mental_health", "autism",
+                                                       "sensory"])
+    # Client groups (and optionally stages, per team or council-wide) that need a skill; none by
+    # default, so any worker takes anyone. The most specific matching rule wins.
+    require: list[SkillRule] = Field(default_factory=list)
+    # Practice standard: at least this many supervisions a year, each at least this long.
+    supervision_sessions: int = Field(default=8, ge=1, le=52)
+    supervision_minutes: int = Field(default=120, ge=1, le=600)
+    # No line manager has more direct reports than this.
+    span_of_control: int = Field(default=10, ge=1)
+    # An absence may be recorded at most this many days ahead.
+    absence_horizon_days: int = Field(default=365, ge=1)
+    # Weighted caseloads: when on, the cap check counts the weights of a worker's active episodes
+    # (1 unless reweighed) against cap x FTE; when off, the number of active episodes against the cap.
+    weighting: bool = False
+    weight_min: float = Field(default=0.25, gt=0)
+    weight_max: float = Field(default=4.0, gt=0)
+
+    @model_validator(mode="after")
+    def _rules_name_known_skills_and_stages(self):
+        if self.weight_min > self.weight_max:
+            raise ValueError(f"workforce.weight_min ({self.weight_min}) is above weight_max ({self.weight_max})")
+        for rule in self.require:
+            if rule.skill not in self.skills:
+                raise ValueError(f"workforce.require names skill {rule.skill!r}, which is not in workforce.skills "
+                                 f"({', '.join(self.skills)})")
+            if rule.stage is not None and rule.stage not in WAITING:
+                raise ValueError(f"workforce.require names stage {rule.stage!r}; a rule's stage is one of "
+                                 f"{', '.join(WAITING)}")
+        return self
+
+    @property
+    def rules(self) -> tuple[tuple[str, str, str | None, str | None], ...]:
+        """The skill rules as the domain and the store take them: (client_group, skill, team, stage)."""
+        return tuple((r.client_group, r.skill, r.team, r.stage) for r in self.require)
+class Cohort(BaseModel):
+    """A Three Conversations cohort: the teams working that way, and contacts given one of ``routes``
+    (a label given at contact, e.g. an innovation site's postcode district). Its measures are
+    set against everybody else's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    teams: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+
+
+class Scrutiny(BaseModel):
+    """What the scrutiny panel's measures take from the configuration (docs/scrutiny.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repeat_window_days: int = Field(default=90, ge=1, le=3650)  # a contact this soon after a closure repeats
+    cohorts: dict[str, Cohort] = Field(default_factory=dict)
+
+
 # A council's references for people: an optional upper-case prefix (LAS-, P-, MOSAIC:) and then a
 # number-led code. Names (JohnSmith, john.smith, Mary-Jane) and dates of birth written into a
 # reference (J.Smith-1950-03-02) do not fit it; a council whose system differs sets its own.
 DEFAULT_PERSON_REF_PATTERN = r"^[A-Z]{0,12}[-:/._]?[0-9][0-9A-Z._:/-]{0,50}$"
 # Days a token lasts when it is made without an expiry of its own, per role.
-DEFAULT_TOKEN_DAYS = {"duty": 90, "manager": 90, "integration": 365, "admin": 30}
+DEFAULT_TOKEN_DAYS = {"duty": 90, "manager": 90, "integration": 365, "admin": 30, "auditor": 90}
 
 
 class Security(BaseModel):
@@ -154,8 +238,11 @@ class Settings(BaseSettings):
     extra_outcomes: list[str] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     caseload: Caseload = Field(default_factory=Caseload)
+    progression: Progression = Field(default_factory=Progression)
     webhooks: WebhookPolicy = Field(default_factory=WebhookPolicy)
     workers: Workers = Field(default_factory=Workers)
+    workforce: Workforce = Field(default_factory=Workforce)
+    scrutiny: Scrutiny = Field(default_factory=Scrutiny)
     security: Security = Field(default_factory=Security)
 
     @field_validator("broker_url")
@@ -212,7 +299,7 @@ def _from_toml(path: Path) -> dict:
     thresholds = dict(data.get("thresholds", {}))
     default = {**DEFAULT_THRESHOLDS, **thresholds.pop("default", {})}
     out["thresholds"] = {"default": default, "by_client_group": thresholds}
-    for table in ("caseload", *ENVIRONMENT):
+    for table in ("caseload", "progression", "workforce", "scrutiny", *ENVIRONMENT):
         if table in data:
             out[table] = data[table]
     return out

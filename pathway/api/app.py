@@ -11,7 +11,19 @@ from fastapi.staticfiles import StaticFiles
 
 from pathway.api import docs, errors, guard, imports
 from pathway.api.app_paths import STATIC
-from pathway.api.routes import admin, audit, duty, episodes, health, huddle, reports, staff
+from pathway.api.routes import (
+    admin,
+    audit,
+    duty,
+    episodes,
+    health,
+    huddle,
+    listing,
+    reports,
+    scrutiny,
+    staff,
+    workforce,
+)
 
 log = logging.getLogger("pathway.http")
 
@@ -64,7 +76,7 @@ def create_app(engine=None) -> FastAPI:
     errors.install(app)
     docs.install(app)  # /docs, offline
     app.include_router(imports.router)  # POST /imports: history in (pathway/api/imports.py)
-    for module in (health, episodes, duty, reports, admin, staff, huddle, audit):
+    for module in (health, episodes, listing, duty, reports, admin, staff, huddle, workforce, scrutiny, audit):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(guard.Guard, engine=engine)

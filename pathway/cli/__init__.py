@@ -9,6 +9,8 @@ import pathway.cli.workers  # noqa: F401  (worker, beat, track-waits, dispatch-o
 from pathway.cli import core  # noqa: F401  (registers commands)
 from pathway.cli import history as _history  # noqa: F401  (pathway import, pathway export cld)
 from pathway.cli import reports as _reports  # noqa: F401  (pathway report …)
+from pathway.cli import scrutiny as _scrutiny  # noqa: F401  (report three-conversations, audit, outreach, pack)
+from pathway.cli import workforce as _workforce  # noqa: F401  (pathway workforce …, pathway report supervision)
 from pathway.cli.app import app, print_error
 
 

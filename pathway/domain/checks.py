@@ -97,6 +97,14 @@ def check_person_ref(value: str, policy: RefPolicy) -> str:
     return value
 
 
+def check_external_ref(value: str) -> str:
+    if not isinstance(value, str) or not REF_PATTERN.match(value):
+        raise ValidationError(
+            f"external_ref {value!r} must be the back end's own case id (1-64 characters: letters, digits "
+            "and . _ : / -)", field="external_ref")
+    return value
+
+
 def check_priority(value: str) -> str:
     if value not in PRIORITIES:
         raise ValidationError(f"unknown priority {value!r}; priorities are: {', '.join(PRIORITIES)}",

@@ -2,8 +2,8 @@
 
 A token is shown once when it is made and stored only as its SHA-256 hash. Roles:
 ``duty`` (acts as one worker, in that worker's team), ``manager`` (one team),
-``integration`` (a case-management back end) and ``admin``. The rules live here, in
-``Access``, so the HTTP routes, the board and any other front door share them.
+``integration`` (a case-management back end), ``admin`` and ``auditor`` (case-file audits, any
+team). The rules live here, in ``Access``, so the HTTP routes, the board and any other front door share them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, Validati
 from pathway.services import access_log, episodes
 from pathway.store.tokens import PUBLIC_TOKEN_FIELDS
 
-ROLES = ("duty", "manager", "integration", "admin")
+ROLES = ("duty", "manager", "integration", "admin", "auditor")
 # A lifetime such as 30d, 12h or 90m; no token is made to last longer than MAX_TOKEN_DAYS.
 LIFETIME = re.compile(r"([0-9]{1,6})([dhm])")
 LIFETIME_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -301,6 +301,9 @@ class Access:
         require(self.actor, "integration", "duty", "manager", doing="move episodes")
         ep = self._readable(episode_id)
         require_team(self.actor, ep.team, "move episodes")
+        if command.override is not None and self.actor.role not in ("manager", "admin"):
+            raise Forbidden(f"only a manager may allocate with an override; a {self.actor.role} token may not",
+                            role=self.actor.role)
         if self.actor.role == "duty" and command.trigger == "allocate":
             # A duty worker acts only as themself: allocating is taking it on their own caseload.
             if command.worker is not None and command.worker != self.actor.worker:
@@ -330,6 +333,34 @@ class Access:
         require_team(self.actor, ep.team, "claim episodes")
         return self.engine.claim(episode_id, self.actor.worker, actor=self.actor.label)
 
+    # the front door, work trays and the listing of episodes (pathway/services/tray.py)
+
+    def front_door(self, team: str):
+        require(self.actor, "duty", "manager", "integration", doing="see a team's front door")
+        require_team(self.actor, team, "see the front door")
+        return self.engine.front_door(team)
+
+    def tray(self, worker: str):
+        """A duty worker reads their own tray; a manager any tray of their team; a back end any tray."""
+        require(self.actor, "duty", "manager", "integration", doing="read a work tray")
+        if self.actor.role == "duty" and worker != self.actor.worker:
+            raise Forbidden(f"a duty worker reads their own tray only: {self.actor.worker!r} may not read "
+                            f"{worker!r}'s (their manager may)", role="duty", worker=self.actor.worker)
+        if self.actor.role == "manager":
+            require_team(self.actor, self.engine.worker(worker)["team"], "read the trays")
+        found = self.engine.tray(worker)
+        self._read([ep.id for ep in found])
+        return found
+
+    def episodes(self, **filters) -> dict:
+        """Duty workers and managers list their own team's episodes only; a back end any team's."""
+        require(self.actor, "duty", "manager", "integration", doing="list episodes")
+        if self.actor.role in ("duty", "manager"):
+            if filters.get("team") is None:
+                filters["team"] = self.actor.team
+            require_team(self.actor, filters["team"], "list episodes")
+        return self.engine.episodes(**filters)
+
     # reports
 
     def report_team(self, team: str | None) -> str | None:
@@ -350,3 +381,33 @@ class Access:
     def see_board(self, team: str) -> None:
         require(self.actor, "manager", "duty", doing="open the huddle board")
         require_team(self.actor, team, "open the huddle board")
+
+    # the scrutiny panel: conversations, audits, outreach, its reports and the pack
+
+    def record_conversation(self, episode_id: int, **fields):
+        require(self.actor, "integration", "duty", "manager", doing="record conversations")
+        require_team(self.actor, self._readable(episode_id).team, "record conversations")
+        return self.engine.record_conversation(episode_id, **fields, actor=self.actor.label)
+
+    def audit_sample(self, start, end, rate, seed, stratify=None) -> dict:
+        require(self.actor, "manager", "auditor", "admin", doing="draw audit samples")
+        return self.engine.audit_sample(start, end, rate, seed=seed, stratify=stratify, actor=self.actor.label)
+
+    def record_audit(self, episode_id: int, rating: str, **fields) -> dict:
+        """A manager audits their own team's case files; an auditor any team's."""
+        require(self.actor, "manager", "auditor", doing="record case-file audits")
+        team = self.actor.team if self.actor.role == "manager" else None
+        auditor = fields.pop("auditor", None) or self.actor.label
+        return self.engine.record_audit(episode_id, rating, auditor=auditor, team=team, actor=self.actor.label,
+                                        **fields)
+
+    def import_outreach(self, source):
+        require(self.actor, "integration", "manager", "admin", doing="import welfare checks")
+        return self.engine.import_outreach(source, actor=self.actor.label,
+                                           only_team=self.actor.team if self.actor.role == "manager" else None)
+
+    def scrutiny_report(self, name: str, **kwargs):
+        """The scrutiny reports and the pack: managers (their team), integrations, and auditors (audits only)."""
+        if self.actor.role == "auditor" and name == "audits":
+            return self.engine.reports.audits(**{k: v for k, v in kwargs.items() if v is not None})
+        return self.report(name, **kwargs)

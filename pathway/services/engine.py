@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -10,8 +11,9 @@ from pydantic import BaseModel
 from pathway.domain import days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
+from pathway.domain.events import is_kind
 from pathway.domain.stages import conversation
-from pathway.services import duty, environment, episodes, outbox, staff, waits, webhooks
+from pathway.services import duty, environment, episodes, kinds, outbox, staff, tray, waits, webhooks, workforce
 from pathway.services.history import ImportSummary
 from pathway.services.reports import REPORT_AHEAD, Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
@@ -39,6 +41,14 @@ class EpisodeOut(BaseModel):
     days_waiting: int | None
     days_to_allocation: int | None
     version: int
+    external_ref: str | None = None
+    # Queue listings only: how many of the team's workers could take this person now (present, skilled
+    # for them, under cap); 0 is a gap the huddle board shows (pathway.services.workforce.takers).
+    takers: int | None = None
+
+
+class EpisodeCasework(EpisodeOut, tray.Casework):
+    """An episode with its casework: last event, next action, flag, last discussion (a tray's or a listing's item)."""
 
 
 # The fields an EpisodeOut copies from the episode's state (the days are worked out).
@@ -65,6 +75,7 @@ class Engine:
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
+        self.workforce = workforce.Workforce(self)  # skills, absences, supervision (pathway/services/workforce.py)
         environment.prepare_schema(self.db, migrate)
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -156,6 +167,11 @@ class Engine:
 
     def move(self, episode_id: int, command: Move, *, actor: str | None = None) -> EpisodeOut:
         """Apply one move command to the episode (the write every interface's move ends in)."""
+        if is_kind(command.trigger):  # an event that keeps the stage: its row, its event and its Progress at once
+            with self.store.unit() as uow:
+                state = kinds.record(uow, self.settings, episode_id, command, actor=actor or self.actor,
+                                     now=self.now())
+            return self.episode_out(state)
         # An allocation locks its worker until the move commits.
         with self.store.move_unit(locks=command.trigger == "allocate") as uow:
             state = episodes.move(uow, self.settings, episode_id, command, actor=actor or self.actor, now=self.now())
@@ -175,6 +191,13 @@ class Engine:
         with self.store.unit(write=False) as uow:
             return self.episode_out(episodes.replay(uow, episode_id))
 
+    def progress(self, episode_id: int, *, replayed: bool = False) -> dict:
+        """The episode's open flag, open next action and last discussion (pathway.domain.events.Progress);
+        ``replayed``: rebuilt from its log alone (it equals the stored one)."""
+        with self.store.unit(write=False) as uow:
+            found = kinds.replay_progress(uow, episode_id) if replayed else kinds.progress(uow, episode_id)
+        return dataclasses.asdict(found)
+
     def allocations(self, episode_id: int) -> list[dict]:
         """Every wait of the episode that ended in an allocation: conversation, start, allocation, days."""
         mode = self.settings.day_mode
@@ -192,7 +215,16 @@ class Engine:
     def queue(self, team: str) -> list[EpisodeOut]:
         """The team's waiting episodes in claim order (pathway.domain.duty.claim_key)."""
         with self.store.unit(write=False) as uow:
-            return [self.episode_out(state) for state in duty.queue(uow, team)]
+            states = duty.queue(uow, team)
+            takers = workforce.takers(uow, self.settings, team, states, self.now())
+        return [self.episode_out(state).model_copy(update={"takers": takers[state.id]}) for state in states]
+
+    def release_all(self, worker: str, reason: str, *, actor: str | None = None) -> list[EpisodeOut]:
+        """Every active episode of ``worker`` back to its queue in one transaction (a ``release`` event
+        each, with ``reason``; wait clocks not reset), e.g. when they go off sick."""
+        with self.store.unit() as uow:
+            states = workforce.release_all(uow, worker, reason, actor or self.actor, self.now())
+        return [self.episode_out(s) for s in states]
 
     def claim_next(self, team: str, worker: str, *, actor: str | None = None) -> EpisodeOut | None:
         """Self-allocation: ``worker`` takes the first claimable episode of their team's queue.
@@ -208,10 +240,34 @@ class Engine:
             state = duty.claim(uow, self.settings, episode_id, worker, actor=actor or self.actor, now=self.now())
         return self.episode_out(state)
 
+    def front_door(self, team: str) -> list[EpisodeOut]:
+        """The team's contacts waiting for a decision (resolve, refer or crisis): crises first, then by arrival."""
+        with self.store.unit(write=False) as uow:
+            return [self.episode_out(state) for state in tray.front_door(uow, team)]
+
+    def tray(self, worker: str) -> list[EpisodeCasework]:
+        """The worker's active episodes, oldest allocation first, with their casework (pathway/services/tray.py)."""
+        with self.store.unit(write=False) as uow:
+            rows = tray.tray(uow, worker)
+        return [self._casework(*row) for row in rows]
+
+    def episodes(self, **filters) -> dict:
+        """A page of episodes by id: ``{"items": [...], "next_cursor": ...}``. Filters: team, worker, stage,
+        client_group, flagged, stale_days, person_ref, external_ref; then cursor and limit."""
+        ask = tray.check_listing(self.settings, self.now(), **filters)
+        with self.store.unit(write=False) as uow:
+            rows, next_cursor = tray.listing(uow, ask)
+        return {"items": [self._casework(*row) for row in rows], "next_cursor": next_cursor}
+
+    def _casework(self, state, last, progress) -> EpisodeCasework:
+        now = self.now()
+        return EpisodeCasework(**self.episode_out(state, now).model_dump(),
+                               **tray.casework(state, last, progress, self.settings, now).model_dump())
+
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
         with self.store.unit(write=False) as uow:
-            return duty.caseloads(uow, self.settings, team)
+            return duty.caseloads(uow, self.settings, team, days.london_date(self.now()))
 
     # -- background work: outbox, webhooks, wait tracking (pathway/services/outbox.py, webhooks.py, waits.py) -
 
@@ -326,3 +382,50 @@ class Engine:
             mapping = cld.CldMapping.load(mapping)
         with self.store.unit(write=False) as uow:
             return cld.cld_rows(uow, first, last, mapping)
+
+    # -- the scrutiny panel: conversations, audits, outreach, the pack (pathway/services/scrutiny.py, …) ---
+
+    def record_conversation(self, episode_id: int, status: str, *, mode: str | None = None, at=None,
+                            minutes: int | None = None, occurred_at=None, note: str | None = None,
+                            actor: str | None = None) -> EpisodeOut:
+        """A conversation with the person: booked (for ``at``, in a ``mode``), held (``mode``, ``minutes``),
+        cancelled or not_attended. The episode's stage stays as it is."""
+        from pathway.domain.conversations import Conversation
+        from pathway.services import scrutiny
+
+        conv = Conversation(status=status, mode=mode, at=at, minutes=minutes, occurred_at=occurred_at, note=note)
+        with self.store.unit() as uow:
+            state = scrutiny.record_conversation(uow, episode_id, conv, actor=actor or self.actor, now=self.now())
+        return self.episode_out(state)
+
+    def audit_sample(self, start, end, rate, *, seed: int, stratify=None, actor: str | None = None) -> dict:
+        """A reproducible stratified sample of the episodes active or closed from ``start`` to ``end``."""
+        from pathway.services import audits
+
+        with self.store.unit() as uow:
+            return audits.sample(uow, start, end, rate, stratify, seed, actor=actor or self.actor, now=self.now())
+
+    def record_audit(self, episode_id: int, rating: str, *, auditor: str | None = None, audited_on=None,
+                     themes=None, reason: str | None = None, team: str | None = None,
+                     actor: str | None = None) -> dict:
+        """A case-file audit of one episode (outside every sample it needs a ``reason``)."""
+        from pathway.services import audits
+
+        with self.store.unit() as uow:
+            return audits.record(uow, episode_id, rating, auditor=auditor or actor or self.actor,
+                                 audited_on=audited_on, themes=themes, reason=reason, team=team,
+                                 actor=actor or self.actor, now=self.now())
+
+    def audit_log(self, episode_id: int | None = None) -> list[dict]:
+        """Every audit recorded (of one episode), oldest first."""
+        with self.store.unit(write=False) as uow:
+            return uow.audits.audits(episode_id)
+
+    def import_outreach(self, source, *, actor: str | None = None, only_team: str | None = None):
+        """Welfare checks made, from a CSV path, CSV text or dict rows, all or nothing
+        (pathway.services.outreach): attached to the person's open episode, or a new contact."""
+        from pathway.services import outreach
+
+        with self.store.unit() as uow:
+            return outreach.import_checks(uow, self.settings, source, actor=actor or self.actor, now=self.now(),
+                                          only_team=only_team)

@@ -28,7 +28,24 @@ RULES: dict[tuple[str, str], dict] = {
     ("POST", "/teams/{team}/queue/claim"): {"allowed": {"amira"}},
     ("POST", "/episodes/{episode_id}/claim"): {"allowed": {"amira"}, NOT_THERE: {"cara"}},
     **{("GET", f"/reports/{name}"): {"allowed": {"integration", "manager", "manager_south"}}
-       for name in ("waits", "allocation", "caseloads", "outcomes", "trends", "forecast")},
+       for name in ("waits", "allocation", "caseloads", "outcomes", "trends", "forecast", "progression",
+                    "front-door", "three_conversations", "first_conversation", "conversations", "welfare_checks",
+                    "audits", "pack")},
+    ("GET", "/reports/supervision"): {"allowed": {"admin", "integration", "manager", "manager_south"}},
+    ("GET", "/episodes"): {"allowed": {"integration", "manager", "manager_south", "amira", "cara"}},
+    ("GET", "/workers/{worker}/tray"): {"allowed": {"integration", "manager", "amira"}},
+    ("GET", "/teams/{team}/front-door"): {"allowed": {"integration", "manager", "amira"}},
+    ("POST", "/episodes/{episode_id}/conversations"): {"allowed": {"integration", "manager", "amira"},
+                                                       NOT_THERE: {"cara"}},
+    ("PUT", "/episodes/{episode_id}/weight"): {"allowed": {"admin", "manager"}},
+    **{(method, f"/workers/{{worker}}/{what}"): {"allowed": {"admin", "manager"}}
+       for method, what in (("PATCH", "profile"), ("PUT", "skills"), ("POST", "absences"), ("POST", "release-all"),
+                            ("POST", "supervisions"))},
+    **{("GET", f"/workers/{{worker}}/{what}"): {"allowed": {"admin", "manager", "amira"}}
+       for what in ("profile", "absences", "supervisions")},
+    ("POST", "/audits/samples"): {"allowed": {"admin", "manager", "manager_south"}},  # a council-wide sample
+    ("POST", "/audits"): {"allowed": {"manager"}},
+    ("POST", "/outreach"): {"allowed": {"admin", "integration", "manager"}, "refused": 422},  # rows of another team
     ("POST", "/teams"): {"allowed": {"admin"}},
     ("GET", "/teams"): {"allowed": set(ROLES)},
     ("POST", "/workers"): {"allowed": {"admin", "manager"}},
@@ -49,7 +66,7 @@ def _call(api, method: str, path: str, who: str):
     """One call of the route as ``who``, with a request that is well formed for it."""
     n = next(_n)
     spare = api.post("/tokens", "admin", json={"role": "integration", "name": f"spare{n}"}).json()["id"]
-    url = path.format(episode_id=api.north_episode, team="north", token_id=spare)
+    url = path.format(episode_id=api.north_episode, team="north", token_id=spare, worker="amira")
     bodies = {
         "/imports": {"content": as_csv(GOOD), "headers": {"Content-Type": "text/csv"}},
         "/contacts": {"json": {"person_ref": f"LAS-{n}", "client_group": "unknown", "team": "north"}},
@@ -59,8 +76,19 @@ def _call(api, method: str, path: str, who: str):
         "/tokens": {"json": {"role": "integration", "name": f"made{n}"}},
         "/webhooks": {"json": {"url": "https://example.org/hook", "events": ["episode.refer"],
                                "secret": "s" * 32}},
+        "/episodes/{episode_id}/conversations": {"json": {"status": "booked"}},
+        "/episodes/{episode_id}/weight": {"json": {"weight": 1.5, "reason": "complex"}},
+        "/workers/{worker}/profile": {"json": {"fte": 0.8}},
+        "/workers/{worker}/skills": {"json": {"skills": ["autism"]}},
+        "/workers/{worker}/absences": {"json": {"start": "2026-06-10", "end": "2026-06-12", "reason": "leave"}},
+        "/workers/{worker}/release-all": {"json": {"reason": "leaving"}},
+        "/workers/{worker}/supervisions": {"json": {"supervisor": "ben", "on": "2026-05-30", "minutes": 60}},
+        "/audits/samples": {"json": {"from": "2026-01-01", "to": "2026-05-31", "rate": 0.5, "seed": 1}},
+        "/audits": {"json": {"episode_id": api.north_episode, "rating": "good"}},
+        "/outreach": {"content": b"person_ref,team,when,outcome\r\nLAS-1,north,2026-05-30,spoken\r\n",
+                      "headers": {"Content-Type": "text/csv"}},
     }
-    extra = bodies.get(path, {}) if method == "POST" else {}
+    extra = bodies.get(path, {}) if method in ("POST", "PUT", "PATCH") else {}
     return api.request(method, url, who, follow_redirects=False, **extra)
 
 
@@ -85,6 +113,9 @@ def test_every_route_has_a_rule_and_every_role_gets_what_it_says(api, subtests):
                 assert r.status_code < 500, r.text
                 if allowed:
                     assert r.status_code not in (401, 403), r.text
+                    continue
+                if who == "manager_south" and "refused" in rule:  # in its role, refused for another team's rows
+                    assert r.status_code == rule["refused"] and "north" in r.text, r.text
                     continue
                 expected = 404 if who in rule.get(NOT_THERE, ()) else 403
                 assert r.status_code == expected, r.text

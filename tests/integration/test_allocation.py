@@ -176,8 +176,9 @@ def test_a_crisis_may_be_taken_over_cap_by_default(council):
     # At cap, the next claim passes over what she may not take and finds the crisis.
     got = e.claim_next("north", "amira")
     assert (got.id, got.stage) == (crisis.id, "c2_active")
-    assert e.caseloads("north")[0] == {"worker": "amira", "team": "north", "caseload": 4, "cap": 3, "free": 0,
-                                       "over_cap": True}
+    assert e.caseloads("north")[0] == {"worker": "amira", "team": "north", "caseload": 4, "weight": 4.0,
+                                       "fte": 1.0, "cap": 3, "free": 0, "over_cap": True, "away": None,
+                                       "away_until": None}
     with pytest.raises(CaseloadFull, match="caseload of 4 and a cap of 3"):
         e.claim_next("north", "amira")
     assert e.get(normal.id).stage == "c1_waiting"

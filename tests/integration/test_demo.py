@@ -27,9 +27,28 @@ def test_demo_runs_every_contact_through_the_engine_and_reports_by_group(db_url)
             episodes = conn.exec_driver_sql("SELECT count(*) FROM episode").scalar()
             events = conn.exec_driver_sql("SELECT count(*) FROM event").scalar()
             ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM episode ORDER BY id LIMIT 40")]
-        assert (episodes, events) == (result["episodes"], result["events"])
+        # The pathway's events, the conversations held with them, and the welfare checks (a check on a
+        # person with no open episode opens a contact: its event, the check, and a resolve unless a follow-up).
+        assert result["conversations"] > 0 and result["welfare_checks"] > 0 and result["audits"] > 0
+        assert episodes == result["episodes"] + result["check_contacts"]
+        assert events >= result["events"] + result["conversations"] + result["welfare_checks"]
         for episode_id in ids:  # the log is the truth: replaying rebuilds every episode exactly
             assert engine.replay(episode_id) == engine.get(episode_id)
+        # Learning disability and mental health need a specialist in conversations 1 and 3 (the demo's
+        # skill rules), and only specialists were ever allocated them there.
+        with engine.transaction(write=False) as conn:
+            skilled = set(conn.exec_driver_sql("SELECT worker, skill FROM worker_skill").all())
+            taken = conn.exec_driver_sql(
+                "SELECT DISTINCT ev.worker, ep.client_group FROM event ev JOIN episode ep ON ep.id = ev.episode_id "
+                "WHERE ev.trigger = 'allocate' AND ev.to_stage IN ('c1_active', 'c3_active') "
+                "AND ep.client_group IN ('learning_disability', 'mental_health')").all()
+        assert {s for _, s in skilled} == {"learning_disability", "mental_health"}
+        assert taken and all((worker, group) in skilled for worker, group in taken)
+        # Each team's manager line-manages and supervises its workers: the supervision report has them all.
+        managers = engine.reports.supervision(as_at=END, by="manager")
+        assert managers and sum(m["direct_reports"] for m in managers) == len(engine.workers()) - len(managers)
+        rows = engine.reports.supervision(as_at=END)
+        assert sum(r["sessions"] for r in rows) > 0 and all(r["line_manager"] for r in rows if r["role"] != "manager")
     finally:
         engine.dispose()
 

@@ -31,7 +31,7 @@ def settings():
     return Settings(_env_file=None, security={"person_ref_pattern": r"^[A-Z0-9][A-Z0-9-]*$"})
 
 GROUPS = 7  # default client groups
-STAGES = 3  # c1_waiting, c2_waiting, c3_waiting
+STAGES = 4  # contact, c1_waiting, c2_waiting, c3_waiting
 
 
 def contact(e, ref, group, on, team="north"):

@@ -1,7 +1,7 @@
 """hardening: tokens expire (api_token.expires_at), and the access log of who read whose record
 
 Revision ID: 0010_hardening
-Revises: 0009_fewer_write_indexes
+Revises: 0015_scrutiny
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel  # noqa: F401  (column types)
 from alembic import op
 
 revision = '0010_hardening'
-down_revision = '0009_fewer_write_indexes'
+down_revision = '0015_scrutiny'
 branch_labels = None
 depends_on = None
 
