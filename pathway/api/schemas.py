@@ -36,16 +36,33 @@ EpisodeId = Annotated[int, Path(ge=1, le=MAX_INT, description="the episode's id"
 TokenId = Annotated[int, Path(ge=1, le=MAX_INT, description="the token's id"), BeforeValidator(ascii_whole)]
 
 
+def _kinds(annotation) -> set:
+    """The plain types a field's annotation allows (through Optional, unions and lists' absence)."""
+    args = typing.get_args(annotation)
+    if not args:
+        return {annotation}
+    return set().union(*(_kinds(a) for a in args)) if typing.get_origin(annotation) is not list else {list}
+
+
 class Request(BaseModel):
-    # Strict: a JSON value must already have its field's type (no true for 1, no 1.0 for 1, no "1" for 1).
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul(cls, value):
+    def _plain_values(cls, value, info):
         # PostgreSQL cannot store NUL in text; refuse it here with a clear 422.
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("text may not contain NUL characters")
+        # A JSON value has its field's own type: true is not 1, 1.0 and "1" are not whole numbers, 1 is not true.
+        kinds = _kinds(cls.model_fields[info.field_name].annotation)
+        if value is None or isinstance(value, str) and str in kinds:
+            return value
+        if bool in kinds and not isinstance(value, bool) and int not in kinds:
+            raise ValueError("must be true or false")
+        if int in kinds and float not in kinds and (isinstance(value, bool | float | str)):
+            raise ValueError("must be a whole number, such as 3")
+        if float in kinds and isinstance(value, bool | str):
+            raise ValueError("must be a number, such as 0.5")
         return value
 
 

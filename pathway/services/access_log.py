@@ -1,4 +1,4 @@
-"""The access log: every read of a person's episode or its events by a token is recorded
+"""The access log: every read of a person's episode, its events or a work tray by a token is recorded
 (who, which episode, when, by which route), so a council can answer who looked at whose record.
 Only those four things: never a request's body or a person's reference."""
 
@@ -13,6 +13,8 @@ def record(engine, actor: str, episode_ids, route: str) -> None:
     """Record that ``actor`` read each of ``episode_ids`` by ``route`` (e.g. ``GET /episodes/42``)."""
     now = engine.now()
     rows = [{"at": now, "actor": actor, "episode_id": i, "route": route[:200]} for i in dict.fromkeys(episode_ids)]
+    if not rows:
+        return
     with engine.store.unit() as uow:
         uow.access.record(rows)
 

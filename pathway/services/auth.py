@@ -374,7 +374,9 @@ class Access:
                             f"{worker!r}'s (their manager may)", role="duty", worker=self.actor.worker)
         if self.actor.role == "manager":
             require_team(self.actor, self.engine.worker(worker)["team"], "read the trays")
-        return self.engine.tray(worker)
+        found = self.engine.tray(worker)
+        self._read([ep.id for ep in found])
+        return found
 
     def episodes(self, **filters) -> dict:
         """Duty workers and managers list their own team's episodes only; a back end any team's."""

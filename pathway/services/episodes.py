@@ -108,7 +108,8 @@ def record_contact(uow: Unit, settings: Settings, command: RecordContact, *, act
             raise Conflict(f"external_ref {command.external_ref!r} is already episode {taken} of team "
                            f"{command.team!r}; a back end's case id is unique in a team", episode_id=taken)
         data["external_ref"] = command.external_ref
-    fact = Fact("record_contact", checks.event_time(command.occurred_at, now, settings.security.horizon), data=data)
+    fact = Fact("record_contact", checks.event_time(command.occurred_at, now, settings.security.horizon),
+                data=data)
     state = start(None, fact)
     new_id = uow.episodes.insert_episode(state, key, body_hash)
     if new_id is None:

@@ -177,8 +177,9 @@ def period_spans(start: dt.date, end: dt.date, period: str, today: dt.date) -> l
 # import refuse an occurred_at more than FUTURE_SLACK ahead of their own clock, and an hour more
 # covers clocks that differ between the engine's processes.
 SETTLED_MARGIN = FUTURE_SLACK + dt.timedelta(hours=1)
-# How far ahead a report's dates may reach (a period may end later this year; no date is a year past it).
-REPORT_AHEAD = dt.timedelta(days=366)
+# How far ahead a report's or a return's dates may reach: a period in the future is only empty, but a date
+# near the calendar's end could not have its next day counted.
+REPORT_AHEAD = dt.timedelta(days=100 * 365)
 
 
 def settled(as_at_date: dt.date, now: dt.datetime) -> bool:

@@ -173,7 +173,7 @@ class ApiToken(SQLModel, table=True):
 
 
 class AccessRead(SQLModel, table=True):
-    """One read of a person's episode or its events by a token: who looked at whose record,
+    """One read of a person's episode, its events or a work tray by a token: who looked at whose record,
     when and by which route. Never a request's body."""
 
     __tablename__ = "access_log"

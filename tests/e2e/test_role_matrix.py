@@ -28,7 +28,24 @@ RULES: dict[tuple[str, str], dict] = {
     ("POST", "/teams/{team}/queue/claim"): {"allowed": {"amira"}},
     ("POST", "/episodes/{episode_id}/claim"): {"allowed": {"amira"}, NOT_THERE: {"cara"}},
     **{("GET", f"/reports/{name}"): {"allowed": {"integration", "manager", "manager_south"}}
-       for name in ("waits", "allocation", "caseloads", "outcomes", "trends", "forecast")},
+       for name in ("waits", "allocation", "caseloads", "outcomes", "trends", "forecast", "progression",
+                    "front-door", "three_conversations", "first_conversation", "conversations", "welfare_checks",
+                    "audits", "pack")},
+    ("GET", "/reports/supervision"): {"allowed": {"admin", "integration", "manager", "manager_south"}},
+    ("GET", "/episodes"): {"allowed": {"integration", "manager", "manager_south", "amira", "cara"}},
+    ("GET", "/workers/{worker}/tray"): {"allowed": {"integration", "manager", "amira"}},
+    ("GET", "/teams/{team}/front-door"): {"allowed": {"integration", "manager", "amira"}},
+    ("POST", "/episodes/{episode_id}/conversations"): {"allowed": {"integration", "manager", "amira"},
+                                                       NOT_THERE: {"cara"}},
+    ("PUT", "/episodes/{episode_id}/weight"): {"allowed": {"admin", "manager"}},
+    **{(method, f"/workers/{{worker}}/{what}"): {"allowed": {"admin", "manager"}}
+       for method, what in (("PATCH", "profile"), ("PUT", "skills"), ("POST", "absences"), ("POST", "release-all"),
+                            ("POST", "supervisions"))},
+    **{("GET", f"/workers/{{worker}}/{what}"): {"allowed": {"admin", "manager", "amira"}}
+       for what in ("profile", "absences", "supervisions")},
+    ("POST", "/audits/samples"): {"allowed": {"admin", "manager", "manager_south"}},  # a council-wide sample
+    ("POST", "/audits"): {"allowed": {"manager"}},
+    ("POST", "/outreach"): {"allowed": {"admin", "integration", "manager"}},  # a manager: their team's rows only
     ("POST", "/teams"): {"allowed": {"admin"}},
     ("GET", "/teams"): {"allowed": set(ROLES)},
     ("POST", "/workers"): {"allowed": {"admin", "manager"}},
@@ -40,27 +57,6 @@ RULES: dict[tuple[str, str], dict] = {
     ("GET", "/huddle/{team}"): {"allowed": {"manager", "amira"}, "page": True},
     ("GET", "/huddle/{team}/data"): {"allowed": {"manager", "amira"}},
     ("GET", "/audit/access"): {"allowed": {"admin"}},
-    # The casework: listing, front door, tray (a duty worker's own; {worker} is amira, of north).
-    ("GET", "/episodes"): {"allowed": {"integration", "manager", "manager_south", "amira", "cara"}},
-    ("GET", "/teams/{team}/front-door"): {"allowed": {"integration", "manager", "amira"}},
-    ("GET", "/workers/{worker}/tray"): {"allowed": {"integration", "manager", "amira"}},
-    **{("GET", f"/reports/{name}"): {"allowed": {"integration", "manager", "manager_south"}}
-       for name in ("progression", "front-door", "three_conversations", "first_conversation", "conversations",
-                    "welfare_checks", "audits", "pack")},
-    # Scrutiny's writes.
-    ("POST", "/episodes/{episode_id}/conversations"): {"allowed": {"integration", "manager", "amira"},
-                                                       NOT_THERE: {"cara"}},
-    ("POST", "/audits/samples"): {"allowed": {"admin", "manager", "manager_south"}},
-    ("POST", "/audits"): {"allowed": {"manager"}},
-    ("POST", "/outreach"): {"allowed": {"admin", "integration", "manager"}},
-    # The workforce: written by admins and managers of the worker's team; a duty worker reads their own.
-    **{(method, f"/workers/{{worker}}/{what}"): {"allowed": {"admin", "manager"}}
-       for method, what in (("PUT", "skills"), ("PATCH", "profile"), ("POST", "absences"), ("POST", "release-all"),
-                            ("POST", "supervisions"))},
-    **{("GET", f"/workers/{{worker}}/{what}"): {"allowed": {"admin", "manager", "amira"}}
-       for what in ("profile", "absences", "supervisions")},
-    ("PUT", "/episodes/{episode_id}/weight"): {"allowed": {"admin", "manager"}},
-    ("GET", "/reports/supervision"): {"allowed": {"admin", "integration", "manager", "manager_south"}},
     # Webhooks and the event feed: for the systems that embed the engine.
     ("GET", "/events"): {"allowed": {"admin", "integration"}},
     ("GET", "/webhooks"): {"allowed": {"admin", "integration"}},

@@ -363,6 +363,11 @@ def test_reads_of_a_record_are_in_the_access_log(api):
         (api.actors["manager"], f"GET /episodes/{ep['id']}"), (api.actors["amira"], f"GET /episodes/{ep['id']}/events")]
     assert set(log["items"][0]) == {"id", "at", "actor", "episode_id", "route"}
     assert api.get("/audit/access", "admin", params={"episode": "1.0"}).status_code == 422
+    api.fire(ep["id"], "refer")
+    assert api.post(f"/episodes/{ep['id']}/claim", "amira").status_code == 200
+    assert [t["id"] for t in api.get("/workers/amira/tray", "manager").json()] == [ep["id"]]
+    log = api.get("/audit/access", "admin", params={"actor": api.actors["manager"]}).json()
+    assert log["items"][-1]["route"] == "GET /workers/amira/tray" and log["items"][-1]["episode_id"] == ep["id"]
 
 
 def test_tracking_and_returns_refuse_dates_outside_the_horizon(council):

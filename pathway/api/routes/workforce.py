@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Depends
-from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from pathway.api import schemas
@@ -134,7 +133,7 @@ def release_all(body: ReleaseAll, worker: str = WorkerKey(), wf: WorkforceAccess
 
 
 @router.put("/episodes/{episode_id}/weight", response_model=Weight, responses=ERRORS)
-def reweigh(body: Reweigh, episode_id: int = PathParam(ge=1, le=schemas.MAX_INT),
+def reweigh(body: Reweigh, episode_id: schemas.EpisodeId,
             wf: WorkforceAccess = Depends(workforce)):
     """Set how much an open episode weighs in its worker's caseload (admin, manager of the team)."""
     return wf.reweigh(episode_id, body.weight, body.reason)

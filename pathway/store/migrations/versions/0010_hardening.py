@@ -1,7 +1,7 @@
 """hardening: tokens expire (api_token.expires_at), and the access log of who read whose record
 
 Revision ID: 0010_hardening
-Revises: 0009_fewer_write_indexes
+Revises: 0015_scrutiny
 """
 
 import sqlalchemy as sa
