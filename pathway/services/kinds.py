@@ -46,6 +46,11 @@ def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, act
     progress = uow.progression.load(episode_id)
     episodes.check_order(state, at, progress.last_at)
     data = _checked(uow, settings, command)
+    if "team" in data and state.external_ref is not None:  # the back end's case id stays unique in a team
+        taken = uow.episodes.by_external_ref(data["team"], state.external_ref)
+        if taken is not None:
+            raise Conflict(f"team {data['team']!r} already has episode {taken} with external_ref "
+                           f"{state.external_ref!r}; a back end's case id is unique in a team", episode_id=taken)
     if command.note is not None:
         data["note"] = command.note
     events.check(kind, state.stage, {k: getattr(state, k) for k in kind.sets}, progress, data,
