@@ -69,7 +69,8 @@ def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, act
 
 
 def _checked(uow: Unit, settings: Settings, command: Move) -> dict:
-    """The event's fields, each checked against what exists (client groups, teams) and parsed (due)."""
+    """The event's fields, each checked against what exists (client groups, teams) and parsed (due); the
+    kind's own rules (pathway.domain.events.RULES) check the rest."""
     data = command.kind_fields()
     if "due" in data:
         data["due"] = days.parse_date(data["due"], "due")
@@ -78,8 +79,6 @@ def _checked(uow: Unit, settings: Settings, command: Move) -> dict:
     if "team" in data and uow.episodes.team(data["team"]) is None:
         known = ", ".join(t["key"] for t in uow.episodes.teams())
         raise ValidationError(f"unknown team {data['team']!r}; teams are: {known}", field="team")
-    if "priority" in data:
-        checks.check_priority(data["priority"])
     return data
 
 

@@ -12,7 +12,8 @@ from pathway.services.reports import SHAPES
 ROUTES = {
     "/reports/waits": ["waits"], "/reports/allocation": ["allocation"], "/reports/trends": ["trends"],
     "/reports/outcomes": ["outcomes"], "/reports/forecast": ["forecast"],
-    "/reports/caseloads": ["caseloads", "caseloads_by_team"],
+    "/reports/caseloads": ["caseloads", "caseloads_by_team"], "/reports/progression": ["progression"],
+    "/reports/front-door": ["front_door"],
 }
 
 

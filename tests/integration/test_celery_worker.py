@@ -190,7 +190,7 @@ def test_a_worker_killed_mid_task_leaves_the_task_to_another_and_it_completes_on
         wait_until(lambda: "succeeded" in second.text(), timeout=40, what="the redelivered task")
         assert first.text().count("pathway.track_waits[") == 1  # received, never finished
         assert second.text().count("] received") == 1 and second.text().count("] succeeded") == 1
-        rows = 2 * 7 * 3  # teams x client groups x waiting stages
+        rows = 2 * 7 * 4  # teams x client groups x stages with a clock (the front door and the queues)
         assert scalar(engine, "SELECT count(*) FROM wait_snapshot") == rows
         assert scalar(engine, "SELECT count(DISTINCT (day, team, client_group, stage)) FROM wait_snapshot") == rows
         assert scalar(engine, "SELECT sum(waiting) FROM wait_snapshot") == 3
