@@ -45,7 +45,7 @@ def test_contact_is_recorded_by_each_role_with_its_actor(api, who):
     expected = {"integration": "integration:caseworks", "manager": "manager:north:nadia", "amira": "duty:amira"}
     assert [e["actor"] for e in events] == [expected[who]]
     assert set(events[0]) == {"seq", "trigger", "from_stage", "to_stage", "occurred_at", "recorded_at", "actor",
-                              "worker", "outcome", "note", "allocation"}
+                              "worker", "outcome", "note", "allocation", "data"}
 
 
 def test_contact_outside_the_callers_team_or_role_is_403(api, subtests):
