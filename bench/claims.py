@@ -9,7 +9,7 @@ ratio (goal: at least 0.6) and the double allocations found (must be 0), and whe
 time goes: CPU per claim in this process (the claimers) and in the PostgreSQL backends that
 served them (read from /proc, so only when the server runs on this machine).
 
-    python -m bench.claims --size small
+    python -m bench.claims --size small [--skills]
 """
 
 from __future__ import annotations
@@ -42,14 +42,24 @@ ROUNDS = {"small": 3, "council": 1, "decade": 1}
 CLAIMERS = (1, 8, 32)
 CAP = 40  # a duty worker's caseload cap (30-40 is what councils report)
 GOAL = 0.6
+# --skills: a council where learning disability and mental health need a specialist. A fifth of the
+# queue is each; every bench worker carries both skills, so the queue still empties, and the floor
+# adds the same test as plain SQL: what is measured is the skill test's cost.
+SPECIALIST_GROUPS = ("learning_disability", "mental_health")
+SKILLED_QUEUE = ("physical_support", "physical_support", "physical_support", *SPECIALIST_GROUPS)
+SKILL_RULES = [{"client_group": g, "skill": g} for g in SPECIALIST_GROUPS]
+FLOOR_SKILL_TEST = (" AND (client_group NOT IN ('learning_disability', 'mental_health') OR client_group IN "
+                    "(SELECT skill FROM worker_skill WHERE worker = %s))")
 
 
 def seed_queue(db: sa.Engine, team: str, n: int, *, start_at: dt.datetime, seed: int = 1,
-               crisis_share: float = 0.0, priorities=("high", "normal", "normal", "low")) -> list[int]:
+               crisis_share: float = 0.0, priorities=("high", "normal", "normal", "low"),
+               client_groups=("physical_support",)) -> list[int]:
     """Load ``n`` waiting episodes of ``team`` in bulk (episode rows and their events), oldest first.
 
     Each is a contact referred to conversation 1 the same minute; a ``crisis_share`` of them
-    then go into crisis (conversation 2's queue). Rows are built by the engine's own fold, so
+    then go into crisis (conversation 2's queue); each is of one of ``client_groups``, at random.
+    Rows are built by the engine's own fold, so
     replaying their events rebuilds them exactly. Returns the new episode ids.
     """
     rng = random.Random(seed)
@@ -57,7 +67,8 @@ def seed_queue(db: sa.Engine, team: str, n: int, *, start_at: dt.datetime, seed:
     for i in range(n):
         at = start_at + dt.timedelta(minutes=7 * i + rng.randrange(5))
         contact = Fact("record_contact", at, data={
-            "person_ref": f"Q-{team}-{seed}-{i:06d}", "client_group": "physical_support", "team": team,
+            "person_ref": f"Q-{team}-{seed}-{i:06d}", "team": team,
+            "client_group": client_groups[0] if len(client_groups) == 1 else rng.choice(client_groups),
             "priority": rng.choice(priorities), "route": None})
         chain = [contact, Fact("refer", at)]
         if rng.random() < crisis_share:
@@ -126,15 +137,16 @@ def engine_backends(engine: Engine) -> dict[int, float | None]:
     return {pid: backend_cpu(pid) for pid in pids}
 
 
-def floor_claims(url: str, team: str, claimers: int, order_sql: str, server_cpu: list | None = None) -> list[int]:
+def floor_claims(url: str, team: str, claimers: int, order_sql: str, server_cpu: list | None = None,
+                 skills: bool = False) -> list[int]:
     """The bare claim loop in plain SQL; returns every id each claimer took (and adds the CPU
     its backends spent on the loop to ``server_cpu``)."""
     import psycopg
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     taken: list[list[int]] = [[] for _ in range(claimers)]
-    pick = (f"SELECT id FROM episode WHERE team = %s AND stage IN ('c1_waiting', 'c2_waiting', 'c3_waiting') "
-            f"ORDER BY {order_sql} LIMIT 1 FOR UPDATE SKIP LOCKED")
+    pick = (f"SELECT id FROM episode WHERE team = %s AND stage IN ('c1_waiting', 'c2_waiting', 'c3_waiting')"
+            f"{FLOOR_SKILL_TEST if skills else ''} ORDER BY {order_sql} LIMIT 1 FOR UPDATE SKIP LOCKED")
     take = ("UPDATE episode SET stage = replace(stage, '_waiting', '_active'), worker = %s, "
             "allocated_at = coalesce(allocated_at, now()), version = version + 1 WHERE id = %s")
 
@@ -143,7 +155,8 @@ def floor_claims(url: str, team: str, claimers: int, order_sql: str, server_cpu:
             before = backend_cpu(conn.info.backend_pid)
             while True:
                 with conn.transaction():
-                    row = conn.execute(pick, (team,), prepare=True).fetchone()
+                    args = (team, f"{team}-c{i}-0") if skills else (team,)
+                    row = conn.execute(pick, args, prepare=True).fetchone()
                     if row is None:
                         break
                     conn.execute(take, (f"{team}-c{i}-0", row[0]), prepare=True)
@@ -211,7 +224,7 @@ def order_sql(engine: Engine) -> str:
     return text.split("ORDER BY", 1)[1].strip()
 
 
-def run(size: str = "small", url: str | None = None) -> list[dict]:
+def run(size: str = "small", url: str | None = None, skills: bool = False) -> list[dict]:
     n = QUEUE_SIZE[size]
     results = []
     with scratch_database() if url is None else contextlib.nullcontext(url) as db_url:
@@ -221,7 +234,9 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
         # theirs (database_pool_size, PATHWAY_DATABASE_POOL_SIZE in a deployment): otherwise
         # connections beyond the default pool are opened and closed during a pass, and their
         # start-up (and their CPU, lost when they close) muddles both figures.
-        engine = Engine(named, settings=load_settings(database_pool_size=max(CLAIMERS) + 2), actor="bench")
+        settings = load_settings(database_pool_size=max(CLAIMERS) + 2,
+                                 **({"workforce": {"require": SKILL_RULES}} if skills else {}))
+        engine = Engine(named, settings=settings, actor="bench")
         order = order_sql(engine)
         start_at = engine.now() - dt.timedelta(days=400)
         for claimers in CLAIMERS:
@@ -236,7 +251,13 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
                                      "SET team = excluded.team, caseload_cap = excluded.caseload_cap"),
                              [{"k": f"{team}-c{i}-{j}", "t": team, "cap": CAP}
                               for i in range(claimers) for j in range(workers_each)])
-            ids = seed_queue(engine.db, team, n, start_at=start_at, seed=claimers, crisis_share=0.02)
+                if skills:
+                    conn.execute(sa.text("INSERT INTO worker_skill (worker, skill) VALUES (:k, :s) "
+                                         "ON CONFLICT DO NOTHING"),
+                                 [{"k": f"{team}-c{i}-{j}", "s": g} for i in range(claimers)
+                                  for j in range(workers_each) for g in SPECIALIST_GROUPS])
+            ids = seed_queue(engine.db, team, n, start_at=start_at, seed=claimers, crisis_share=0.02,
+                             client_groups=SKILLED_QUEUE if skills else ("physical_support",))
             with engine.db.begin() as conn:
                 conn.exec_driver_sql("ANALYZE episode")
             # Floor, engine, engine, floor (ROUNDS times) over the same rows, put back in the queue
@@ -254,7 +275,7 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
                 cpu_before = client_cpu()
                 with Timer() as timer:
                     if side == "floor":
-                        taken = floor_claims(db_url, team, claimers, order, spent)
+                        taken = floor_claims(db_url, team, claimers, order, spent, skills)
                     else:
                         taken = engine_claims(engine, team, claimers, workers_each)
                 seconds[side] += timer.seconds
@@ -271,10 +292,12 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
                 missed[side] += len(set(ids) - set(taken))
                 _back_to_the_queue(engine, team, mark)
             results.append(report(
-                f"claims-{claimers}", engine=passes * n / seconds["engine"], floor=passes * n / seconds["floor"],
+                f"claims-{claimers}{'-skills' if skills else ''}", engine=passes * n / seconds["engine"],
+                floor=passes * n / seconds["floor"],
                 unit="claims/s",
                 higher_is_better=True, goal=GOAL, size=size,
-                extra={"claimers": claimers, "queue": n, "double_allocations": doubles, "unclaimed": missed,
+                extra={"claimers": claimers, "queue": n, "skills": skills, "double_allocations": doubles,
+                       "unclaimed": missed,
                        "client_cpu_ms_per_claim": {k: round(v / (passes * n) * 1000, 3) for k, v in client.items()},
                        "server_cpu_ms_per_claim": {k: None if v is None else round(v / (passes * n) * 1000, 3)
                                                    for k, v in server.items()}}))
@@ -285,9 +308,12 @@ def run(size: str = "small", url: str | None = None) -> list[dict]:
 
 
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--skills", action="store_true",
+                   help="learning disability and mental health need a skill (the floor adds the same test)")
+    args = p.parse_args()
     started = time.perf_counter()
-    run(args.size, args.database_url)
+    run(args.size, args.database_url, args.skills)
     print(f"total {time.perf_counter() - started:.1f} s")
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pathway.domain.checks import Horizon, RefPolicy
+from pathway.domain.stages import WAITING
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
 from pathway.errors import ValidationError
 
@@ -74,10 +78,139 @@ class Workers(BaseModel):
     track_waits_minute: int = Field(default=5, ge=0, le=59)  # track_waits runs hourly at this minute past the hour
 
 
+class SkillRule(BaseModel):
+    """A client group (optionally in one stage, optionally in one team) needs a worker with ``skill``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_group: str
+    skill: str
+    team: str | None = None
+    stage: str | None = None
+
+
+class Workforce(BaseModel):
+    """Who can take whom, and the practice standards for supervision and line management."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The skills a worker may carry; anything else is refused.
+    skills: list[str] = Field(default_factory=lambda: ["learning_disability", "mental_health", "autism",
+                                                       "sensory"])
+    # Client groups (and optionally stages, per team or council-wide) that need a skill; none by
+    # default, so any worker takes anyone. The most specific matching rule wins.
+    require: list[SkillRule] = Field(default_factory=list)
+    # Practice standard: at least this many supervisions a year, each at least this long.
+    supervision_sessions: int = Field(default=8, ge=1, le=52)
+    supervision_minutes: int = Field(default=120, ge=1, le=600)
+    # No line manager has more direct reports than this.
+    span_of_control: int = Field(default=10, ge=1)
+    # An absence may be recorded at most this many days ahead.
+    absence_horizon_days: int = Field(default=365, ge=1)
+    # Weighted caseloads: when on, the cap check counts the weights of a worker's active episodes
+    # (1 unless reweighed) against cap x FTE; when off, the number of active episodes against the cap.
+    weighting: bool = False
+    weight_min: float = Field(default=0.25, gt=0)
+    weight_max: float = Field(default=4.0, gt=0)
+
+    @model_validator(mode="after")
+    def _rules_name_known_skills_and_stages(self):
+        if self.weight_min > self.weight_max:
+            raise ValueError(f"workforce.weight_min ({self.weight_min}) is above weight_max ({self.weight_max})")
+        for rule in self.require:
+            if rule.skill not in self.skills:
+                raise ValueError(f"workforce.require names skill {rule.skill!r}, which is not in workforce.skills "
+                                 f"({', '.join(self.skills)})")
+            if rule.stage is not None and rule.stage not in WAITING:
+                raise ValueError(f"workforce.require names stage {rule.stage!r}; a rule's stage is one of "
+                                 f"{', '.join(WAITING)}")
+        return self
+
+    @property
+    def rules(self) -> tuple[tuple[str, str, str | None, str | None], ...]:
+        """The skill rules as the domain and the store take them: (client_group, skill, team, stage)."""
+        return tuple((r.client_group, r.skill, r.team, r.stage) for r in self.require)
+class Cohort(BaseModel):
+    """A Three Conversations cohort: the teams working that way, and contacts given one of ``routes``
+    (a label given at contact, e.g. an innovation site's postcode district). Its measures are
+    set against everybody else's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    teams: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+
+
+class Scrutiny(BaseModel):
+    """What the scrutiny panel's measures take from the configuration (docs/scrutiny.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repeat_window_days: int = Field(default=90, ge=1, le=3650)  # a contact this soon after a closure repeats
+    cohorts: dict[str, Cohort] = Field(default_factory=dict)
+# A council's references for people: an optional upper-case prefix (LAS-, P-, MOSAIC:) and then a
+# number-led code. Names (JohnSmith, john.smith, Mary-Jane) and dates of birth written into a
+# reference (J.Smith-1950-03-02) do not fit it; a council whose system differs sets its own.
+DEFAULT_PERSON_REF_PATTERN = r"^[A-Z]{0,12}[-:/._]?[0-9][0-9A-Z._:/-]{0,50}$"
+# Days a token lasts when it is made without an expiry of its own, per role.
+DEFAULT_TOKEN_DAYS = {"duty": 90, "manager": 90, "auditor": 90, "integration": 365, "admin": 30}
+
+
+class Security(BaseModel):
+    """Limits at the edge: request sizes, the date horizon, the person-reference policy, token lifetimes,
+    failed sign-ins, and the proxies whose forwarded headers are believed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    json_body_max: int = Field(default=1_048_576, ge=1024)  # bytes of any request body but an import's
+    import_body_max: int = Field(default=256 * 1_048_576, ge=1024)  # bytes of one history extract (POST /imports)
+    # Where imports are spooled while they are checked: private to the engine's user, emptied when the
+    # API starts and after every import (default: pathway-uploads-<uid> in the system's temporary directory).
+    upload_dir: str | None = None
+    earliest_date: dt.date = dt.date(1990, 1, 1)  # nothing happened before this: older times are mistakes
+    future_slack_seconds: int = Field(default=300, ge=0)  # clocks differ; further ahead than this is a mistake
+    person_ref_pattern: str = DEFAULT_PERSON_REF_PATTERN
+    nhs_numbers: bool = False  # True: the council's person references may be NHS numbers
+    token_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_TOKEN_DAYS))
+    auth_failures: int = Field(default=20, ge=1)  # failed sign-ins from one address in the window, then 429
+    auth_window_seconds: int = Field(default=300, ge=1)
+    # Addresses of reverse proxies (TLS terminators) whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed: the client's address and whether it came over https (for Secure cookies).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("person_ref_pattern")
+    @classmethod
+    def _compiles(cls, value):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"person_ref_pattern is not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("token_days")
+    @classmethod
+    def _every_role(cls, value):
+        return {**DEFAULT_TOKEN_DAYS, **value}
+
+    @property
+    def horizon(self) -> Horizon:
+        return Horizon(self.earliest_date, dt.timedelta(seconds=self.future_slack_seconds))
+
+    @property
+    def ref_policy(self) -> RefPolicy:
+        return RefPolicy(self.person_ref_pattern, self.nhs_numbers)
+
+
 # The environment variable of each sub-model setting: deployments set these names.
 ENVIRONMENT = {
     "webhooks": {name: f"PATHWAY_WEBHOOK_{name.upper()}" for name in WebhookPolicy.model_fields},
     "workers": {name: f"PATHWAY_{name.upper()}" for name in Workers.model_fields} | {"queue": "PATHWAY_CELERY_QUEUE"},
+    "security": {name: f"PATHWAY_{name.upper()}" for name in Security.model_fields if name != "token_days"},
 }
 
 
@@ -92,6 +225,11 @@ class Settings(BaseSettings):
     # and closed after it): as many as requests or claims it serves at once, e.g. the API's threads.
     database_pool_size: int = Field(default=10, ge=1, le=1000)
     broker_url: str | None = None
+    # `pathway serve` and `pathway worker` bring the schema up to date as they start (off: only
+    # `pathway db upgrade` changes it, and an out-of-date schema stops them).
+    migrate_on_start: bool = True
+    # Bad rows a refused import lists by line (the rest are counted): PATHWAY_IMPORT_ERRORS_LISTED.
+    import_errors_listed: int = Field(default=100, ge=1)
     config_file: str | None = None
     day_mode: Literal["calendar", "working"] = "calendar"
     extra_client_groups: list[str] = Field(default_factory=list)
@@ -101,6 +239,9 @@ class Settings(BaseSettings):
     progression: Progression = Field(default_factory=Progression)
     webhooks: WebhookPolicy = Field(default_factory=WebhookPolicy)
     workers: Workers = Field(default_factory=Workers)
+    workforce: Workforce = Field(default_factory=Workforce)
+    scrutiny: Scrutiny = Field(default_factory=Scrutiny)
+    security: Security = Field(default_factory=Security)
 
     @field_validator("broker_url")
     @classmethod
@@ -147,6 +288,8 @@ def _from_toml(path: Path) -> dict:
         out["database_pool_size"] = data["database"]["pool_size"]
     if "broker" in data and "url" in data["broker"]:
         out["broker_url"] = data["broker"]["url"]
+    if "import" in data and "errors_listed" in data["import"]:
+        out["import_errors_listed"] = data["import"]["errors_listed"]
     if "days" in data:
         out["day_mode"] = data["days"].get("mode", "calendar")
     out["extra_client_groups"] = list(data.get("client_groups", {}).get("extra", []))
@@ -154,7 +297,7 @@ def _from_toml(path: Path) -> dict:
     thresholds = dict(data.get("thresholds", {}))
     default = {**DEFAULT_THRESHOLDS, **thresholds.pop("default", {})}
     out["thresholds"] = {"default": default, "by_client_group": thresholds}
-    for table in ("caseload", "progression", *ENVIRONMENT):
+    for table in ("caseload", "progression", "workforce", "scrutiny", *ENVIRONMENT):
         if table in data:
             out[table] = data[table]
     return out

@@ -16,20 +16,26 @@ COOKIE = "pathway_token"
 # add it, so a cookie alone never moves an episode (the cookie is SameSite=Strict as well).
 BOARD_HEADER = "x-pathway-board"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+GUARD_ACTOR = "pathway_actor"  # where pathway.api.guard leaves the Actor of a write it authenticated
 
 
 def get_engine(request: Request):
     return request.app.state.engine
 
 
+def bearer_token(header: str | None, cookie: str | None) -> str | None:
+    """The token of a request: its Authorization header's bearer token, else the board's cookie."""
+    if header:
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else None
+    return cookie
+
+
 def bearer(request: Request) -> tuple[str | None, bool]:
     """The token and whether it came from the board's cookie."""
     header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
-        return (token.strip() if scheme.lower() == "bearer" else None), False
-    cookie = request.cookies.get(COOKIE)
-    return cookie, cookie is not None
+    cookie = None if header else request.cookies.get(COOKIE)
+    return bearer_token(header, cookie), cookie is not None
 
 
 # Declared so the OpenAPI document says how to authenticate; the header is read by ``bearer``.
@@ -39,15 +45,16 @@ bearer_scheme = HTTPBearer(auto_error=False, description="a token from `pathway 
 def get_actor(request: Request, engine=Depends(get_engine),
               _credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)) -> Actor:
     token, from_cookie = bearer(request)
-    actor = authenticate(engine, token)
+    # A write was authenticated by the guard before its body was read (pathway.api.guard).
+    actor = getattr(request.state, GUARD_ACTOR, None) or authenticate(engine, token)
     if from_cookie and request.method not in SAFE_METHODS and request.headers.get(BOARD_HEADER) != "1":
         raise Forbidden("a write signed in by the board's cookie must send the header X-Pathway-Board: 1")
     request.state.actor = actor.label
     return actor
 
 
-def get_access(engine=Depends(get_engine), actor: Actor = Depends(get_actor)) -> Access:
-    return Access(engine, actor)
+def get_access(request: Request, engine=Depends(get_engine), actor: Actor = Depends(get_actor)) -> Access:
+    return Access(engine, actor, route=f"{request.method} {request.url.path}")
 
 
 def idempotency_key(body_key: str | None,

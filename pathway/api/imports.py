@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import tomllib
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +17,7 @@ from pathway.api.deps import get_actor, get_engine
 from pathway.errors import PathwayError, ValidationError
 from pathway.services.auth import Actor, require
 from pathway.services.history import ImportMapping
+from pathway.settings import Security
 
 router = APIRouter(tags=["history"])
 RAW_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
@@ -26,10 +28,47 @@ class UnsupportedMediaType(PathwayError):
     http_status = 415
 
 
+SPOOL_PREFIX = "pathway-import-"
+
+
+def upload_dir(security: Security) -> Path:
+    """The directory imports are spooled to: made private (0700) to the engine's user."""
+    path = Path(security.upload_dir or Path(tempfile.gettempdir()) / f"pathway-uploads-{os.getuid()}")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)  # raises if another user owns it: better refused than shared
+    return path
+
+
+def clear_spool(security: Security) -> int:
+    """Remove the uploads a process left behind when it was killed mid-import (each spooled file names
+    its process; a file of a process still running is left alone). Returns how many were removed."""
+    removed = 0
+    for found in upload_dir(security).glob(f"{SPOOL_PREFIX}*.csv"):
+        pid = found.name[len(SPOOL_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
+            continue
+        found.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 async def _spool(request: Request) -> tuple[str, ImportMapping | None]:
-    """The CSV in a temporary file (never all in memory), and the mapping if one was sent."""
+    """The CSV in a temporary file of the private upload directory (never all in memory), and the
+    mapping if one was sent."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fd, path = tempfile.mkstemp(prefix="pathway-import-", suffix=".csv")
+    fd, path = tempfile.mkstemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", suffix=".csv",
+                                dir=upload_dir(request.app.state.engine.settings.security))
     try:
         with os.fdopen(fd, "wb") as out:
             if kind == "multipart/form-data":

@@ -7,9 +7,10 @@ import datetime as dt
 import functools
 import operator
 import typing
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from fastapi import Path
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 
 from pathway.domain.commands import Move, RecordContact, fields_of
 from pathway.services.engine import EpisodeOut
@@ -23,8 +24,21 @@ IdempotencyKey = Field(default=None, min_length=1, max_length=200,
                                    "the same key with another body is 409")
 
 
+def ascii_whole(value):
+    """An id in a path is a whole number in ASCII digits: not 1.0, not ١, not +1."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 10):
+        raise ValueError("an id is a whole number of up to 10 digits 0-9, such as 42")
+    return value
+
+
+# An id in a path: an episode's, a token's.
+EpisodeId = Annotated[int, Path(ge=1, le=MAX_INT, description="the episode's id"), BeforeValidator(ascii_whole)]
+TokenId = Annotated[int, Path(ge=1, le=MAX_INT, description="the token's id"), BeforeValidator(ascii_whole)]
+
+
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON value must already have its field's type (no true for 1, no 1.0 for 1, no "1" for 1).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -63,6 +77,18 @@ class WorkerPublic(BaseModel):
     caseload_cap: int | None
     created_at: dt.datetime
     created_by: str
+
+
+class StaffPublic(WorkerPublic):
+    """A worker in the staff list: their caseload against the cap they work to."""
+
+    active: bool
+    caseload: int
+    cap: int  # their own caseload_cap, else the configured default
+    free: int
+    over_cap: bool
+    updated_at: dt.datetime | None
+    updated_by: str | None
 
 
 def _json_type(annotation):
@@ -125,6 +151,9 @@ class TokenCreate(Request):
     worker: str | None = Field(default=None, min_length=1, max_length=64)
     team: str | None = Field(default=None, min_length=1, max_length=64)
     name: str | None = Field(default=None, min_length=1, max_length=100)
+    expires: str | None = Field(default=None, min_length=1, max_length=64, examples=["30d"],
+                                description="a lifetime (30d, 12h, 90m) or an ISO 8601 date or time; "
+                                            "default: the role's (security.token_days)")
     idempotency_key: str | None = IdempotencyKey
 
 
@@ -137,6 +166,7 @@ class TokenPublic(BaseModel):
     created_at: dt.datetime
     created_by: str
     revoked_at: dt.datetime | None
+    expires_at: dt.datetime | None
 
 
 class TokenCreated(TokenPublic):

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from pathway.cli.app import Format, app, console, fail, get_engine, print_rows
+from pathway.cli.app import Format, app, console, fail, get_engine, migrate_on_start, print_rows
 from pathway.errors import PathwayError
 
 token_app = typer.Typer(help="API tokens: made here, shown once, stored hashed.", no_args_is_help=True)
@@ -28,7 +28,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    get_engine("api").dispose()  # migrate once before the workers start
+    migrate_on_start()  # once, before uvicorn's workers start
     # uvicorn's own access log is off: it would print query strings, and the board's first visit has a token.
     uvicorn.run("pathway.api.serve:app", host=host, port=port, workers=workers, access_log=False,
                 log_level="info")
@@ -39,20 +39,22 @@ def token_create(role: str = typer.Option(..., "--role", help="duty, manager, in
                  worker: str | None = typer.Option(None, "--worker", help="the worker a duty token acts as"),
                  team: str | None = typer.Option(None, "--team", help="the team a manager token is for"),
                  name: str | None = typer.Option(None, "--name", help="who or what holds it (shown in the log)"),
+                 expires: str | None = typer.Option(None, "--expires", help="a lifetime (30d, 12h, 90m) or an ISO "
+                                                    "8601 date or time; default: the role's"),
                  fmt: Format = typer.Option(Format.table, "--format")) -> None:
     """Make an API token and print it once: only its SHA-256 hash is kept."""
     from pathway.services.auth import create_token
 
     engine = get_engine("cli")
     try:
-        token, row = create_token(engine, role, worker=worker, team=team, name=name, actor="cli")
+        token, row = create_token(engine, role, worker=worker, team=team, name=name, actor="cli", expires=expires)
     except PathwayError as exc:
         fail(exc)
     if fmt == Format.json:
         typer.echo(json.dumps({**row, "token": token}, default=str))
         return
-    console.print(f"token {row['id']} for {row['role']} {row['worker'] or row['team'] or row['name']} "
-                  "(shown once; keep it safe):")
+    console.print(f"token {row['id']} for {row['role']} {row['worker'] or row['team'] or row['name']}, until "
+                  f"{row['expires_at']:%Y-%m-%d %H:%M} UTC (shown once; keep it safe):")
     typer.echo(token)
 
 

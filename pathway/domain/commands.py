@@ -38,6 +38,9 @@ class Move:
     to: str | None = field(default=None, metadata=_doc(
         "stabilise: back to 'c1' (listen and connect, the default) or on to 'c3' (build a good life)", 2))
     note: str | None = field(default=None, metadata=_doc("free text recorded on the event (note: required)", 4000))
+    override: str | None = field(default=None, metadata=_doc(
+        "allocate by a manager: the reason for allocating a worker without the skill the person needs", 500,
+        min_length=1))
     # The fields of the events that keep the stage (pathway.domain.events.KINDS says which kind takes which).
     reason: str | None = field(default=None, metadata=_doc(
         "flag, reprioritise, reclassify, transfer: why", 500, min_length=1))
@@ -67,6 +70,8 @@ class Move:
         """The request hash its event records: a retry with the same idempotency key must match it."""
         body = {"trigger": self.trigger, "occurred_at": self.occurred_at, "worker": self.worker,
                 "outcome": self.outcome, "note": self.note, "keep_worker": self.keep_worker, "to": self.to}
+        if self.override:
+            body["override"] = self.override
         # The event kinds' fields count only when given, so a move's hash is what it always was.
         body.update((name, getattr(self, name)) for name in KIND_FIELDS if getattr(self, name) is not None)
         return request_hash(body)

@@ -30,12 +30,16 @@ def parse_time(value: str | dt.datetime | dt.date | None, field: str = "occurred
                 f"{field}: {text!r} is not an ISO 8601 date or time (e.g. 2026-03-02 or 2026-03-02T09:15:00+00:00)",
                 field=field,
             ) from None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=LONDON)
-        return value.astimezone(UTC)
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(), tzinfo=LONDON).astimezone(UTC)
+    try:
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=LONDON)
+            return value.astimezone(UTC)
+        if isinstance(value, dt.date):
+            return dt.datetime.combine(value, dt.time(), tzinfo=LONDON).astimezone(UTC)
+    except OverflowError:  # an offset that moves the time past year 1 or 9999
+        raise ValidationError(f"{field}: {value.isoformat()} is outside the dates the engine takes",
+                              field=field) from None
     raise ValidationError(f"{field}: expected an ISO 8601 date or time, got {type(value).__name__}", field=field)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pathway.domain.episode import EpisodeState
-from pathway.errors import CaseloadFull
+from pathway.errors import CaseloadFull, Conflict
 
 # A person in crisis jumps every queue: an episode in conversation 2's queue, or a contact
 # recorded with priority "crisis" that still waits in another conversation's queue.
@@ -42,22 +42,35 @@ def front_door_key(state: EpisodeState) -> tuple[int, dt.datetime, int | None]:
     return (CRISIS_RANK if state.priority == CRISIS_PRIORITY else 1), state.contact_at, state.id
 
 
-def cap_of(worker_row: dict, default_cap: int) -> int:
-    """A worker's caseload cap: their own, else the configured default."""
-    return worker_row["caseload_cap"] or default_cap
+def cap_of(worker_row: dict, default_cap: int, weighted: bool = False) -> float:
+    """A worker's caseload cap: their own, else the configured default; with weighting, times their FTE."""
+    cap = worker_row["caseload_cap"] or default_cap
+    return cap * (worker_row.get("fte") or 1.0) if weighted else cap
 
 
-def enforce_cap(state: EpisodeState, worker_row: dict, load: int, *, default_cap: int,
-                crisis_over_cap: bool) -> None:
-    """The one caseload rule: a worker at cap takes nothing more, except a crisis when configured."""
-    cap = cap_of(worker_row, default_cap)
+def enforce_cap(state: EpisodeState, worker_row: dict, load: float, *, default_cap: int,
+                crisis_over_cap: bool, weighted: bool = False) -> None:
+    """The one caseload rule: a worker at cap takes nothing more, except a crisis when configured.
+    With weighting (``weighted``) the load is the sum of their active episodes' weights and the cap is
+    scaled by their FTE; otherwise the load is the number of active episodes."""
+    cap = cap_of(worker_row, default_cap, weighted)
     if load < cap:
         return
     if crisis_over_cap and is_crisis(state.stage, state.priority):
         return
     crisis_note = ("" if crisis_over_cap
                    else "; crisis contacts may not be taken over cap either (caseload.crisis_over_cap is false)")
+    what = (f"a weighted caseload of {load:g} and a cap of {cap:g} (FTE {worker_row.get('fte') or 1.0:g})"
+            if weighted else f"a caseload of {load} and a cap of {cap}")
     raise CaseloadFull(
-        f"worker {worker_row['key']!r} has a caseload of {load} and a cap of {cap}: "
+        f"worker {worker_row['key']!r} has {what}: "
         f"close or release an episode before taking episode {state.id}{crisis_note}",
         worker=worker_row["key"], caseload=load, cap=cap, episode_id=state.id)
+
+
+def enforce_active(worker_row: dict) -> None:
+    """An inactive worker (away, left) keeps their record and caseload but takes no allocation."""
+    if not worker_row.get("active", True):
+        raise Conflict(f"worker {worker_row['key']!r} is inactive and takes no allocation; "
+                       f"pathway staff update {worker_row['key']} --active makes them active again",
+                       worker=worker_row["key"])

@@ -2,8 +2,8 @@
 
 A token is shown once when it is made and stored only as its SHA-256 hash. Roles:
 ``duty`` (acts as one worker, in that worker's team), ``manager`` (one team),
-``integration`` (a case-management back end) and ``admin``. The rules live here, in
-``Access``, so the HTTP routes, the board and any other front door share them.
+``integration`` (a case-management back end), ``admin`` and ``auditor`` (case-file audits, any
+team). The rules live here, in ``Access``, so the HTTP routes, the board and any other front door share them.
 """
 
 from __future__ import annotations
@@ -11,15 +11,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 import secrets
 
+from pathway.domain import days
 from pathway.domain.checks import request_hash
 from pathway.domain.commands import Move, RecordContact
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, ValidationError
-from pathway.services import episodes
+from pathway.services import access_log, episodes
 from pathway.store.tokens import PUBLIC_TOKEN_FIELDS
 
-ROLES = ("duty", "manager", "integration", "admin")
+ROLES = ("duty", "manager", "integration", "admin", "auditor")
+# A lifetime such as 30d, 12h or 90m; no token is made to last longer than MAX_TOKEN_DAYS.
+LIFETIME = re.compile(r"([0-9]{1,6})([dhm])")
+LIFETIME_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+MAX_TOKEN_DAYS = 3 * 366
 TOKEN_PREFIX = "pw_"
 # A reservation this old belongs to a request whose process died before it answered.
 ABANDONED = dt.timedelta(minutes=5)
@@ -48,21 +54,47 @@ class Actor:
 
     @property
     def label(self) -> str:
-        """What the event log records as the actor of a change."""
+        """What the event log records as the actor of a change: the role, who, and the token's id
+        (``duty:amira#7``), so two tokens of one name are never one actor."""
         if self.role == "duty":
-            return f"duty:{self.worker}"
-        if self.role == "manager":
-            return f"manager:{self.team}:{self.name}"
-        return f"{self.role}:{self.name}"
+            who = f"duty:{self.worker}"
+        elif self.role == "manager":
+            who = f"manager:{self.team}:{self.name}"
+        else:
+            who = f"{self.role}:{self.name}"
+        return who if self.token_id is None else f"{who}#{self.token_id}"
 
 
 # -- tokens --------------------------------------------------------------------------------------
 
+def expiry(value, role: str, engine) -> dt.datetime:
+    """When a new token stops working: ``value`` as a number of days, hours or minutes from now (``30d``,
+    ``12h``, ``90m``) or an ISO 8601 date or time; by default the role's lifetime (security.token_days)."""
+    now = engine.now()
+    if value is None:
+        return now + dt.timedelta(days=engine.settings.security.token_days[role])
+    if isinstance(value, dt.datetime):
+        at = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    else:
+        text = str(value).strip()
+        found = LIFETIME.fullmatch(text)
+        if found is not None:
+            at = now + dt.timedelta(**{LIFETIME_UNITS[found.group(2)]: int(found.group(1))})
+        else:
+            at = days.parse_time(text, "expires")
+    if not now < at <= now + dt.timedelta(days=MAX_TOKEN_DAYS):
+        raise ValidationError(f"expires must be after now and at most {MAX_TOKEN_DAYS} days ahead "
+                              f"(e.g. 30d, 12h or 2027-01-31), not {str(value)[:40]!r}", field="expires")
+    return at
+
+
 def create_token(engine, role: str, *, worker: str | None = None, team: str | None = None,
-                 name: str | None = None, actor: str = "cli") -> tuple[str, dict]:
-    """A new token for ``role``: returns (the token, shown this once; its public record)."""
+                 name: str | None = None, actor: str = "cli", expires=None) -> tuple[str, dict]:
+    """A new token for ``role``: returns (the token, shown this once; its public record). It works until
+    ``expires`` (see :func:`expiry`; by default the role's lifetime)."""
     if role not in ROLES:
         raise ValidationError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}", field="role")
+    expires_at = expiry(expires, role, engine)
     if name is not None and (not isinstance(name, str) or not 1 <= len(name.strip()) <= 100):
         raise ValidationError("a token name is 1-100 characters", field="name")
     with engine.store.unit() as uow:
@@ -85,7 +117,7 @@ def create_token(engine, role: str, *, worker: str | None = None, team: str | No
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = {"name": (name or worker or team or role).strip(), "role": role, "worker": worker, "team": team,
                "token_hash": hash_token(token), "created_at": engine.now(), "created_by": actor,
-               "revoked_at": None}
+               "revoked_at": None, "expires_at": expires_at}
         row["id"] = uow.tokens.add(row)
     return token, {k: row[k] for k in PUBLIC_TOKEN_FIELDS}
 
@@ -99,7 +131,18 @@ def authenticate(engine, token: str | None) -> Actor:
         row = uow.tokens.by_hash(hash_token(token))
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("the token is unknown or revoked")
+    if row["expires_at"] is not None and row["expires_at"] <= engine.now():
+        raise Unauthorized(f"the token expired at {row['expires_at'].isoformat()}; ask an admin for a new one")
     return Actor(role=row["role"], name=row["name"], worker=row["worker"], team=row["team"], token_id=row["id"])
+
+
+def token_active(engine, token_id: int) -> bool:
+    """Whether the token still works (it exists, is not revoked and has not expired): a session that a
+    token opened (the board's) ends when this turns False."""
+    with engine.store.unit(write=False) as uow:
+        row = uow.tokens.by_id(token_id)
+    return (row is not None and row["revoked_at"] is None
+            and (row["expires_at"] is None or row["expires_at"] > engine.now()))
 
 
 def list_tokens(engine) -> list[dict]:
@@ -172,9 +215,14 @@ def require_team(actor: Actor, team: str, doing: str) -> None:
 class Access:
     """The engine as one caller may use it: every method checks the role, then records the actor."""
 
-    def __init__(self, engine, actor: Actor):
+    def __init__(self, engine, actor: Actor, route: str | None = None):
         self.engine = engine
         self.actor = actor
+        self.route = route  # how the caller came in (e.g. "GET /episodes/42"): what the access log records
+
+    def _read(self, episode_ids) -> None:
+        """Record the caller's read of people's records in the access log."""
+        access_log.record(self.engine, self.actor.label, episode_ids, self.route or "library")
 
     # teams, workers, tokens, webhooks
 
@@ -188,10 +236,24 @@ class Access:
         return self.engine.create_worker(key=key, name=name, team=team, caseload_cap=caseload_cap,
                                          actor=self.actor.label)
 
+    def teams(self) -> list[dict]:
+        """Every team (any role: the names are what every caller already uses)."""
+        return self.engine.teams()
+
+    def staff(self, team: str | None = None) -> list[dict]:
+        """Workers with their caseload and cap: every team's for admin and integration, one's own team's
+        for a manager or duty worker (their team when none is given)."""
+        if team is None and self.actor.role in ("duty", "manager"):
+            team = self.actor.team
+        if team is not None:
+            require_team(self.actor, team, "list workers")
+        return self.engine.staff(team)
+
     def create_token(self, role: str, worker: str | None = None, team: str | None = None,
-                     name: str | None = None) -> tuple[str, dict]:
+                     name: str | None = None, expires: str | None = None) -> tuple[str, dict]:
         require(self.actor, "admin", doing="create tokens")
-        return create_token(self.engine, role, worker=worker, team=team, name=name, actor=self.actor.label)
+        return create_token(self.engine, role, worker=worker, team=team, name=name, actor=self.actor.label,
+                            expires=expires)
 
     def list_tokens(self) -> list[dict]:
         require(self.actor, "admin", doing="list tokens")
@@ -215,21 +277,33 @@ class Access:
     def _readable(self, episode_id: int):
         ep = self.engine.get(episode_id)
         if self.actor.role == "duty" and ep.team != self.actor.team:
-            raise Forbidden(f"episode {episode_id} is in team {ep.team!r}; a duty worker of team "
-                            f"{self.actor.team!r} may not see it", role="duty", team=self.actor.team)
+            # The same answer as for a missing episode: another team's episodes are not there to this caller.
+            raise NotFound(f"no episode {episode_id}", episode_id=episode_id)
         return ep
 
     def get(self, episode_id: int):
-        return self._readable(episode_id)
+        ep = self._readable(episode_id)
+        self._read([episode_id])
+        return ep
 
     def history(self, episode_id: int) -> list[dict]:
         self._readable(episode_id)
-        return self.engine.history(episode_id)
+        log = self.engine.history(episode_id)
+        self._read([episode_id])
+        return log
+
+    def access_log(self, **query) -> dict:
+        """Who read whose record (admin)."""
+        require(self.actor, "admin", doing="read the access log")
+        return access_log.reads(self.engine, **query)
 
     def move(self, episode_id: int, command: Move):
         require(self.actor, "integration", "duty", "manager", doing="move episodes")
-        ep = self.engine.get(episode_id)
+        ep = self._readable(episode_id)
         require_team(self.actor, ep.team, "move episodes")
+        if command.override is not None and self.actor.role not in ("manager", "admin"):
+            raise Forbidden(f"only a manager may allocate with an override; a {self.actor.role} token may not",
+                            role=self.actor.role)
         if self.actor.role == "duty" and command.trigger == "allocate":
             # A duty worker acts only as themself: allocating is taking it on their own caseload.
             if command.worker is not None and command.worker != self.actor.worker:
@@ -255,7 +329,7 @@ class Access:
 
     def claim(self, episode_id: int):
         require(self.actor, "duty", doing="claim episodes")
-        ep = self.engine.get(episode_id)
+        ep = self._readable(episode_id)
         require_team(self.actor, ep.team, "claim episodes")
         return self.engine.claim(episode_id, self.actor.worker, actor=self.actor.label)
 
@@ -305,3 +379,32 @@ class Access:
     def see_board(self, team: str) -> None:
         require(self.actor, "manager", "duty", doing="open the huddle board")
         require_team(self.actor, team, "open the huddle board")
+
+    # the scrutiny panel: conversations, audits, outreach, its reports and the pack
+
+    def record_conversation(self, episode_id: int, **fields):
+        require(self.actor, "integration", "duty", "manager", doing="record conversations")
+        require_team(self.actor, self.engine.get(episode_id).team, "record conversations")
+        return self.engine.record_conversation(episode_id, **fields, actor=self.actor.label)
+
+    def audit_sample(self, start, end, rate, seed, stratify=None) -> dict:
+        require(self.actor, "manager", "auditor", "admin", doing="draw audit samples")
+        return self.engine.audit_sample(start, end, rate, seed=seed, stratify=stratify, actor=self.actor.label)
+
+    def record_audit(self, episode_id: int, rating: str, **fields) -> dict:
+        """A manager audits their own team's case files; an auditor any team's."""
+        require(self.actor, "manager", "auditor", doing="record case-file audits")
+        team = self.actor.team if self.actor.role == "manager" else None
+        auditor = fields.pop("auditor", None) or self.actor.label
+        return self.engine.record_audit(episode_id, rating, auditor=auditor, team=team, actor=self.actor.label,
+                                        **fields)
+
+    def import_outreach(self, source):
+        require(self.actor, "integration", "manager", "admin", doing="import welfare checks")
+        return self.engine.import_outreach(source, actor=self.actor.label)
+
+    def scrutiny_report(self, name: str, **kwargs):
+        """The scrutiny reports and the pack: managers (their team), integrations, and auditors (audits only)."""
+        if self.actor.role == "auditor" and name == "audits":
+            return self.engine.reports.audits(**{k: v for k, v in kwargs.items() if v is not None})
+        return self.report(name, **kwargs)

@@ -7,7 +7,7 @@ import datetime as dt
 from pathway.domain import days
 from pathway.domain.duty import is_crisis
 from pathway.domain.stages import CLOCKED
-from pathway.services import episodes, tray
+from pathway.services import episodes, tray, workforce
 from pathway.services.auth import Actor
 
 LONGEST = 15  # people listed by name of reference on the board
@@ -82,6 +82,8 @@ def board_data(engine, team: str, actor: Actor) -> dict:
         "over_threshold_total": sum(r["over_threshold"] or 0 for r in waits),
         "longest": people,
         "caseloads": engine.caseloads(team),
+        # Waiting people whom no worker present today, skilled for them and with room, could take.
+        "nobody_can_take": workforce.nobody_can_take(engine.settings, engine.queue(team)),
         "trend": trend(engine, team, today),
         "forecast": forecast(engine, team, today),
         **casework_panels(engine, team),

@@ -23,15 +23,14 @@ conversation 3 as reviews instead.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 import os
 from pathlib import Path
 
 from pathway.domain import days
 from pathway.errors import ValidationError
+from pathway.services import csv_safe
 from pathway.services.history import read_toml
 from pathway.store.unit import Unit
 
@@ -175,8 +174,4 @@ def cld_rows(uow: Unit, start: dt.date, end: dt.date, mapping: CldMapping | None
 
 
 def to_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return csv_safe.write(rows, COLUMNS)

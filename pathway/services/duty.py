@@ -10,12 +10,15 @@ import datetime as dt
 import functools
 import time
 
+from pathway.domain import days
+from pathway.domain.checks import unknown_team, unknown_worker
 from pathway.domain.commands import Move
-from pathway.domain.duty import cap_of, enforce_cap, is_crisis
+from pathway.domain.duty import cap_of, enforce_active, enforce_cap, is_crisis
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import ACTIVE
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError
 from pathway.services import episodes
+from pathway.services.matching import away_refusal, load_of
 from pathway.settings import Settings
 from pathway.store.episodes import event_row
 from pathway.store.unit import Store, Unit
@@ -33,15 +36,22 @@ def queue(uow: Unit, team: str) -> list[EpisodeState]:
     return uow.duty.queue(team)
 
 
-def caseloads(uow: Unit, settings: Settings, team: str | None = None) -> list[dict]:
-    """Each worker's caseload against their cap, by team then worker."""
+def caseloads(uow: Unit, settings: Settings, team: str | None = None, today: dt.date | None = None) -> list[dict]:
+    """Each worker's caseload against their cap, by team then worker, and whether they are away on
+    ``today`` (the absence's category and last day)."""
     if team is not None:
         episodes.get_team(uow, team)
+    away = uow.workforce.away_today(today) if today is not None else {}
+    weighted = settings.workforce.weighting
     out = []
     for row in uow.duty.caseloads(team):
-        cap = cap_of(row, settings.caseload.default_cap)
-        out.append({"worker": row["key"], "team": row["team"], "caseload": row["n"], "cap": cap,
-                    "free": max(cap - row["n"], 0), "over_cap": row["n"] > cap})
+        cap = cap_of(row, settings.caseload.default_cap, weighted)
+        load = round(row["weight"], 2) if weighted else row["n"]
+        absence = away.get(row["key"], {})
+        out.append({"worker": row["key"], "team": row["team"], "caseload": row["n"], "weight": round(row["weight"], 2),
+                    "fte": row["fte"], "cap": round(cap, 2) if weighted else cap,
+                    "free": round(max(cap - load, 0), 2), "over_cap": load > cap,
+                    "away": absence.get("away"), "away_until": absence.get("until")})
     return out
 
 
@@ -76,6 +86,9 @@ def claim_next(store: Store, settings: Settings, team: str, worker: str, *, acto
             # the driver drop its prepared statements.
             taken, refusal = claim_next_in(uow, settings, team, worker, actor, now)
         if refusal is not None:
+            if refusal.extra.get("field") == "team":
+                with store.unit(write=False) as uow:
+                    episodes.get_team(uow, team)  # the same refusal, naming the teams there are
             raise refusal
         if taken is not _REFUSED:
             return taken
@@ -90,38 +103,47 @@ def claim_next_in(uow, settings: Settings, team: str, worker: str, actor: str,
     """One attempt at a claim of the next one, in the caller's unit of work: (the episode taken, or
     None when nothing waits, or _REFUSED to try again; the error to raise once the unit has ended, or None)."""
     cap = settings.caseload
-    state = uow.duty.pick(team, worker, cap.default_cap, cap.crisis_over_cap)
+    today = days.london_date(now)
+    weighted = settings.workforce.weighting
+    state = uow.duty.pick(team, worker, cap.default_cap, cap.crisis_over_cap, today=today,
+                          rules=settings.workforce.rules, weighted=weighted)
     if state is None:
-        return _nothing_claimable(uow, settings, team, worker)
+        return _nothing_claimable(uow, settings, team, worker, today)
     command = _claim_command(worker)
     fact, new = episodes.plan(settings, state, command, now)
     event = event_row(state, new, fact, actor, None, "self", None, _claim_hash(worker), now)
     crisis_ok = cap.crisis_over_cap and is_crisis(state.stage, state.priority)
     moved = uow.duty.claim_move(state, new, event, now, team=team, worker=worker, default_cap=cap.default_cap,
-                                crisis_ok=crisis_ok)
+                                crisis_ok=crisis_ok, weighted=weighted)
     return (new if moved else _REFUSED), None
 
 
-def _nothing_claimable(uow, settings: Settings, team: str, worker: str) -> tuple[object, PathwayError | None]:
+def _nothing_claimable(uow, settings: Settings, team: str, worker: str,
+                       today: dt.date) -> tuple[object, PathwayError | None]:
     """Why the pick found nothing: an error to raise (an unknown worker or team, a worker of another
-    team, a worker at cap), _REFUSED when what waits is held by other claimers just now, or None when
-    nothing waits."""
-    claimer = uow.duty.claimer(worker)
+    team, a worker away, a worker at cap), _REFUSED when what waits is held by other claimers just now,
+    or None when nothing waits that this worker is skilled for."""
+    claimer = uow.duty.claimer(worker, today)
     if claimer is None:
-        return None, NotFound(f"no worker {worker!r}", field="worker")
+        return None, NotFound(unknown_worker(worker), field="worker")
     if claimer["team"] != team:
         if not uow.duty.team_known(team):
-            return None, NotFound(f"no team {team!r}", field="team")
+            return None, NotFound(unknown_team(team, ()), field="team")
         try:
             _own_team(claimer, team)
         except Forbidden as exc:
             return None, exc
-    first = uow.duty.first_waiting(team)
+    if claimer["away"]:
+        return None, away_refusal(worker)
+    first = uow.duty.first_waiting(team, worker, settings.workforce.rules)
     if first is None:
         return None, None
-    try:  # something waits: is it this worker's cap that stops them?
-        enforce_cap(first, claimer, claimer["load"], default_cap=settings.caseload.default_cap,
-                    crisis_over_cap=settings.caseload.crisis_over_cap)
+    try:  # something waits: is it this worker's state or cap that stops them?
+        enforce_active(claimer)
+        weighted = settings.workforce.weighting
+        enforce_cap(first, claimer, claimer["weighted_load" if weighted else "load"],
+                    default_cap=settings.caseload.default_cap, crisis_over_cap=settings.caseload.crisis_over_cap,
+                    weighted=weighted)
     except PathwayError as exc:
         return None, exc
     return _REFUSED, None
@@ -143,4 +165,4 @@ def claim(uow: Unit, settings: Settings, episode_id: int, worker: str, *, actor:
                        episode_id=episode_id, worker=state.worker, stage=state.stage)
     return episodes.move(uow, settings, episode_id, _claim_command(worker), actor=actor,
                          now=now, allocation="self", loaded=state, worker_row=worker_row,
-                         load=uow.episodes.caseload(worker))
+                         load=load_of(uow, settings, worker))

@@ -13,11 +13,11 @@ from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
 from pathway.domain.events import is_kind
 from pathway.domain.stages import conversation
-from pathway.services import duty, episodes, kinds, outbox, tray, waits, webhooks
+from pathway.services import duty, environment, episodes, kinds, outbox, staff, tray, waits, webhooks, workforce
 from pathway.services.history import ImportSummary
-from pathway.services.reports import Reports
+from pathway.services.reports import REPORT_AHEAD, Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
-from pathway.store.db import make_engine, unit_of_work, upgrade
+from pathway.store.db import unit_of_work
 from pathway.store.unit import Store
 
 
@@ -42,6 +42,9 @@ class EpisodeOut(BaseModel):
     days_to_allocation: int | None
     version: int
     external_ref: str | None = None
+    # Queue listings only: how many of the team's workers could take this person now (present, skilled
+    # for them, under cap); 0 is a gap the huddle board shows (pathway.services.workforce.takers).
+    takers: int | None = None
 
 
 class EpisodeCasework(EpisodeOut, tray.Casework):
@@ -56,21 +59,24 @@ class Engine:
     """The Three Conversations engine on one database.
 
     ``Engine()`` uses the embedded default (SQLite in ./pathway.db) or PATHWAY_DATABASE_URL;
-    ``Engine("postgresql+psycopg://…")`` names a database. The schema is migrated on first use.
+    ``Engine("postgresql+psycopg://…")`` names a database. ``migrate``: True brings the schema up to
+    date on first use, False leaves it, None requires it (the command line's way: an SQLite file that
+    is new or already the engine's is brought up to date, any other database without the schema is a
+    SetupError and nothing is created; see pathway.services.environment).
     """
 
     def __init__(self, url: str | None = None, *, settings: Settings | None = None,
-                 actor: str = "library", migrate: bool = True,
+                 actor: str = "library", migrate: bool | None = True,
                  clock: Callable[[], dt.datetime] = days.now):
         overrides = {"database_url": url} if url else {}
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self.db = make_engine(self.settings.database_url, pool_size=self.settings.database_pool_size)
+        self.db = environment.open_database(self.settings.database_url, self.settings.database_pool_size)
         self.store = Store(self.db)  # the dialect is read here, once
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
-        if migrate:
-            upgrade(self.db)
+        self.workforce = workforce.Workforce(self)  # skills, absences, supervision (pathway/services/workforce.py)
+        environment.prepare_schema(self.db, migrate)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -87,6 +93,13 @@ class Engine:
             days_waiting=state.days_waiting(as_at or self.now(), mode),
             days_to_allocation=state.days_to_allocation(mode),
         )
+
+    def _on_horizon(self, *dates: tuple[dt.date | None, str]) -> None:
+        """Refuse a date (ValidationError naming ``field``) outside the ones reports and returns cover."""
+        latest = days.london_date(self.now()) + REPORT_AHEAD
+        for day, field in dates:
+            if day is not None:
+                self.settings.security.horizon.check_day(day, field, latest)
 
     def dispose(self) -> None:
         self.db.dispose()
@@ -106,6 +119,20 @@ class Engine:
         """The worker's record (key, name, team, caseload_cap, …); NotFound naming the worker."""
         with self.store.unit(write=False) as uow:
             return episodes.get_worker(uow, key)
+
+    def staff(self, team: str | None = None) -> list[dict]:
+        """Every worker (of ``team``) with their caseload and cap, active or not (pathway.services.staff)."""
+        with self.store.unit(write=False) as uow:
+            return staff.staff(uow, self.settings, team)
+
+    def update_worker(self, key: str, *, caseload_cap: int | None = None, default_cap: bool = False,
+                      team: str | None = None, active: bool | None = None, actor: str | None = None) -> dict:
+        """Change a worker's cap (or back to the default), team or whether they are active; who and when are
+        recorded. Returns the worker as :meth:`staff` shows them."""
+        with self.store.unit() as uow:
+            return staff.update_worker(uow, self.settings, key, actor=actor or self.actor, now=self.now(),
+                                       caseload_cap=caseload_cap, default_cap=default_cap, team=team,
+                                       active=active)
 
     def teams(self) -> list[dict]:
         """Every team, by key."""
@@ -188,7 +215,16 @@ class Engine:
     def queue(self, team: str) -> list[EpisodeOut]:
         """The team's waiting episodes in claim order (pathway.domain.duty.claim_key)."""
         with self.store.unit(write=False) as uow:
-            return [self.episode_out(state) for state in duty.queue(uow, team)]
+            states = duty.queue(uow, team)
+            takers = workforce.takers(uow, self.settings, team, states, self.now())
+        return [self.episode_out(state).model_copy(update={"takers": takers[state.id]}) for state in states]
+
+    def release_all(self, worker: str, reason: str, *, actor: str | None = None) -> list[EpisodeOut]:
+        """Every active episode of ``worker`` back to its queue in one transaction (a ``release`` event
+        each, with ``reason``; wait clocks not reset), e.g. when they go off sick."""
+        with self.store.unit() as uow:
+            states = workforce.release_all(uow, worker, reason, actor or self.actor, self.now())
+        return [self.episode_out(s) for s in states]
 
     def claim_next(self, team: str, worker: str, *, actor: str | None = None) -> EpisodeOut | None:
         """Self-allocation: ``worker`` takes the first claimable episode of their team's queue.
@@ -234,7 +270,7 @@ class Engine:
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
         with self.store.unit(write=False) as uow:
-            return duty.caseloads(uow, self.settings, team)
+            return duty.caseloads(uow, self.settings, team, days.london_date(self.now()))
 
     # -- background work: outbox, webhooks, wait tracking (pathway/services/outbox.py, webhooks.py, waits.py) -
 
@@ -303,6 +339,7 @@ class Engine:
     def track_waits(self, as_at=None, *, team: str | None = None) -> dict:
         """Snapshot the waits of ``as_at`` (default today) and of missed days, and record today's breaches."""
         day = days.parse_date(as_at, "as_at") if as_at is not None else None
+        self._on_horizon((day, "as_at"))
         with self.store.unit() as uow:
             return waits.track(uow, self.settings, self.now(), day, team)
 
@@ -343,7 +380,55 @@ class Engine:
         from pathway.services import cld
 
         first, last = days.parse_date(start, "from"), days.parse_date(end, "to")
+        self._on_horizon((first, "from"), (last, "to"))
         if not isinstance(mapping, cld.CldMapping):
             mapping = cld.CldMapping.load(mapping)
         with self.store.unit(write=False) as uow:
             return cld.cld_rows(uow, first, last, mapping)
+
+    # -- the scrutiny panel: conversations, audits, outreach, the pack (pathway/services/scrutiny.py, …) ---
+
+    def record_conversation(self, episode_id: int, status: str, *, mode: str | None = None, at=None,
+                            minutes: int | None = None, occurred_at=None, note: str | None = None,
+                            actor: str | None = None) -> EpisodeOut:
+        """A conversation with the person: booked (for ``at``, in a ``mode``), held (``mode``, ``minutes``),
+        cancelled or not_attended. The episode's stage stays as it is."""
+        from pathway.domain.conversations import Conversation
+        from pathway.services import scrutiny
+
+        conv = Conversation(status=status, mode=mode, at=at, minutes=minutes, occurred_at=occurred_at, note=note)
+        with self.store.unit() as uow:
+            state = scrutiny.record_conversation(uow, self.settings, episode_id, conv, actor=actor or self.actor,
+                                                 now=self.now())
+        return self.episode_out(state)
+
+    def audit_sample(self, start, end, rate, *, seed: int, stratify=None, actor: str | None = None) -> dict:
+        """A reproducible stratified sample of the episodes active or closed from ``start`` to ``end``."""
+        from pathway.services import audits
+
+        with self.store.unit() as uow:
+            return audits.sample(uow, start, end, rate, stratify, seed, actor=actor or self.actor, now=self.now())
+
+    def record_audit(self, episode_id: int, rating: str, *, auditor: str | None = None, audited_on=None,
+                     themes=None, reason: str | None = None, team: str | None = None,
+                     actor: str | None = None) -> dict:
+        """A case-file audit of one episode (outside every sample it needs a ``reason``)."""
+        from pathway.services import audits
+
+        with self.store.unit() as uow:
+            return audits.record(uow, episode_id, rating, auditor=auditor or actor or self.actor,
+                                 audited_on=audited_on, themes=themes, reason=reason, team=team,
+                                 actor=actor or self.actor, now=self.now())
+
+    def audit_log(self, episode_id: int | None = None) -> list[dict]:
+        """Every audit recorded (of one episode), oldest first."""
+        with self.store.unit(write=False) as uow:
+            return uow.audits.audits(episode_id)
+
+    def import_outreach(self, source, *, actor: str | None = None):
+        """Welfare checks made, from a CSV path, CSV text or dict rows, all or nothing
+        (pathway.services.outreach): attached to the person's open episode, or a new contact."""
+        from pathway.services import outreach
+
+        with self.store.unit() as uow:
+            return outreach.import_checks(uow, self.settings, source, actor=actor or self.actor, now=self.now())

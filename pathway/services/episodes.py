@@ -11,10 +11,11 @@ import datetime as dt
 
 from pathway.domain import checks, events
 from pathway.domain.commands import Move, RecordContact
-from pathway.domain.duty import enforce_cap
+from pathway.domain.duty import enforce_active, enforce_cap
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import Conflict, NotFound, StaleVersion, ValidationError
+from pathway.services.matching import check_allocation, load_of
 from pathway.settings import Settings
 from pathway.store.episodes import event_row
 from pathway.store.unit import Unit
@@ -49,7 +50,7 @@ def create_worker(uow: Unit, key: str, name: str, team: str, caseload_cap: int |
 def get_team(uow: Unit, key: str) -> dict:
     row = uow.episodes.team(key)
     if row is None:
-        raise NotFound(f"no team {key!r}", field="team")
+        raise NotFound(checks.unknown_team(key, [t["key"] for t in uow.episodes.teams()]), field="team")
     return row
 
 
@@ -57,7 +58,7 @@ def get_worker(uow: Unit, key: str, *, lock: bool = False) -> dict:
     """The worker's row (NotFound naming them); ``lock`` holds it until the unit of work ends."""
     row = uow.episodes.worker(key, lock=lock)
     if row is None:
-        raise NotFound(f"no worker {key!r}", field="worker")
+        raise NotFound(checks.unknown_worker(key), field="worker")
     return row
 
 
@@ -87,16 +88,13 @@ def history(uow: Unit, episode_id: int) -> list[dict]:
 
 def record_contact(uow: Unit, settings: Settings, command: RecordContact, *, actor: str,
                    now: dt.datetime) -> EpisodeState:
-    """A new contact creates the person's episode at stage ``contact``, with its first event."""
+    """A new contact creates the person's episode at stage ``contact``, with its first event. A key is
+    the caller's own (``actor``'s): the same key from another caller is another request."""
     body_hash = command.fingerprint()
-    if command.idempotency_key is not None:
-        found = uow.episodes.contact_by_key(command.idempotency_key)
-        if found is not None:
-            if found.request_hash != body_hash:
-                raise Conflict(f"idempotency_key {command.idempotency_key!r} was already used for a different "
-                               "contact", episode_id=found.id)
-            return replay(uow, found.id, up_to_seq=1)
-    checks.check_person_ref(command.person_ref)
+    key = checks.scoped_key(actor, command.idempotency_key)
+    if key is not None and (found := _keyed_contact(uow, command, key, body_hash)) is not None:
+        return found
+    checks.check_person_ref(command.person_ref, settings.security.ref_policy)
     settings.check_client_group(command.client_group)
     checks.check_priority(command.priority)
     checks.check_route(command.route)
@@ -110,11 +108,31 @@ def record_contact(uow: Unit, settings: Settings, command: RecordContact, *, act
             raise Conflict(f"external_ref {command.external_ref!r} is already episode {taken} of team "
                            f"{command.team!r}; a back end's case id is unique in a team", episode_id=taken)
         data["external_ref"] = command.external_ref
-    fact = Fact("record_contact", checks.event_time(command.occurred_at, now), data=data)
+    fact = Fact("record_contact", checks.event_time(command.occurred_at, now, settings.security.horizon), data=data)
     state = start(None, fact)
-    state = dataclasses.replace(state, id=uow.episodes.insert_episode(state, command.idempotency_key, body_hash))
+    new_id = uow.episodes.insert_episode(state, key, body_hash)
+    if new_id is None:
+        # The same caller's same key, recorded by a concurrent request that committed first.
+        found = _keyed_contact(uow, command, key, body_hash)
+        if found is None:
+            raise Conflict(f"a request with idempotency_key {command.idempotency_key!r} is still running; "
+                           "retry shortly")
+        return found
+    state = dataclasses.replace(state, id=new_id)
     uow.episodes.append(state, event_row(None, state, fact, actor, None, None, None, None, now), now)
     return state
+
+
+def _keyed_contact(uow: Unit, command: RecordContact, key: str, body_hash: str) -> EpisodeState | None:
+    """The contact already recorded under the (scoped) key, as it was recorded; Conflict if that was
+    another request; None if there is none."""
+    found = uow.episodes.contact_by_key(key)
+    if found is None:
+        return None
+    if found.request_hash != body_hash:
+        raise Conflict(f"idempotency_key {command.idempotency_key!r} was already used for a different "
+                       "contact", episode_id=found.id)
+    return replay(uow, found.id, up_to_seq=1)
 
 
 def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetime) -> tuple[Fact, EpisodeState]:
@@ -125,23 +143,28 @@ def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetim
         raise ValidationError(f"worker is given only with allocate, not with {command.trigger}", field="worker")
     events.check_fields(command.trigger, command.kind_fields())
     checks.check_note(command.note)
-    at = checks.event_time(command.occurred_at, now)
+    at = checks.event_time(command.occurred_at, now, settings.security.horizon)
     check_order(state, at)
     data = {}
     if command.keep_worker:
         data["keep_worker"] = True
     if command.to is not None:
         data["to"] = command.to
+    if command.override is not None:
+        if command.trigger != "allocate":
+            raise ValidationError(f"override is given only with allocate, not with {command.trigger}",
+                                  field="override")
+        data["override"] = command.override
     fact = Fact(command.trigger, at, worker=command.worker, outcome=command.outcome, data=data)
     return fact, apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
 
 
-def answered(uow: Unit, episode_id: int, command: Move, body_hash: str) -> EpisodeState | None:
+def answered(uow: Unit, episode_id: int, key: str | None, command: Move, body_hash: str) -> EpisodeState | None:
     """The episode as the first request with this idempotency key left it, if there was one (a reused key
-    with another body is Conflict)."""
-    if command.idempotency_key is None:
+    with another body is Conflict). ``key`` is the command's key scoped to its caller (checks.scoped_key)."""
+    if key is None:
         return None
-    found = uow.episodes.event_by_key(episode_id, command.idempotency_key)
+    found = uow.episodes.event_by_key(episode_id, key)
     if found is None:
         return None
     if found.request_hash != body_hash:
@@ -183,7 +206,8 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
                               field="trigger")
     state = loaded if loaded is not None and loaded.id == episode_id else load_state(uow, episode_id)
     body_hash = command.fingerprint()
-    repeated = answered(uow, episode_id, command, body_hash)
+    key = checks.scoped_key(actor, command.idempotency_key)
+    repeated = answered(uow, episode_id, key, command, body_hash)
     if repeated is not None:
         return repeated
     check_version(state, command)
@@ -194,11 +218,13 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
         if worker_row["team"] != state.team:
             raise ValidationError(f"worker {command.worker!r} is in team {worker_row['team']!r}, "
                                   f"not the episode's team {state.team!r}", field="worker")
+        enforce_active(worker_row)
+        check_allocation(uow, settings, state, command.worker, command.override, now)
         if load is None:
-            load = uow.episodes.caseload(command.worker)  # after the worker's lock: exact
+            load = load_of(uow, settings, command.worker)  # after the worker's lock: exact
         enforce_cap(state, worker_row, load, default_cap=settings.caseload.default_cap,
-                    crisis_over_cap=settings.caseload.crisis_over_cap)
-    event = event_row(state, new, fact, actor, command.note, allocation, command.idempotency_key, body_hash, now)
+                    crisis_over_cap=settings.caseload.crisis_over_cap, weighted=settings.workforce.weighting)
+    event = event_row(state, new, fact, actor, command.note, allocation, key, body_hash, now)
     if not uow.episodes.move(state, new, event, now):
         raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
                        episode_id=episode_id)

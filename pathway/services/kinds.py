@@ -29,7 +29,8 @@ def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, act
     kind = events.KINDS[command.trigger]
     state = episodes.load_state(uow, episode_id)
     body_hash = command.fingerprint()
-    repeated = episodes.answered(uow, episode_id, command, body_hash)
+    key = checks.scoped_key(actor, command.idempotency_key)
+    repeated = episodes.answered(uow, episode_id, key, command, body_hash)
     if repeated is not None:
         return repeated
     episodes.check_version(state, command)
@@ -42,7 +43,7 @@ def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, act
         given["note"] = command.note
     events.check_fields(kind.name, given)
     checks.check_note(command.note)
-    at = checks.event_time(command.occurred_at, now)
+    at = checks.event_time(command.occurred_at, now, settings.security.horizon)
     progress = uow.progression.load(episode_id)
     episodes.check_order(state, at, progress.last_at)
     data = _checked(uow, settings, command)
@@ -60,7 +61,7 @@ def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, act
         stored["from"] = {k: getattr(state, k) for k in kind.sets}
     fact = Fact(kind.name, at, data=stored)
     new = apply(state, fact)
-    event = event_row(state, new, fact, actor, command.note, None, command.idempotency_key, body_hash, now)
+    event = event_row(state, new, fact, actor, command.note, None, key, body_hash, now)
     if not uow.episodes.move(state, new, event, now):
         raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
                        episode_id=episode_id)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from pathway.domain import days
-from pathway.domain.checks import FUTURE_SLACK
+from pathway.domain.checks import FUTURE_SLACK, unknown_team
 from pathway.domain.stages import CLOCKED
 from pathway.errors import ValidationError
 from pathway.services import duty
@@ -62,8 +62,18 @@ SHAPES = {
                        "share_resolved_at_contact": DAYS, "share_met_at_c1": DAYS, "share_needing_c3": DAYS}),
     "forecast": Shape({}, GROUPINGS, {"waiting": int, "allocated_recently": int, "per_day": float,
                                       "expected_days": DAYS}),
-    "caseloads": Shape({"worker": str, "team": str}, (), {"caseload": int, "cap": int, "free": int, "over_cap": bool}),
-    "caseloads_by_team": Shape({"team": str}, (), {"workers": int, "caseload": int, "capacity": int, "over_cap": int}),
+    # With weighting (settings.workforce.weighting) cap is cap x FTE and free and over_cap count the weight.
+    "caseloads": Shape({"worker": str, "team": str}, (),
+                       {"caseload": int, "weight": float, "fte": float, "cap": int | float, "free": int | float,
+                        "over_cap": bool, "away": str | None, "away_until": dt.date | None}),
+    "caseloads_by_team": Shape({"team": str}, (), {"workers": int, "caseload": int, "weight": float,
+                                                   "capacity": int | float, "over_cap": int, "away": int}),
+    "supervision": Shape({"worker": str, "team": str}, (),
+                         {"role": str, "line_manager": str | None, "sessions": int, "full_sessions": int,
+                          "hours": float, "sampled": int, "last_session": dt.date | None, "standard_sessions": int,
+                          "standard_minutes": int, "meets_standard": bool, "overdue": bool, "away": str | None}),
+    "supervision_by_manager": Shape({"manager": str, "team": str}, (),
+                                    {"direct_reports": int, "span_limit": int, "over_span": bool}),
     "progression": Shape({}, ("worker", "stage"),
                          {"active": int, "median_days_active": DAYS, "max_days_active": int | None, "stale": int,
                           "overdue_next_actions": int, "flagged_not_discussed": int,
@@ -167,6 +177,8 @@ def period_spans(start: dt.date, end: dt.date, period: str, today: dt.date) -> l
 # import refuse an occurred_at more than FUTURE_SLACK ahead of their own clock, and an hour more
 # covers clocks that differ between the engine's processes.
 SETTLED_MARGIN = FUTURE_SLACK + dt.timedelta(hours=1)
+# How far ahead a report's dates may reach (a period may end later this year; no date is a year past it).
+REPORT_AHEAD = dt.timedelta(days=366)
 
 
 def settled(as_at_date: dt.date, now: dt.datetime) -> bool:
@@ -209,9 +221,7 @@ class Reports:
 
     def _check_team(self, uow: Unit, team: str | None) -> None:
         if team is not None and uow.episodes.team(team) is None:
-            teams = [t["key"] for t in uow.episodes.teams()]
-            raise ValidationError(f"unknown team {team!r}; teams are: {', '.join(teams) or 'none yet'}",
-                                  field="team")
+            raise ValidationError(unknown_team(team, [t["key"] for t in uow.episodes.teams()]), field="team")
 
     def _filters(self, team, client_group, priority, stage=None) -> Filters:
         """The filters, checked but for the team (checked in the report's unit of work)."""
@@ -235,13 +245,17 @@ class Reports:
         if day > today:
             raise ValidationError(f"as_at {day.isoformat()} is in the future (today is {today.isoformat()}); "
                                   "waits can be reported up to today", field="as_at")
+        self.settings.security.horizon.check_day(day, "as_at", today)
         return day
 
     def period(self, start, end, default_days: int = 28) -> tuple[dt.date, dt.date]:
         """[start, end] dates: by default the ``default_days`` days to today."""
         end_day = days.parse_date(end, "to") if end is not None else self.today()
+        latest = self.today() + REPORT_AHEAD
+        self.settings.security.horizon.check_day(end_day, "to", latest)
         start_day = (days.parse_date(start, "from") if start is not None
                      else end_day - dt.timedelta(days=default_days - 1))
+        self.settings.security.horizon.check_day(start_day, "from", latest)
         if start_day > end_day:
             raise ValidationError(f"from {start_day.isoformat()} is after to {end_day.isoformat()}; "
                                   "from must be on or before to", field="from")
@@ -324,18 +338,29 @@ class Reports:
         with self._unit() as uow:
             self._check_team(uow, team)
             # The duty desk's own count and cap rule (services.duty.caseloads), shaped as this report's rows.
-            rows = [SHAPES["caseloads"].row(r, ()) for r in duty.caseloads(uow, self.settings, team)]
+            today = days.london_date(self.engine.now())
+            rows = [SHAPES["caseloads"].row(r, ()) for r in duty.caseloads(uow, self.settings, team, today)]
         if by == "worker":
             return rows
         teams: dict[str, dict] = {}
         for row in rows:  # one row per worker: a few dozen at most
-            t = teams.setdefault(row["team"], {"team": row["team"], "workers": 0, "caseload": 0, "capacity": 0,
-                                               "over_cap": 0})
+            t = teams.setdefault(row["team"], {"team": row["team"], "workers": 0, "caseload": 0, "weight": 0.0,
+                                               "capacity": 0, "over_cap": 0, "away": 0})
             t["workers"] += 1
             t["caseload"] += row["caseload"]
+            t["weight"] = round(t["weight"] + row["weight"], 2)
             t["capacity"] += row["cap"]
             t["over_cap"] += bool(row["over_cap"])
+            t["away"] += row["away"] is not None
         return [SHAPES["caseloads_by_team"].row(t, ()) for t in teams.values()]
+
+    def supervision(self, as_at=None, team: str | None = None, by: str | None = "worker") -> list[dict]:
+        """Supervision against the practice standard in the 12 months to ``as_at`` per worker, or
+        (``by="manager"``) direct reports against the span of control per line manager
+        (pathway.services.workforce.supervision_report)."""
+        rows = self.engine.workforce.supervision_report(as_at, team, by or "worker")
+        shape = SHAPES["supervision" if (by or "worker") == "worker" else "supervision_by_manager"]
+        return [shape.row(r, ()) for r in rows]
 
     def outcomes(self, group_by: Sequence[str] | str | None = (), start=None, end=None, team: str | None = None,
                  priority: str | None = None, client_group: str | None = None) -> list[dict]:
@@ -429,3 +454,48 @@ class Reports:
         errors = [abs(p["forecast_days"] - p["actual_days"]) for p in pairs]
         return {"pairs": pairs, "queues_compared": len(pairs),
                 "mean_absolute_error_days": round(sum(errors) / len(errors), 1) if errors else None}
+
+    # -- the scrutiny panel's reports (pathway/services/scrutiny.py, pathway/services/audits.py) ------
+
+    def three_conversations(self, start=None, end=None, by: str | None = "month", cohort: str | None = None,
+                            team: str | None = None, day_mode: str | None = None) -> list[dict]:
+        """The Three Conversations measures of the contacts made from ``start`` to ``end`` (default the
+        year to today), per week, month or the whole period (``by``), split cohort against the rest when
+        ``cohort`` names one: counts, rates with their 95 % Wilson intervals, new people needing
+        long-term support per week, and days to the first conversation held."""
+        from pathway.services import scrutiny
+
+        return scrutiny.three_conversations(self, start, end, by, cohort, team, day_mode)
+
+    def first_conversation(self, start=None, end=None, team: str | None = None,
+                           day_mode: str | None = None) -> list[dict]:
+        """Days to the first conversation held in each conversation, by client group."""
+        from pathway.services import scrutiny
+
+        return scrutiny.first_conversation(self, start, end, team, day_mode)
+
+    def conversations(self, start=None, end=None, by: str | None = "month", team: str | None = None) -> list[dict]:
+        """Conversations held per week or month, by mode, with their minutes."""
+        from pathway.services import scrutiny
+
+        return scrutiny.conversations_held(self, start, end, by, team)
+
+    def welfare_checks(self, start=None, end=None, by: str | None = "week", team: str | None = None) -> list[dict]:
+        """Welfare checks made per week or month, by outcome, and where each was recorded."""
+        from pathway.services import scrutiny
+
+        return scrutiny.welfare_checks(self, start, end, by, team)
+
+    def audits(self, start=None, end=None, team: str | None = None, by: str | None = "team") -> list[dict]:
+        """Case-file audits per quarter and team (or ``by="council"``): sampled, audited, coverage of the
+        people served, the share rated good or better with its interval, and its change."""
+        from pathway.services import audits
+
+        return audits.report(self, start, end, team, by)
+
+    def pack(self, start=None, end=None, team: str | None = None, cohort: str | None = None) -> str:
+        """The scrutiny pack for ``start`` to ``end`` (default the year to today): one self-contained HTML
+        document whose figures are these reports' own (pathway/services/pack.py)."""
+        from pathway.services import pack
+
+        return pack.render(pack.gather(self, start, end, team, cohort))

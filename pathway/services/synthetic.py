@@ -48,9 +48,10 @@ GROUP_MIX = {
 }
 # Only these specialists take learning disability and mental health work.
 SPECIALISMS = ("learning_disability", "mental_health")
-# Mean days of preparation between entering a queue and being allocatable, per client group.
-PREPARATION_DAYS = {"learning_disability": 15.0, "mental_health": 12.0}
-PREPARATION_DEFAULT = 3.0
+# Mean days of preparation between entering a queue and being allocatable, the same for every group:
+# learning disability and mental health wait longer only because fewer workers may take them
+# (SPECIALISMS, and the skill rules the demo configures from them: skill_rules()).
+PREPARATION_DAYS = 3.0
 # Share of each group's contacts resolved at the front door.
 RESOLVE_AT_CONTACT = {
     "physical_support": 0.46, "memory_and_cognition": 0.40, "mental_health": 0.36,
@@ -121,6 +122,7 @@ class Staff:
     specialism: str | None
     caseload: int = 0
     sick_until: int = -1  # day index the worker is back
+    sick_spells: list = field(default_factory=list)  # (first day, last day) indexes of each sickness
 
 
 @dataclass
@@ -208,7 +210,8 @@ class Simulation:
         # Worker-days of work per referral: conversation 1, and conversation 3 for about one in five.
         load = referred_per_day * (ACTIVE_DAYS["c1"] + 0.2 * ACTIVE_DAYS["c3"] + 0.05 * ACTIVE_DAYS["c2"])
         needed = load / (c.caseload_cap * 0.6) / c.teams  # workers a team needs, all work counted
-        # Share of the referred work per kind of worker; specialists only take their own group.
+        # Share of the referred work per kind of worker; only specialists take their own group (and they
+        # take anyone else too).
         demand = {g: GROUP_MIX[g] * (1 - RESOLVE_AT_CONTACT[g]) for g in GROUP_MIX}
         total_demand = sum(demand.values())
         rng = random.Random(c.seed * 7919 + 1)
@@ -229,6 +232,34 @@ class Simulation:
 
     def workers(self) -> list[dict]:
         return [{"key": s.key, "name": s.name, "team": s.team, "caseload_cap": s.caseload_cap} for s in self.staff]
+
+    def managers(self) -> list[dict]:
+        """One team manager per team: the line manager and supervisor of the team's workers (no caseload)."""
+        return [{"key": f"{t['key']}-manager", "name": f"{t['name']} manager", "team": t["key"]} for t in self.teams]
+
+    def absences(self) -> list[dict]:
+        """The workers' sicknesses so far (run the days first): a category, never a diagnosis."""
+        return [{"worker": s.key, "start": self._date(first), "end": self._date(last), "reason": "sickness"}
+                for s in self.staff for first, last in s.sick_spells]
+
+    def supervisions(self) -> list[dict]:
+        """Supervision sessions over the council's days: about every six weeks, mostly two hours, some
+        shorter, one record in ten sampled; none while the worker is off sick."""
+        rng = random.Random(self.council.seed * 104729 + 3)
+        out = []
+        for s in self.staff:
+            day = rng.randint(0, 40)
+            while day < self.council.days:
+                if not any(first <= day <= last for first, last in s.sick_spells):
+                    out.append({"worker": s.key, "supervisor": f"{s.team}-manager", "on": self._date(day),
+                                "minutes": rng.choice((60, 90, 120, 120, 120, 150)), "sampled": rng.random() < 0.1})
+                day += rng.randint(30, 60)
+        return out
+
+    def skills(self) -> dict[str, list[str]]:
+        """Each specialist's skill (a specialism is the skill of the same name)."""
+        return {s.key: [s.specialism] for s in self.staff if s.specialism}
+
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -314,7 +345,7 @@ class Simulation:
                 self._later(day, "close_waiting", ep)
             return
         if restart_clock:
-            mean = PREPARATION_DAYS.get(ep.client_group, PREPARATION_DEFAULT) * (1.4 if conversation == "c3" else 1)
+            mean = PREPARATION_DAYS * (1.4 if conversation == "c3" else 1)
             self._later(day, "ready", ep, _days(rng, mean))
         else:  # a release: back to the queue at once, keeping the place its wait_from gives it
             self._queue(ep, conversation)
@@ -431,6 +462,7 @@ class Simulation:
         for s in self.staff:
             if s.sick_until <= day and self.rng.random() < 0.006:
                 s.sick_until = day + self.rng.randint(3, 15)
+                s.sick_spells.append((day, s.sick_until - 1))
                 for ep in [e for e in self.open.values() if e.worker == s.key]:
                     conversation = stages.conversation(ep.stage)
                     s.caseload -= 1
@@ -464,8 +496,10 @@ class Simulation:
                     self._allocate(ep, s, day)
 
     def _next_for(self, s: Staff) -> Ep | None:
-        """The worker's next person: the highest priority, longest waiting, in queues they may take."""
-        queues = [self.ready[(s.team, c, s.specialism)] for c in ("c1", "c3")]
+        """The worker's next person: the highest priority, longest waiting, in queues they may take (a
+        specialist takes anyone; only a specialist takes their group), as the engine's claim does."""
+        kinds = (None,) if s.specialism is None else (None, s.specialism)
+        queues = [self.ready[(s.team, c, kind)] for c in ("c1", "c3") for kind in kinds]
         while True:
             heads = [(q[0], q) for q in queues if q]
             if not heads:
@@ -528,10 +562,17 @@ class Simulation:
             yield ep.events
 
 
+def skill_rules() -> list[dict]:
+    """The workforce's skill rules of the synthetic council: each specialism's group needs its skill in
+    conversations 1 and 3; a crisis is taken by whoever is free."""
+    return [{"client_group": g, "skill": g, "stage": stage}
+            for g in SPECIALISMS for stage in ("c1_waiting", "c3_waiting")]
+
+
 def rows(council: Council) -> Iterator[dict]:
     """Every event row of ``council``, episode by episode (for bulk import)."""
     for events in Simulation(council).episodes():
         yield from events
 
 
-__all__ = ["Council", "SIZES", "Simulation", "demo_council", "rows", "FIELDS", "GROUP_MIX"]
+__all__ = ["Council", "SIZES", "Simulation", "demo_council", "rows", "skill_rules", "FIELDS", "GROUP_MIX"]

@@ -26,6 +26,8 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, *, pool_size: int = 10, **kwargs) -> Engine:
     """A SQLAlchemy engine for ``url``; on PostgreSQL with a pool of ``pool_size`` connections."""
     url = normalise_url(url)
+    # An error's text never carries the statement's values: they may hold a person's reference.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
@@ -141,7 +143,7 @@ class DriverStatement:
         try:
             cur.execute(self.sql, self.params(values), prepare=True)
         except psycopg.Error as exc:
-            raise sa.exc.DBAPIError.instance(self.sql, values, exc, psycopg.Error) from exc
+            raise sa.exc.DBAPIError.instance(self.sql, values, exc, psycopg.Error, hide_parameters=True) from exc
         return cur.fetchone()
 
 
@@ -206,3 +208,9 @@ def script_heads(engine: Engine) -> set[str]:
     from alembic.script import ScriptDirectory
 
     return set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+
+
+def table_names(engine: Engine) -> set[str]:
+    """The tables the database has (to tell an empty database from a foreign one)."""
+    with engine.connect() as conn:
+        return set(sa.inspect(conn).get_table_names())

@@ -14,6 +14,7 @@ before the episode: one lock order, no deadlock. On SQLite a writing unit of wor
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,7 +33,8 @@ from pathway.store.episodes import (
     move_statement,
     state_values,
 )
-from pathway.store.tables import EPISODE, TEAM, WORKER
+from pathway.store.tables import EPISODE, EPISODE_WEIGHT, TEAM, WORKER
+from pathway.store.workforce import AWAY, WEIGHT, WEIGHTED_HELD, skilled
 
 IS_CRISIS = sa.or_(EPISODE.c.stage == rules.CRISIS_STAGE, EPISODE.c.priority == rules.CRISIS_PRIORITY)
 RANK = sa.case((IS_CRISIS, rules.CRISIS_RANK),
@@ -53,51 +55,76 @@ EPISODE_FOR_UPDATE = sa.select(*STATE_COLUMNS).where(EPISODE.c.id == sa.bindpara
 CLAIMER_CAP = (sa.select(sa.func.coalesce(WORKER.c.caseload_cap, sa.bindparam("default_cap")))
                .where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.team == sa.bindparam("team"))
                .scalar_subquery())
+# With weighted caseloads (settings.workforce.weighting): the same cap times the claimer's FTE.
+CLAIMER_CAP_FTE = (sa.select(sa.func.coalesce(WORKER.c.caseload_cap, sa.bindparam("default_cap")) * WORKER.c.fte)
+                   .where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.team == sa.bindparam("team"))
+                   .scalar_subquery())
+# Room on the claimer's caseload, counted or weighted (keyed by weighting).
+ROOM = {False: HELD < CLAIMER_CAP, True: WEIGHTED_HELD < CLAIMER_CAP_FTE}
 # The claimer's row, locked, is of the queue's team. A scalar subquery, so PostgreSQL evaluates it
 # once, as a one-time filter, before the scan whose rows it then sorts and locks: the worker is
 # locked before any episode, the one lock order (SQLite has no FOR UPDATE and needs none: its
 # writers take turns).
-CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bindparam("worker"))
+# An inactive worker's row is not found: they take nothing.
+CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.active)
                           .with_for_update().scalar_subquery() == sa.bindparam("team"))
 
 
-def _pick(crisis_over_cap: bool) -> sa.Select:
+# The claim's pick: the claimer's row locked, then the first claimable episode, FOR UPDATE SKIP LOCKED.
+#
+# One thing it sees as of its own start, which may be before it got the worker's lock: the
+# caseload. That does no harm, because the claim's move counts it again in a later statement, which
+# sees every allocation to this worker that committed before the lock was granted (and none can
+# commit after it until this claim ends); a move that refuses writes nothing.
+@functools.lru_cache(maxsize=64)
+def pick_statement(crisis_over_cap: bool, rules: tuple = (), weighted: bool = False) -> sa.Select:
+    """The claim's pick (parameters: team, worker, default_cap, today) for the configured crisis rule,
+    skill rules (pathway.domain.workforce) and weighting, built once per configuration."""
     # The caseload is counted once per claim (an uncorrelated subquery), not once per episode.
-    claimable = HELD < CLAIMER_CAP
+    claimable = ROOM[weighted]
     if crisis_over_cap:
         claimable = sa.or_(claimable, IS_CRISIS)
+    # An absent worker takes nothing (one uncorrelated test); a skill rule leaves only the people
+    # this worker is skilled for, in the same order.
+    conditions = [CLAIMER_LOCKED_IN_TEAM, ~AWAY, claimable]
+    if (skill_test := skilled(rules)) is not None:
+        conditions.append(skill_test)
     # The first claimable episode's id, locked: the sort carries only the claim order's columns.
-    first = (WAITING_IN.where(CLAIMER_LOCKED_IN_TEAM, claimable).limit(1)
+    first = (WAITING_IN.where(*conditions).limit(1)
              .with_for_update(skip_locked=True).correlate(None).scalar_subquery())
     # Locked again by the outer query (a no-op: it is this transaction's lock) so that the row comes
     # back as it is now, should another transaction have changed it since this statement began.
     return sa.select(*STATE_COLUMNS).where(EPISODE.c.id == first).with_for_update(of=EPISODE)
 
 
-# The claim's pick (parameters: team, worker, default_cap), keyed by caseload.crisis_over_cap: the
-# claimer's row locked, then the first claimable episode, FOR UPDATE SKIP LOCKED.
-#
-# One thing it sees as of its own start, which may be before it got the worker's lock: the
-# caseload. That does no harm, because the claim's move counts it again in a later statement, which
-# sees every allocation to this worker that committed before the lock was granted (and none can
-# commit after it until this claim ends); a move that refuses writes nothing.
-PICK = {over: _pick(over) for over in (True, False)}
 # The claim's guard: the worker is under cap, or the episode is a crisis that may go over
 # (parameter crisis_ok, decided by pathway.domain.duty.enforce_cap's rule).
-UNDER_CAP = sa.or_(HELD < CLAIMER_CAP, sa.bindparam("crisis_ok", type_=sa.Boolean))
-CLAIM_MOVE = move_statement(UNDER_CAP)
-CLAIM_UPDATE = GUARDED_UPDATE.where(UNDER_CAP).values(STATE_SET)
+UNDER_CAP = {w: sa.or_(ROOM[w], sa.bindparam("crisis_ok", type_=sa.Boolean)) for w in (False, True)}
+CLAIM_MOVE = {w: move_statement(UNDER_CAP[w]) for w in (False, True)}
+CLAIM_UPDATE = {w: GUARDED_UPDATE.where(UNDER_CAP[w]).values(STATE_SET) for w in (False, True)}
 # When the pick finds nothing: the claimer's row with their caseload (counted after the pick locked
 # the row, so exact), and the queue's first waiting episode (not locked: another claimer may hold it).
-CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load")).where(
+CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load"), WORKER.c.active,
+                    AWAY.label("away"), WORKER.c.fte, WEIGHTED_HELD.label("weighted_load")).where(
     WORKER.c.key == sa.bindparam("worker"))
+CLAIMER_KEYS = ("key", "team", "caseload_cap", "load", "active", "away", "fte", "weighted_load")
 FIRST_WAITING = QUEUE.limit(1)
+
+
+@functools.lru_cache(maxsize=64)
+def first_waiting_statement(rules: tuple = ()) -> sa.Select:
+    """The queue's first waiting episode this worker is skilled for (parameters: team, worker)."""
+    skill_test = skilled(rules)
+    return FIRST_WAITING if skill_test is None else QUEUE.where(skill_test).limit(1)
+
 TEAM_KNOWN = sa.select(TEAM.c.key).where(TEAM.c.key == sa.bindparam("team"))
-_LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"))
+_LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"), sa.func.sum(WEIGHT).label("weight"))
+          .select_from(EPISODE.outerjoin(EPISODE_WEIGHT, EPISODE_WEIGHT.c.episode_id == EPISODE.c.id))
           .where(EPISODE.c.stage.in_(ACTIVE), EPISODE.c.worker.is_not(None))
           .group_by(EPISODE.c.worker).subquery())
-CASELOADS = (sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap,
-                       sa.func.coalesce(_LOADS.c.n, 0).label("n"))
+CASELOADS = (sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, WORKER.c.fte,
+                       sa.func.coalesce(_LOADS.c.n, 0).label("n"),
+                       sa.func.coalesce(_LOADS.c.weight, sa.literal(0.0, sa.Float)).label("weight"))
              .select_from(WORKER.outerjoin(_LOADS, _LOADS.c.worker == WORKER.c.key))
              .order_by(WORKER.c.team, WORKER.c.key))
 
@@ -130,30 +157,31 @@ class Duty:
 
     # a claim of the next one: the same five steps on either database
 
-    def pick(self, team: str, worker: str, default_cap: int, crisis_over_cap: bool) -> EpisodeState | None:
-        row = self.conn.execute(PICK[crisis_over_cap], {"team": team, "worker": worker,
-                                                        "default_cap": default_cap}).first()
+    def pick(self, team: str, worker: str, default_cap: int, crisis_over_cap: bool, *, today: dt.date,
+             rules: tuple = (), weighted: bool = False) -> EpisodeState | None:
+        row = self.conn.execute(pick_statement(crisis_over_cap, rules, weighted),
+                                {"team": team, "worker": worker, "default_cap": default_cap, "today": today}).first()
         return None if row is None else EpisodeState(*row)
 
-    def claimer(self, worker: str) -> dict | None:
-        row = self.conn.execute(CLAIMER, {"worker": worker}).first()
-        return None if row is None else dict(zip(("key", "team", "caseload_cap", "load"), row, strict=True))
+    def claimer(self, worker: str, today: dt.date) -> dict | None:
+        row = self.conn.execute(CLAIMER, {"worker": worker, "today": today}).first()
+        return None if row is None else dict(zip(CLAIMER_KEYS, row, strict=True))
 
-    def first_waiting(self, team: str) -> EpisodeState | None:
-        row = self.conn.execute(FIRST_WAITING, {"team": team}).first()
+    def first_waiting(self, team: str, worker: str, rules: tuple = ()) -> EpisodeState | None:
+        row = self.conn.execute(first_waiting_statement(rules), {"team": team, "worker": worker}).first()
         return None if row is None else EpisodeState(*row)
 
     def team_known(self, team: str) -> bool:
         return self.conn.execute(TEAM_KNOWN, {"team": team}).first() is not None
 
-    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime,
-                   **guard) -> bool:
+    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime, *,
+                   weighted: bool = False, **guard) -> bool:
         """The claim's write: only from ``before.version`` and while the worker is under cap (or
         ``crisis_ok``); False, nothing written, otherwise."""
         params = {f"u_{k}": v for k, v in state_values(state).items()}
         params.update(b_id=before.id, b_version=before.version, team=guard["team"], worker=guard["worker"],
                       default_cap=guard["default_cap"], crisis_ok=guard["crisis_ok"])
-        if self.conn.execute(CLAIM_UPDATE, params).rowcount != 1:
+        if self.conn.execute(CLAIM_UPDATE[weighted], params).rowcount != 1:
             return False
         Episodes(self.conn).append(state, event, now)
         return True
@@ -169,22 +197,24 @@ class PostgresClaim:
     def __init__(self, cursor):
         self.cur = cursor
 
-    def pick(self, team: str, worker: str, default_cap: int, crisis_over_cap: bool) -> EpisodeState | None:
-        row = driven(PICK[crisis_over_cap]).fetch(self.cur, {"team": team, "worker": worker,
-                                                             "default_cap": default_cap})
+    def pick(self, team: str, worker: str, default_cap: int, crisis_over_cap: bool, *, today: dt.date,
+             rules: tuple = (), weighted: bool = False) -> EpisodeState | None:
+        row = driven(pick_statement(crisis_over_cap, rules, weighted)).fetch(
+            self.cur, {"team": team, "worker": worker, "default_cap": default_cap, "today": today})
         return None if row is None else EpisodeState(*row)
 
-    def claimer(self, worker: str) -> dict | None:
-        row = driven(CLAIMER).fetch(self.cur, {"worker": worker})
-        return None if row is None else dict(zip(("key", "team", "caseload_cap", "load"), row, strict=True))
+    def claimer(self, worker: str, today: dt.date) -> dict | None:
+        row = driven(CLAIMER).fetch(self.cur, {"worker": worker, "today": today})
+        return None if row is None else dict(zip(CLAIMER_KEYS, row, strict=True))
 
-    def first_waiting(self, team: str) -> EpisodeState | None:
-        row = driven(FIRST_WAITING).fetch(self.cur, {"team": team})
+    def first_waiting(self, team: str, worker: str, rules: tuple = ()) -> EpisodeState | None:
+        row = driven(first_waiting_statement(rules)).fetch(self.cur, {"team": team, "worker": worker})
         return None if row is None else EpisodeState(*row)
 
     def team_known(self, team: str) -> bool:
         return driven(TEAM_KNOWN).fetch(self.cur, {"team": team}) is not None
 
-    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime,
-                   **guard) -> bool:
-        return driven(CLAIM_MOVE).fetch(self.cur, claim_params(before, state, event, now, **guard)) is not None
+    def claim_move(self, before: EpisodeState, state: EpisodeState, event: dict, now: dt.datetime, *,
+                   weighted: bool = False, **guard) -> bool:
+        params = claim_params(before, state, event, now, **guard)
+        return driven(CLAIM_MOVE[weighted]).fetch(self.cur, params) is not None

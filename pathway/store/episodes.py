@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from pathway.domain import days
@@ -170,6 +171,10 @@ class Episodes:
     def add_worker(self, row: dict) -> None:
         self.conn.execute(WORKER.insert().values(**row))
 
+    def update_worker(self, key: str, values: dict) -> None:
+        """Change a worker's ``values`` (caseload_cap, team, active, updated_at, updated_by)."""
+        self.conn.execute(WORKER.update().where(WORKER.c.key == key).values(**values))
+
     def caseload(self, worker: str) -> int:
         """The worker's caseload now: their ``*_active`` episodes."""
         return self._first(CASELOAD, {"worker": worker})[0]
@@ -208,10 +213,15 @@ class Episodes:
 
     # writing
 
-    def insert_episode(self, state: EpisodeState, idempotency_key: str | None, body_hash: str | None) -> int:
+    insert = staticmethod(sqlite.insert)
+
+    def insert_episode(self, state: EpisodeState, idempotency_key: str | None, body_hash: str | None) -> int | None:
+        """The new episode's id; None if its idempotency key is taken (by a request that committed
+        first: a concurrent insert of the same key waits for it and then inserts nothing)."""
         return self.conn.execute(
-            EPISODE.insert().values(**state_values(state), idempotency_key=idempotency_key, request_hash=body_hash)
-            .returning(EPISODE.c.id)).scalar_one()
+            self.insert(EPISODE).values(**state_values(state), idempotency_key=idempotency_key,
+                                        request_hash=body_hash)
+            .on_conflict_do_nothing().returning(EPISODE.c.id)).scalar_one_or_none()
 
     def append(self, state: EpisodeState, event: dict, now: dt.datetime) -> None:
         """Append the event to the log and its message to the outbox, in this unit of work."""
@@ -230,6 +240,8 @@ class Episodes:
 
 class PostgresEpisodes(Episodes):
     """The same on PostgreSQL: the hot reads run prepared through psycopg, and a move is one statement."""
+
+    insert = staticmethod(postgresql.insert)
 
     def _first(self, statement, params: dict):
         return driven(statement).first(self.conn, params)

@@ -484,6 +484,25 @@ def began_select(first: dt.date, last: dt.date, group_by: Sequence[str], terms: 
 
 # -- flow: contacts, conversations, closures and outcomes by month ---------------------------------
 
+def repeat_contacts(contact, contacts_in, first: dt.date, repeat_days: int):
+    """The ids of the contact events (``contact``, an alias of the event table, meeting ``contacts_in``)
+    made within ``repeat_days`` after the closure of another episode of the same person (such a
+    closure is on or after ``first - repeat_days``), joined on person_ref once."""
+    own = EPISODE.alias("contact_episode")
+    earlier = EPISODE.alias("earlier_episode")
+    closes = EVENT.alias("earlier_close")
+    return (
+        sa.select(contact.c.id)
+        .select_from(contact.join(own, own.c.id == contact.c.episode_id)
+                     .join(earlier, sa.and_(earlier.c.person_ref == own.c.person_ref, earlier.c.id != own.c.id))
+                     .join(closes, closes.c.episode_id == earlier.c.id))
+        .where(contacts_in, closes.c.to_stage == "closed",
+               closes.c.occurred_on >= date_param(first - dt.timedelta(days=repeat_days)),
+               closes.c.occurred_at < contact.c.occurred_at,
+               calendar_days(closes.c.occurred_on, contact.c.occurred_on) <= repeat_days)
+        .group_by(contact.c.id).subquery("repeats"))
+
+
 def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filters,
                     repeat_days: int = 90) -> sa.Select:
     """Flow by month (``spans`` as for :func:`periods_table`): events counted in the month they
@@ -510,21 +529,8 @@ def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filte
                   sa.func.max(flag(one_of(later.c.to_stage, ["c3_waiting", "c3_active"]))).label("c3"))
         .select_from(contact.join(later, later.c.episode_id == contact.c.episode_id))
         .where(contacts_in).group_by(contact.c.episode_id).subquery("cohort"))
-    # ... and those that came within ``repeat_days`` of the closure of another episode of the same
-    # person (such a closure is on or after ``first - repeat_days``), joined on person_ref once.
-    own = EPISODE.alias("contact_episode")
-    earlier = EPISODE.alias("earlier_episode")
-    closes = EVENT.alias("earlier_close")
-    repeats = (
-        sa.select(contact.c.id)
-        .select_from(contact.join(own, own.c.id == contact.c.episode_id)
-                     .join(earlier, sa.and_(earlier.c.person_ref == own.c.person_ref, earlier.c.id != own.c.id))
-                     .join(closes, closes.c.episode_id == earlier.c.id))
-        .where(contacts_in, closes.c.to_stage == "closed",
-               closes.c.occurred_on >= date_param(spans[0][0] - dt.timedelta(days=repeat_days)),
-               closes.c.occurred_at < contact.c.occurred_at,
-               calendar_days(closes.c.occurred_on, contact.c.occurred_on) <= repeat_days)
-        .group_by(contact.c.id).subquery("repeats"))
+    # ... and those that came within ``repeat_days`` of the closure of another episode of the same person.
+    repeats = repeat_contacts(contact, contacts_in, spans[0][0], repeat_days)
 
     rows = sa.select(
         periods.c.period_start, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority,
@@ -532,7 +538,8 @@ def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filte
         flag(EVENT.c.trigger == "resolve").label("is_resolve"),
         flag(EVENT.c.trigger == "refer").label("is_refer"),
         flag(EVENT.c.trigger == "crisis").label("is_crisis"),
-        flag(sa.and_(EVENT.c.to_stage == "c3_waiting", EVENT.c.trigger != "release")).label("is_c3"),
+        # entries to c3's queue: a plan or a stabilise (a release, a conversation keep the stage's queue)
+        flag(sa.and_(EVENT.c.to_stage == "c3_waiting", EVENT.c.trigger.in_(("plan", "stabilise")))).label("is_c3"),
         flag(EVENT.c.to_stage == "closed").label("is_closed"),
         flag(sa.and_(EVENT.c.to_stage == "closed", EVENT.c.outcome == "met_at_c1")).label("is_met_at_c1"),
         sa.func.coalesce(cohort.c.resolved, const(0)).label("c_resolved"),

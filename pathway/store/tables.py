@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -28,8 +29,17 @@ class Worker(SQLModel, table=True):
     name: str = Field(max_length=200)
     team: str = Field(foreign_key="team.key", index=True, max_length=64)
     caseload_cap: int | None = None  # None: the configured default
+    # An inactive worker keeps their record and caseload but takes no allocation (0010_firsthour).
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: dt.datetime
     created_by: str = Field(max_length=200)
+    updated_at: dt.datetime | None = None  # the last change to the worker, and who made it
+    updated_by: str | None = Field(default=None, max_length=200)
+    # The workforce (0014_workforce): practitioner | manager; a line manager is a worker with role manager.
+    role: str = Field(default="practitioner", max_length=16,
+                      sa_column_kwargs={"server_default": "practitioner"})
+    fte: float = Field(default=1.0, sa_column_kwargs={"server_default": "1"})
+    line_manager: str | None = Field(default=None, foreign_key="worker.key", index=True, max_length=64)
 
 
 class Episode(SQLModel, table=True):
@@ -152,6 +162,21 @@ class ApiToken(SQLModel, table=True):
     created_at: dt.datetime
     created_by: str = Field(max_length=200)
     revoked_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None  # after this it no longer works (None: made before tokens expired)
+
+
+class AccessRead(SQLModel, table=True):
+    """One read of a person's episode or its events by a token: who looked at whose record,
+    when and by which route. Never a request's body."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_episode", "episode_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime
+    actor: str = Field(max_length=200)
+    episode_id: int  # no foreign key: the log outlives nothing it points at, and costs a read no lookup
+    route: str = Field(max_length=200)
 
 
 class ApiRequest(SQLModel, table=True):
@@ -288,6 +313,117 @@ class CalendarDay(SQLModel, table=True):
     working_index: int
 
 
+# -- the workforce: skills, absences, supervision and their audit log (0014_workforce) ------------
+
+class WorkerSkill(SQLModel, table=True):
+    """A skill one worker carries (pathway.settings.Workforce.skills)."""
+
+    __tablename__ = "worker_skill"
+
+    worker: str = Field(foreign_key="worker.key", primary_key=True, max_length=64)
+    skill: str = Field(primary_key=True, max_length=64)
+
+
+class Absence(SQLModel, table=True):
+    """A worker away from ``start`` to ``end`` (London dates, both included): a category, no medical detail."""
+
+    __table_args__ = (Index("ix_absence_worker_start", "worker", "start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    worker: str = Field(foreign_key="worker.key", max_length=64)
+    start: dt.date
+    end: dt.date
+    reason: str = Field(max_length=16)  # leave | sickness | training | other
+    recorded_at: dt.datetime
+    recorded_by: str = Field(max_length=200)
+# -- scrutiny: case-file audits ------------------------------------------------------------------
+
+class AuditSample(SQLModel, table=True):
+    """One draw of episodes for case-file audit: the period, rate, strata and seed it was drawn with."""
+
+    __tablename__ = "audit_sample"
+    __table_args__ = (UniqueConstraint("period_from", "period_to", "rate", "stratify", "seed",
+                                       name="uq_audit_sample_draw"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    period_from: dt.date
+    period_to: dt.date
+    rate: float
+    stratify: str = Field(max_length=64)  # comma-separated strata, "" for none
+    seed: int
+    population: int  # episodes active or closed in the period
+    drawn_at: dt.datetime
+    drawn_by: str = Field(max_length=200)
+
+
+class AuditSampled(SQLModel, table=True):
+    """An episode drawn in a sample."""
+
+    __tablename__ = "audit_sampled"
+
+    sample_id: int = Field(foreign_key="audit_sample.id", primary_key=True)
+    episode_id: int = Field(foreign_key="episode.id", primary_key=True, index=True)
+    stratum: str = Field(max_length=200)
+
+
+class Audit(SQLModel, table=True):
+    """A case-file audit of one episode: the rating, who audited it and when, the themes found."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="episode.id", index=True)
+    rating: str = Field(max_length=32)
+    auditor: str = Field(max_length=200)
+    audited_on: dt.date = Field(index=True)
+    themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    in_sample: bool
+    reason: str | None = Field(default=None, max_length=1000)  # why an episode outside the sample was audited
+    recorded_at: dt.datetime
+    recorded_by: str = Field(max_length=200)
+
+
+class Supervision(SQLModel, table=True):
+    """One supervision session: who, by whom, when, how long, whether its record was sampled. No notes."""
+
+    __table_args__ = (Index("ix_supervision_worker_on", "worker", "on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    worker: str = Field(foreign_key="worker.key", max_length=64)
+    supervisor: str = Field(foreign_key="worker.key", max_length=64)
+    on: dt.date
+    minutes: int
+    sampled: bool = False
+    recorded_at: dt.datetime
+    recorded_by: str = Field(max_length=200)
+
+
+class EpisodeWeight(SQLModel, table=True):
+    """How much one episode weighs in its worker's caseload, when not 1 (settings.workforce.weighting)."""
+
+    __tablename__ = "episode_weight"
+
+    episode_id: int = Field(foreign_key="episode.id", primary_key=True)
+    weight: float
+    reason: str = Field(max_length=200)
+    set_at: dt.datetime
+    set_by: str = Field(max_length=200)
+
+
+class WorkforceEvent(SQLModel, table=True):
+    """The workforce's audit log: every change to skills, role, FTE, line management, absences and
+    supervision, with who made it. Rows are inserted, never updated or deleted."""
+
+    __tablename__ = "workforce_event"
+    __table_args__ = (Index("ix_workforce_event_worker", "worker", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    worker: str = Field(max_length=64)
+    # skills | role | fte | line_manager | absence | supervision | release_all | reweigh
+    kind: str = Field(max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    actor: str = Field(max_length=200)
+    recorded_at: dt.datetime
+
+
 # The tables as SQLAlchemy Core sees them: what every statement in the store is built from.
 TEAM = Team.__table__
 WORKER = Worker.__table__
@@ -297,6 +433,7 @@ PROGRESS = EpisodeProgress.__table__
 OUTBOX = Outbox.__table__
 TOKEN = ApiToken.__table__
 REQUEST = ApiRequest.__table__
+ACCESS = AccessRead.__table__
 SNAPSHOT = WaitSnapshot.__table__
 BREACH = Breach.__table__
 WEBHOOK = Webhook.__table__
@@ -304,3 +441,11 @@ DELIVERY = Delivery.__table__
 ATTEMPT = DeliveryAttempt.__table__
 EPISODE_REF = EpisodeRef.__table__
 CALENDAR = CalendarDay.__table__
+WORKER_SKILL = WorkerSkill.__table__
+ABSENCE = Absence.__table__
+SUPERVISION = Supervision.__table__
+WORKFORCE_EVENT = WorkforceEvent.__table__
+EPISODE_WEIGHT = EpisodeWeight.__table__
+AUDIT_SAMPLE = AuditSample.__table__
+AUDIT_SAMPLED = AuditSampled.__table__
+AUDIT = Audit.__table__

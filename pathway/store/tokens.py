@@ -10,9 +10,10 @@ from sqlalchemy.engine import Connection
 from pathway.store.tables import REQUEST, TOKEN
 
 # What a listing shows of a token: everything but its hash.
-PUBLIC_TOKEN_FIELDS = ("id", "name", "role", "worker", "team", "created_at", "created_by", "revoked_at")
+PUBLIC_TOKEN_FIELDS = ("id", "name", "role", "worker", "team", "created_at", "created_by", "revoked_at", "expires_at")
 PUBLIC_COLUMNS = [TOKEN.c[k] for k in PUBLIC_TOKEN_FIELDS]
-BY_HASH = sa.select(TOKEN.c.id, TOKEN.c.name, TOKEN.c.role, TOKEN.c.worker, TOKEN.c.team, TOKEN.c.revoked_at)
+BY_HASH = sa.select(TOKEN.c.id, TOKEN.c.name, TOKEN.c.role, TOKEN.c.worker, TOKEN.c.team, TOKEN.c.revoked_at,
+                    TOKEN.c.expires_at)
 
 
 class Tokens:
@@ -29,6 +30,11 @@ class Tokens:
     def by_hash(self, token_hash: str) -> dict | None:
         """The token with this hash (without the hash), revoked or not; None if there is none."""
         row = self.conn.execute(BY_HASH.where(TOKEN.c.token_hash == token_hash)).mappings().first()
+        return None if row is None else dict(row)
+
+    def by_id(self, token_id: int) -> dict | None:
+        """The token's public record and whether it is revoked or expired; None if there is none."""
+        row = self.conn.execute(sa.select(*PUBLIC_COLUMNS).where(TOKEN.c.id == token_id)).mappings().first()
         return None if row is None else dict(row)
 
     def listing(self) -> list[dict]:

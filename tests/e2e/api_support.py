@@ -12,7 +12,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from pathway.api import create_app
-from pathway.services.auth import create_token
+from pathway.services.auth import Actor, create_token
 
 ROLES = {
     "admin": dict(role="admin", name="ops"),
@@ -31,7 +31,11 @@ class Api:
     def __init__(self, engine, client):
         self.engine = engine
         self.client = client
-        self.tokens = {who: create_token(engine, actor="test", **kw)[0] for who, kw in ROLES.items()}
+        made = {who: create_token(engine, actor="test", **kw) for who, kw in ROLES.items()}
+        self.tokens = {who: token for who, (token, _) in made.items()}
+        # What the log records as each one's actor (the label names the token: duty:amira#3).
+        self.actors = {who: Actor(row["role"], row["name"], row["worker"], row["team"], row["id"]).label
+                       for who, (_, row) in made.items()}
 
     def request(self, method: str, path: str, as_: str | None = None, headers: dict | None = None, **kw):
         headers = dict(headers or {})

@@ -38,7 +38,7 @@ def test_an_integration_imports_a_csv_body_and_a_resend_changes_nothing(api):
     again = api.post("/imports", "integration", content=body, headers={"Content-Type": "text/csv"})
     assert (again.status_code, again.json()["new_events"], again.json()["unchanged_events"]) == (200, 0, 13)
     actors = {h["actor"] for h in api.engine.history(1)}
-    assert actors == {"integration:caseworks"}
+    assert actors == {api.actors["integration"]}
 
 
 def test_an_admin_imports_a_form_with_a_mapping(api):

@@ -76,7 +76,7 @@ def test_the_front_door_and_the_tray_from_the_command_line(api, db_url, monkeypa
     assert done.exit_code == 0, done.output
     assert [(row["id"], row["flagged"]) for row in json.loads(done.stdout)] == [(api.ids["north"], True)]
     done = runner.invoke(cli_app, ["duty", "mine", "--worker", "nobody"])
-    assert done.exit_code == 1 and "no worker 'nobody'" in done.output
+    assert done.exit_code == 1 and "unknown worker 'nobody'" in done.output
 
 
 def test_progression_and_the_front_door_reports_over_http_and_the_command_line(api, db_url, monkeypatch):

@@ -53,7 +53,7 @@ def test_the_board_data_has_both_panels_and_a_manager_records_a_discussion(counc
     assert r.status_code == 200, r.text
     client.cookies.clear()
     (event,) = [e for e in council.history(ids["LAS-108"]) if e["trigger"] == "discussed"]
-    assert (event["actor"], event["data"]["decision"]) == ("manager:north:nadia", "OT visit this week")
+    assert (event["actor"], event["data"]["decision"]) == (api.actors["manager"], "OT visit this week")
     assert [p["person_ref"] for p in api.get("/huddle/north/data", "manager").json()["for_discussion"]] == [
         "LAS-103"]
 

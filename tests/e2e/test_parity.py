@@ -126,7 +126,7 @@ def test_every_move_is_the_same_through_the_library_http_and_the_command_line(co
         trigger, source, dest, fields = case
         worker = f"w{n}"  # one worker per case, so no caseload reaches a cap
         engine.create_worker(key=worker, name=f"Worker {n}", team="north")
-        ids = {way: _at(engine, source, worker, f"P-{n}-{way}") for way in ("library", "http", "cli")}
+        ids = {way: _at(engine, source, worker, f"P-{n}-{way.upper()}") for way in ("library", "http", "cli")}
         version = engine.get(ids["library"]).version
         move = Move(trigger=trigger, occurred_at=AT, note=f"case {n}", idempotency_key=f"parity-{n}",
                     expected_version=version, **_with_worker(fields, worker))
@@ -154,7 +154,8 @@ def test_every_move_is_the_same_through_the_library_http_and_the_command_line(co
 def a_move_with_every_field() -> Move:
     """A Move whose every field differs from its default."""
     values = {"trigger": "crisis", "occurred_at": AT, "worker": "amira", "outcome": "declined", "keep_worker": True,
-              "to": "c3", "note": "seen at home", "idempotency_key": "k-1", "expected_version": 7,
+              "to": "c3", "note": "seen at home", "override": "only worker free", "idempotency_key": "k-1",
+              "expected_version": 7,
               "reason": "stress", "where": "huddle", "decision": "visit", "next_action": "ring GP", "text": "visit",
               "due": "2099-01-01", "priority": "high", "client_group": "mental_health", "team": "south"}
     missing = {f.name for f in fields_of(Move)} - set(values)

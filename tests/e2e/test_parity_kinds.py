@@ -78,7 +78,8 @@ def test_every_kind_is_the_same_through_the_library_http_and_the_command_line(co
     api = make_api(engine)
     monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
     fields, before = EXAMPLES[kind]
-    ids = {way: _at(engine, "contact", f"P-{kind}-{way}", before) for way in ("library", "http", "cli")}
+    ids = {way: _at(engine, "contact", f"P-{n}-{way.upper()}", before)
+           for n, way in enumerate(("library", "http", "cli"), start=1)}
     version = engine.get(ids["library"]).version
     move = Move(trigger=kind, occurred_at=AT, idempotency_key=f"k-{kind}", expected_version=version, **fields)
 
@@ -116,7 +117,7 @@ def test_every_refusal_is_the_same_and_writes_nothing(council, db_url, monkeypat
     engine = council
     api = make_api(engine)
     monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
-    ep = _at(engine, stage, "P-refused", before)
+    ep = _at(engine, stage, "P-900", before)
     trace = _trace(engine, ep)
     move = Move(trigger=kind, occurred_at=AT, **fields)
 

@@ -105,14 +105,14 @@ def test_a_second_claimer_of_the_same_episode_gets_conflict(council):
 
 
 @pytest.mark.parametrize(("call", "error", "words"), [
-    (lambda e, ep: e.claim_next("east", "amira"), NotFound, "no team 'east'"),
-    (lambda e, ep: e.claim_next("north", "nobody"), NotFound, "no worker 'nobody'"),
-    (lambda e, ep: e.claim(ep.id, "nobody"), NotFound, "no worker 'nobody'"),
+    (lambda e, ep: e.claim_next("east", "amira"), NotFound, "unknown team 'east'; teams are: north, south"),
+    (lambda e, ep: e.claim_next("north", "nobody"), NotFound, "unknown worker 'nobody'"),
+    (lambda e, ep: e.claim(ep.id, "nobody"), NotFound, "unknown worker 'nobody'"),
     (lambda e, ep: e.claim(9999, "amira"), NotFound, "no episode 9999"),
     (lambda e, ep: e.claim_next("north", "cara"), Forbidden,
      "worker 'cara' is in team 'south' and may claim only from that team's queue, not from team 'north'"),
     (lambda e, ep: e.claim(ep.id, "cara"), Forbidden, "may claim only from that team's queue"),
-    (lambda e, ep: e.queue("east"), NotFound, "no team 'east'"),
+    (lambda e, ep: e.queue("east"), NotFound, "unknown team 'east'; teams are: north, south"),
 ])
 def test_bad_claims_change_nothing(council, call, error, words):
     ep = waiting(council, "P-1", "2026-05-01")
@@ -168,8 +168,9 @@ def test_a_crisis_may_be_taken_over_cap_by_default(council):
     # At cap, the next claim passes over what she may not take and finds the crisis.
     got = e.claim_next("north", "amira")
     assert (got.id, got.stage) == (crisis.id, "c2_active")
-    assert e.caseloads("north")[0] == {"worker": "amira", "team": "north", "caseload": 4, "cap": 3, "free": 0,
-                                       "over_cap": True}
+    assert e.caseloads("north")[0] == {"worker": "amira", "team": "north", "caseload": 4, "weight": 4.0,
+                                       "fte": 1.0, "cap": 3, "free": 0, "over_cap": True, "away": None,
+                                       "away_until": None}
     with pytest.raises(CaseloadFull, match="caseload of 4 and a cap of 3"):
         e.claim_next("north", "amira")
     assert e.get(normal.id).stage == "c1_waiting"
@@ -226,6 +227,6 @@ def test_duty_commands(council, db_url, monkeypatch):
     out = run(app, ["duty", "queue", "--team", "north"])
     assert out.exit_code == 0 and "nothing waiting in team north" in out.output
     out = run(app, ["duty", "queue", "--team", "east"])
-    assert out.exit_code == 1 and "no team 'east'" in out.output
+    assert out.exit_code == 1 and "unknown team 'east'; teams are: north, south" in out.output
     out = run(app, ["duty", "claim", "--worker", "nobody"])
-    assert out.exit_code == 1 and "no worker 'nobody'" in out.output
+    assert out.exit_code == 1 and "unknown worker 'nobody'" in out.output

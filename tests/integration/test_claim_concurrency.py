@@ -13,7 +13,7 @@ from conftest import empty_tables
 from episode_support import wait_dates_that_disagree
 
 from bench.claims import seed_queue
-from pathway import CaseloadFull, Conflict, Engine
+from pathway import CaseloadFull, Conflict, Engine, Forbidden
 from pathway.services import duty
 from pathway.store.tables import EPISODE, EVENT
 
@@ -265,3 +265,90 @@ def test_a_full_worker_is_told_so_while_the_queue_waits(pg_engine):
     assert [ep.id for ep in engine.queue("north")] == before
     with engine.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(EVENT)).scalar_one() == events
+
+
+def test_skilled_claimers_at_once_take_only_whom_they_are_skilled_for_never_twice_never_over_cap(db_url, clock):
+    """Specialist and generic workers emptying a mixed queue at once: every person taken once, by a
+    worker skilled for them, nobody over cap; what no present worker may take stays in the queue."""
+    from pathway.settings import Settings
+
+    rules = [{"client_group": g, "skill": g} for g in ("learning_disability", "mental_health")]
+    engine = Engine(db_url, settings=Settings(_env_file=None, workforce={"require": rules}), clock=clock)
+    size, workers, per_worker = SCENARIO[engine.db.dialect.name]
+    engine.create_team(key="north", name="North")
+    skills = {0: ["learning_disability"], 1: ["mental_health"], 2: ["learning_disability", "mental_health"]}
+    cap = size // workers
+    for w in range(workers):
+        engine.create_worker(key=f"w{w}", name=f"Worker {w}", team="north", caseload_cap=cap)
+        engine.workforce.set_skills(f"w{w}", skills.get(w % 4, []))
+    engine.workforce.add_absence("w7", "2026-05-01", "2026-06-30", "sickness")  # w7 (generic) is away
+    groups = ("physical_support", "physical_support", "learning_disability", "mental_health")
+    ids = seed_queue(engine.db, "north", size, start_at=dt.datetime(2026, 4, 1, tzinfo=dt.UTC), seed=11,
+                     crisis_share=0.05, client_groups=groups)
+    taken = collections.defaultdict(list)
+
+    def claimer(i):
+        worker = f"w{i % workers}"
+        while True:
+            try:
+                ep = engine.claim_next("north", worker)
+            except (CaseloadFull, Forbidden):
+                return
+            if ep is None:
+                return
+            taken[worker].append(ep.id)
+
+    run_threads(workers * per_worker, claimer)
+
+    claimed = [x for xs in taken.values() for x in xs]
+    assert len(claimed) == len(set(claimed))  # never twice
+    assert "w7" not in taken  # the absent worker took nobody
+    with engine.db.connect() as conn:
+        per_episode = dict(conn.execute(
+            sa.select(EVENT.c.episode_id, sa.func.count()).where(EVENT.c.trigger == "allocate")
+            .group_by(EVENT.c.episode_id)).all())
+        rows = {r.id: r for r in conn.execute(sa.select(EPISODE.c.id, EPISODE.c.worker, EPISODE.c.client_group))}
+    assert set(per_episode) == set(claimed) and set(per_episode.values()) == {1}
+    for worker, xs in taken.items():
+        own = set(skills.get(int(worker[1:]) % 4, []))
+        for x in xs:  # no unskilled allocation
+            assert rows[x].worker == worker
+            assert rows[x].client_group == "physical_support" or rows[x].client_group in own, (worker, x)
+    loads = {r["worker"]: r["caseload"] for r in engine.caseloads("north")}
+    # crises may go over cap (caseload.crisis_over_cap), nothing else: the non-crisis load is within the cap
+    with engine.db.connect() as conn:
+        plain = dict(conn.execute(sa.select(EPISODE.c.worker, sa.func.count())
+                                  .where(EPISODE.c.stage == "c1_active").group_by(EPISODE.c.worker)).all())
+    assert all(n <= cap for n in plain.values()), plain
+    assert sum(loads.values()) == len(claimed)
+    # whoever is left waiting is someone no present worker with room and the skill could take
+    left = engine.queue("north")
+    assert {ep.id for ep in left} == set(ids) - set(claimed)
+    assert all(ep.takers == 0 for ep in left)
+    engine.dispose()
+
+
+def test_one_part_time_worker_claiming_from_many_places_never_passes_cap_times_fte(db_url, clock):
+    """With weighted caseloads, the cap is cap x FTE and the weights count: concurrent claims stop there."""
+    from pathway.settings import Settings
+
+    engine = Engine(db_url, settings=Settings(_env_file=None, workforce={"weighting": True}), clock=clock)
+    engine.create_team(key="north", name="North")
+    engine.create_worker(key="amira", name="Amira", team="north", caseload_cap=10)
+    engine.workforce.update("amira", fte=0.6)  # a cap of 6
+    seed_queue(engine.db, "north", 30, start_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC), seed=8)
+    got = []
+
+    def claimer(i):
+        for _ in range(3):
+            try:
+                ep = engine.claim_next("north", "amira")
+            except CaseloadFull:
+                continue
+            if ep is not None:
+                got.append(ep.id)
+
+    run_threads(12, claimer)
+    assert len(got) == len(set(got)) == 6
+    assert engine.caseloads("north")[0]["weight"] == 6.0
+    engine.dispose()

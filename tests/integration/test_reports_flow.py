@@ -126,8 +126,8 @@ def test_caseloads_per_worker_and_per_team(huddle):  # noqa: F811
     assert [(r["worker"], r["team"], r["caseload"], r["cap"]) for r in rows] == [
         ("amira", "north", 0, 3), ("ben", "north", 0, 35), ("cara", "south", 0, 35)]
     assert huddle.reports.caseloads(by="team") == [
-        {"team": "north", "workers": 2, "caseload": 0, "capacity": 38, "over_cap": 0},
-        {"team": "south", "workers": 1, "caseload": 0, "capacity": 35, "over_cap": 0}]
+        {"team": "north", "workers": 2, "caseload": 0, "weight": 0.0, "capacity": 38, "over_cap": 0, "away": 0},
+        {"team": "south", "workers": 1, "caseload": 0, "weight": 0.0, "capacity": 35, "over_cap": 0, "away": 0}]
     with pytest.raises(ValidationError, match="use 'worker' or 'team'"):
         huddle.reports.caseloads(by="desk")
 

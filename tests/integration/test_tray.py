@@ -50,7 +50,7 @@ def test_the_front_door_puts_crises_first_then_arrival(team, council):
     assert [ep.id for ep in council.front_door("north")] == [team["crisis"], team["early"], team["late"]]
     assert [ep.days_waiting for ep in council.front_door("north")] == [1, 4, 1]
     assert [ep.id for ep in council.front_door("south")] == [team["south"]]
-    with pytest.raises(NotFound, match="no team 'east'"):
+    with pytest.raises(NotFound, match="unknown team 'east'"):
         council.front_door("east")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -74,7 +74,7 @@ def list_tokens(access: Access = Depends(get_access)):
 
 
 @router.delete("/tokens/{token_id}", response_model=schemas.TokenPublic, responses=ERRORS)
-def revoke_token(token_id: int = Path(ge=1, le=schemas.MAX_INT), access: Access = Depends(get_access)):
+def revoke_token(token_id: schemas.TokenId, access: Access = Depends(get_access)):
     """Revoke a token; it stops working at once (admin)."""
     return access.revoke_token(token_id)
 

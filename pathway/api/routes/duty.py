@@ -40,7 +40,7 @@ def claim_next(team: str = TeamKey(), access: Access = Depends(get_access),
 
 
 @router.post("/episodes/{episode_id}/claim", response_model=schemas.EpisodePublic, responses=ERRORS)
-def claim(episode_id: int = Path(ge=1, le=schemas.MAX_INT), access: Access = Depends(get_access),
+def claim(episode_id: schemas.EpisodeId, access: Access = Depends(get_access),
           header_key: str | None = IdempotencyHeader()):
     """The calling duty worker takes this episode; a second claimer gets 409."""
     status, reply = idempotent(access.engine, access.actor, header_key, {"what": f"claim {episode_id}"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 
 from pathway.api import schemas
 from pathway.api.deps import IdempotencyHeader, IfMatchHeader, etag, expected_version, get_access, idempotency_key
@@ -20,10 +20,6 @@ ETAG = {"ETag": {"description": "the episode's version, quoted (\"3\"): send it 
                  "schema": {"type": "string"}}}
 
 
-def EpisodeId():  # noqa: N802 - a fresh parameter declaration per use
-    return Path(ge=1, le=schemas.MAX_INT, description="the episode's id")
-
-
 @router.post("/contacts", status_code=201, response_model=schemas.EpisodePublic,
              responses={**ERRORS, 201: {"headers": ETAG}})
 def record_contact(body: schemas.ContactCreate, response: Response, access: Access = Depends(get_access),
@@ -37,7 +33,7 @@ def record_contact(body: schemas.ContactCreate, response: Response, access: Acce
 
 @router.get("/episodes/{episode_id}", response_model=schemas.EpisodePublic,
             responses={**ERRORS, 200: {"headers": ETAG}})
-def get_episode(response: Response, episode_id: int = EpisodeId(), access: Access = Depends(get_access)):
+def get_episode(response: Response, episode_id: schemas.EpisodeId, access: Access = Depends(get_access)):
     """The episode (everyone but a duty worker of another team). Its ``ETag`` is its version: send it
     back as ``If-Match`` on a move to apply the move only if nobody has moved the episode since."""
     ep = access.get(episode_id)
@@ -46,7 +42,7 @@ def get_episode(response: Response, episode_id: int = EpisodeId(), access: Acces
 
 
 @router.get("/episodes/{episode_id}/events", response_model=list[schemas.EventPublic], responses=ERRORS)
-def episode_events(episode_id: int = EpisodeId(), access: Access = Depends(get_access)):
+def episode_events(episode_id: schemas.EpisodeId, access: Access = Depends(get_access)):
     """The append-only event log, oldest first."""
     return access.history(episode_id)
 
@@ -56,7 +52,7 @@ def episode_events(episode_id: int = EpisodeId(), access: Access = Depends(get_a
                         412: {"model": schemas.ErrorBody,
                               "description": "If-Match named a version the episode is no longer at "
                                              "(error stale_version); nothing was written"}})
-def move(body: schemas.EventCreate, response: Response, episode_id: int = EpisodeId(),
+def move(body: schemas.EventCreate, response: Response, episode_id: schemas.EpisodeId,
          access: Access = Depends(get_access), header_key: str | None = IdempotencyHeader(),
          if_match: str | None = IfMatchHeader()):
     """Move the episode on by a trigger (integration, duty of its team, manager of its team).

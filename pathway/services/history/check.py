@@ -8,12 +8,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from pathway.domain.checks import FUTURE_SLACK, NOTE_LENGTH, REF_PATTERN
+from pathway.domain.checks import NOTE_LENGTH, REF_PATTERN, Horizon, RefPolicy, unknown_team, unknown_worker
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.domain.vocabulary import PRIORITIES
 from pathway.errors import PathwayError
 from pathway.services.history.parse import CODED, COLUMNS, Row
+from pathway.settings import Security
 
 ALL_TRIGGERS = ("record_contact",) + TRIGGERS
 _TRIGGERS = frozenset(ALL_TRIGGERS)
@@ -21,6 +22,8 @@ _REF = REF_PATTERN.match
 # What the contact (seq 1) must give, and later rows may only repeat.
 CONTACT = ("person_ref", "client_group", "team")
 ALLOCATIONS = ("self", "manager")
+# The longest value of each column (any column not named: 64 characters, a code's or a reference's length).
+LONGEST = {"note": NOTE_LENGTH, "actor": 200, "occurred_at": 64, "to": 2}
 
 
 class RowRefused(Exception):
@@ -50,17 +53,24 @@ class Folded:
 class Rules:
     """The import's rules, over the codes this database and configuration know."""
 
-    def __init__(self, client_groups, outcomes, teams: set[str], workers: dict[str, str], now: dt.datetime):
+    def __init__(self, client_groups, outcomes, teams: set[str], workers: dict[str, str], now: dt.datetime,
+                 horizon: Horizon | None = None, ref_policy: RefPolicy | None = None):
         self.client_groups, self.outcomes = tuple(client_groups), tuple(outcomes)
         self._groups, self._outcomes = frozenset(client_groups), frozenset(outcomes)
         self.teams, self.workers, self.now = teams, workers, now
-        self.latest = now + FUTURE_SLACK
+        self.horizon = horizon or Security().horizon
+        self.ref_policy = ref_policy or Security().ref_policy
+        self.checked_refs: set[str] = set()  # people's references already found good (one person has many rows)
 
     # -- one row on its own
 
     def check_row(self, row: Row) -> None:
         """Every value of the row on its own (codes, references, lengths, not in the future)."""
         problems = list(row.problems)
+        for field, value in zip(COLUMNS, row.given, strict=True):
+            longest = LONGEST.get(field, 64)
+            if isinstance(value, str) and len(value) > longest:
+                problems.append(f"{field} is longer than {longest} characters")
         if row.ref is None:
             problems.append("episode_ref is blank")
         elif not _REF(row.ref):
@@ -71,11 +81,16 @@ class Rules:
             problems.append("trigger is blank")
         elif row.trigger not in _TRIGGERS:
             problems.append(self.unknown(row, "trigger", ALL_TRIGGERS))
-        if row.at is not None and row.at > self.latest:
-            problems.append(f"occurred_at {row.at.isoformat()} is in the future (now is {self.now.isoformat()})")
-        if row.person_ref is not None and not _REF(row.person_ref):
-            problems.append(f"person_ref {row.person_ref!r} must be the back end's reference for the person "
-                            "(letters, digits and . _ : / -), never a name")
+        if row.at is not None and (late := self.horizon.problem(row.at, self.now, "occurred_at")) is not None:
+            problems.append(late)
+        if row.person_ref is not None and row.person_ref not in self.checked_refs:
+            refused = self.ref_policy.problem(row.person_ref)
+            if refused is None:
+                if len(self.checked_refs) >= 100_000:
+                    self.checked_refs.clear()
+                self.checked_refs.add(row.person_ref)
+            else:
+                problems.append(refused)
         problems += self.codes(row)
         if problems:
             raise RowRefused("; ".join(problems))
@@ -85,20 +100,13 @@ class Rules:
         if row.client_group is not None and row.client_group not in self._groups:
             problems.append(self.unknown(row, "client_group", self.client_groups))
         if row.team is not None and row.team not in self.teams:
-            problems.append(f"unknown team {row.team!r}; create it first (pathway teams are: "
-                            f"{', '.join(sorted(self.teams)) or 'none yet'})")
+            problems.append(unknown_team(row.team, self.teams))
         if row.worker is not None and row.worker not in self.workers:
-            problems.append(f"unknown worker {row.worker!r}; create the worker first")
+            problems.append(unknown_worker(row.worker))
         if row.outcome is not None and row.outcome not in self._outcomes:
             problems.append(self.unknown(row, "outcome", self.outcomes))
         if row.priority is not None and row.priority not in PRIORITIES:
             problems.append(self.unknown(row, "priority", PRIORITIES))
-        if row.route is not None and len(row.route) > 64:
-            problems.append("route must be a short code (1-64 characters)")
-        if row.note is not None and len(row.note) > NOTE_LENGTH:
-            problems.append(f"note is longer than {NOTE_LENGTH} characters")
-        if row.actor is not None and len(row.actor) > 200:
-            problems.append("actor is longer than 200 characters")
         if row.allocation is not None and row.allocation not in ALLOCATIONS:
             problems.append(f"allocation {row.allocation!r} must be 'self' or 'manager'")
         return problems
@@ -112,9 +120,12 @@ class Rules:
 
     # -- an episode's rows together
 
-    def fold(self, rows: list[Row], stored, episode_id: int | None, listed: Listed) -> Folded:
+    def fold(self, rows: list[Row], stored, episode_id: int | None, listed: Listed,
+             refused: set[int] | frozenset[int] = frozenset()) -> Folded:
         """The episode's rows after what is ``stored`` of it (None for a new episode), folded through the
-        pathway; every bad row is ``listed``, and the fold stops at the first bad move."""
+        pathway; every bad row is ``listed``. The rows on ``refused`` lines (already listed for a value of
+        their own) take their place in the order checks but are not moved; the fold's moves stop at the
+        first bad one (the stage after it is not known), its order checks go on to the last row."""
         out = Folded()
         state = None
         try:
@@ -130,6 +141,9 @@ class Rules:
                 if row.seq < prev.seq:
                     continue
             prev = row
+            if row.line in refused:
+                out.ok = False
+                continue
             try:
                 if stored is not None and row.seq <= stored.version:
                     same_as_stored(row, stored.events[row.seq - 1])

@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision = '0013_frontdoor'
-down_revision = '0009_fewer_write_indexes'
+down_revision = '0010_firsthour'
 branch_labels = None
 depends_on = None
 
