@@ -149,10 +149,11 @@ SELECT client_group, stage, count(*) AS waiting,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS median_days,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY d) AS p90_days,
        max(d) AS max_days,
-       sum(CASE WHEN d > CASE stage WHEN 'c1_waiting' THEN 11 WHEN 'c2_waiting' THEN 1 ELSE 28 END
+       sum(CASE WHEN d > CASE stage WHEN 'contact' THEN 2 WHEN 'c1_waiting' THEN 11 WHEN 'c2_waiting' THEN 1
+                              ELSE 28 END
            THEN 1 ELSE 0 END) AS over_threshold
 FROM (SELECT client_group, stage, CAST(:as_at AS date) - CAST(wait_from AT TIME ZONE 'Europe/London' AS date) AS d
-      FROM episode WHERE stage IN ('c1_waiting', 'c2_waiting', 'c3_waiting')) AS w
+      FROM episode WHERE stage IN ('contact', 'c1_waiting', 'c2_waiting', 'c3_waiting')) AS w
 GROUP BY client_group, stage
 """
 

@@ -109,10 +109,11 @@ class StaffPublic(WorkerPublic):
 
 
 def _json_type(annotation):
-    """A command field's type as a JSON body carries it: a time is ISO 8601 text (the engine parses it)."""
+    """A command field's type as a JSON body carries it: a time or a date is ISO 8601 text (the engine
+    parses it)."""
     args = typing.get_args(annotation)
-    if dt.datetime in args:
-        return functools.reduce(operator.or_, (a for a in args if a is not dt.datetime))
+    if dt.datetime in args or dt.date in args:
+        return functools.reduce(operator.or_, (a for a in args if a not in (dt.datetime, dt.date)))
     return annotation
 
 

@@ -58,7 +58,7 @@ def casework_panels(engine, team: str) -> dict:
         still = tray.standing_still(uow, engine.settings, team, days.london_date(now))
 
     def item(state, last, progress) -> dict:
-        work = tray.casework(state, last, progress, engine.settings, now).model_dump(mode="json")
+        work = tray.Casework(**tray.casework(state, last, progress, engine.settings, now)).model_dump(mode="json")
         return {"episode_id": state.id, "person_ref": state.person_ref, "stage": state.stage,
                 "worker": state.worker, "client_group": state.client_group, **work}
 

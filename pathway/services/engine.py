@@ -271,9 +271,12 @@ class Engine:
         return {"items": [self._casework(*row) for row in rows], "next_cursor": next_cursor}
 
     def _casework(self, state, last, progress) -> EpisodeCasework:
-        now = self.now()
-        return EpisodeCasework(**self.episode_out(state, now).model_dump(),
-                               **tray.casework(state, last, progress, self.settings, now).model_dump())
+        now, mode = self.now(), self.settings.day_mode
+        # Built from a row the store just read: constructed, not validated again (a page has 50 of them).
+        return EpisodeCasework.model_construct(
+            **{k: getattr(state, k) for k in _STATE_OUT}, days_waiting=state.days_waiting(now, mode),
+            days_to_allocation=state.days_to_allocation(mode),
+            **tray.casework(state, last, progress, self.settings, now))
 
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""

@@ -47,6 +47,11 @@ def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, act
     progress = uow.progression.load(episode_id)
     episodes.check_order(state, at, progress.last_at)
     data = _checked(uow, settings, command)
+    if "team" in data and state.external_ref is not None:  # the back end's case id stays unique in a team
+        taken = uow.episodes.by_external_ref(data["team"], state.external_ref)
+        if taken is not None:
+            raise Conflict(f"team {data['team']!r} already has episode {taken} with external_ref "
+                           f"{state.external_ref!r}; a back end's case id is unique in a team", episode_id=taken)
     if command.note is not None:
         data["note"] = command.note
     events.check(kind, state.stage, {k: getattr(state, k) for k in kind.sets}, progress, data,
@@ -65,7 +70,8 @@ def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, act
 
 
 def _checked(uow: Unit, settings: Settings, command: Move) -> dict:
-    """The event's fields, each checked against what exists (client groups, teams) and parsed (due)."""
+    """The event's fields, each checked against what exists (client groups, teams) and parsed (due); the
+    kind's own rules (pathway.domain.events.RULES) check the rest."""
     data = command.kind_fields()
     if "due" in data:
         data["due"] = days.parse_date(data["due"], "due")
@@ -74,8 +80,6 @@ def _checked(uow: Unit, settings: Settings, command: Move) -> dict:
     if "team" in data and uow.episodes.team(data["team"]) is None:
         known = ", ".join(t["key"] for t in uow.episodes.teams())
         raise ValidationError(f"unknown team {data['team']!r}; teams are: {known}", field="team")
-    if "priority" in data:
-        checks.check_priority(data["priority"])
     return data
 
 

@@ -45,14 +45,15 @@ class Casework(BaseModel):
     days_since_allocation: int | None
 
 
-def casework(state: EpisodeState, last: dict, progress: Progress, settings: Settings, now: dt.datetime) -> Casework:
+def casework(state: EpisodeState, last: dict, progress: Progress, settings: Settings, now: dt.datetime) -> dict:
+    """The Casework fields of one episode (values of a trusted row: no validation to pay for)."""
     today = days.london_date(now)
     mode = settings.day_mode
 
     def since(at: dt.datetime | None) -> int | None:
         return None if at is None else days.days_from(at, now, mode)
 
-    return Casework(
+    return dict(
         last_event=last["trigger"], last_event_at=last["occurred_at"], days_since_last_event=since(last["occurred_at"]),
         next_action=progress.next_action, next_action_due=progress.next_action_due,
         next_action_overdue=progress.next_action_due is not None and progress.next_action_due < today,
@@ -63,14 +64,18 @@ def casework(state: EpisodeState, last: dict, progress: Progress, settings: Sett
 
 def front_door(uow: Unit, team: str) -> list[EpisodeState]:
     """The team's contacts waiting for a decision: crises first, then in order of arrival."""
-    episodes.get_team(uow, team)
-    return uow.progression.front_door(team, FRONT_DOOR_LIMIT)
+    found = uow.progression.front_door(team, FRONT_DOOR_LIMIT)
+    if not found:  # nobody, or no such team: only then is it worth asking which
+        episodes.get_team(uow, team)
+    return found
 
 
 def tray(uow: Unit, worker: str) -> list[tuple[EpisodeState, dict, Progress]]:
     """The worker's active episodes, oldest allocation first, each with its last event and Progress."""
-    episodes.get_worker(uow, worker)
-    return uow.progression.tray(worker)
+    found = uow.progression.tray(worker)
+    if not found:  # none, or no such worker: only then is it worth asking which
+        episodes.get_worker(uow, worker)
+    return found
 
 
 PANEL = 15  # people listed in each of the board's casework panels

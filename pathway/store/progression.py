@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -51,10 +52,11 @@ FOR_DISCUSSION = (_CASEWORK.where(EPISODE.c.team == sa.bindparam("team"), PROGRE
                                   EPISODE.c.stage != "closed")
                   .order_by(PROGRESS.c.flagged_at, EPISODE.c.id).limit(sa.bindparam("limit")))
 # A worker's active episodes, the oldest allocation first (parameter: worker), through ix_episode_worker.
-TRAY = (_CASEWORK.where(EPISODE.c.worker == sa.bindparam("worker"), EPISODE.c.stage.in_(ACTIVE))
+TRAY = (_CASEWORK.where(EPISODE.c.worker == sa.bindparam("worker"), rp.one_of(EPISODE.c.stage, ACTIVE))
         .order_by(EPISODE.c.allocated_at, EPISODE.c.id))
 
 
+@functools.lru_cache(maxsize=64)
 def standing_still_select(cutoffs: tuple[tuple[str, dt.date], ...]) -> sa.Select:
     """The team's active episodes with no event since their stage's cutoff date, or an overdue next action,
     the longest still first (parameters: team, today, limit)."""
@@ -91,21 +93,25 @@ class Listing:
     limit: int = 50
 
 
-def listing_select(ask: Listing) -> sa.Select:
-    """Episodes by id after the cursor (``after``), at most ``limit``: the id is the cursor, so a page
-    is stable under concurrent writes (a new episode has a higher id, a move keeps its id)."""
+LISTED_BY = ("team", "worker", "stage", "client_group", "person_ref", "external_ref")
+
+
+@functools.lru_cache(maxsize=256)
+def listing_select(given: tuple[str, ...], flagged: bool | None) -> sa.Select:
+    """Episodes by id after the cursor (parameter ``after``), at most ``limit``, filtered by the ``given``
+    columns (parameters of their names) and ``stale_before``: the id is the cursor, so a page is stable
+    under concurrent writes (a new episode has a higher id, a move keeps its id). Built once per shape."""
     q = _CASEWORK
-    for name in ("team", "worker", "stage", "client_group", "person_ref", "external_ref"):
-        value = getattr(ask, name)
-        if value is not None:
-            q = q.where(EPISODE.c[name] == value)
-    if ask.flagged is not None:
-        q = q.where(PROGRESS.c.flagged_at.is_not(None) if ask.flagged else PROGRESS.c.flagged_at.is_(None))
-    if ask.stale_before is not None:  # no event since before this London date, and still open
-        q = q.where(LAST.c.occurred_on < ask.stale_before, EPISODE.c.stage != "closed")
-    if ask.after is not None:
-        q = q.where(EPISODE.c.id > ask.after)
-    return q.order_by(EPISODE.c.id).limit(ask.limit)
+    for name in given:
+        if name in LISTED_BY:
+            q = q.where(EPISODE.c[name] == sa.bindparam(name))
+    if flagged is not None:
+        q = q.where(PROGRESS.c.flagged_at.is_not(None) if flagged else PROGRESS.c.flagged_at.is_(None))
+    if "stale_before" in given:  # no event since before this London date, and still open
+        q = q.where(LAST.c.occurred_on < sa.bindparam("stale_before", type_=sa.Date()), EPISODE.c.stage != "closed")
+    if "after" in given:
+        q = q.where(EPISODE.c.id > sa.bindparam("after"))
+    return q.order_by(EPISODE.c.id).limit(sa.bindparam("limit"))
 
 
 class Progression:
@@ -152,7 +158,9 @@ class Progression:
         return [_row(row) for row in self.conn.execute(statement, {"team": team, "today": today, "limit": limit})]
 
     def listing(self, ask: Listing) -> list[tuple[EpisodeState, dict, Progress]]:
-        return [_row(row) for row in self.conn.execute(listing_select(ask))]
+        values = {k: v for k, v in dataclasses.asdict(ask).items() if v is not None and k != "flagged"}
+        statement = listing_select(tuple(sorted(values)), ask.flagged)
+        return [_row(row) for row in self.conn.execute(statement, values)]
 
 
 # -- case progression and the front door's report --------------------------------------------------
@@ -178,6 +186,7 @@ def _ranked_summary(rows, keys: list[str], measures: dict, ranked_by: str, rank_
     return q.group_by(*cols).order_by(*cols) if cols else q
 
 
+@functools.lru_cache(maxsize=64)
 def progression_select(group_by: tuple[str, ...], stale_days: tuple[tuple[str, int], ...], mode: str,
                        team: str | None) -> sa.Select:
     """Active episodes per worker and stage as at ``as_at`` (a parameter): how many, the median and
@@ -221,6 +230,7 @@ FRONT_DOOR_FIGURES = ("contacts", "decided", "decided_same_day", "median_days_to
                       "p90_days_to_decision", "resolved_at_contact")
 
 
+@functools.lru_cache(maxsize=64)
 def front_door_select(mode: str, team: str | None, client_group: str | None) -> sa.Select:
     """Per day of contact in [start, end] (parameters): the contacts made, those decided so far (resolved,
     referred, in crisis or closed), those decided the same day, the median and 90th percentile days from

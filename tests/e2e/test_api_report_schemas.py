@@ -15,7 +15,8 @@ SHAPES = {**SHAPES, **scrutiny.SHAPES, "audits": audits.SHAPE}
 ROUTES = {
     "/reports/waits": ["waits"], "/reports/allocation": ["allocation"], "/reports/trends": ["trends"],
     "/reports/outcomes": ["outcomes"], "/reports/forecast": ["forecast"],
-    "/reports/caseloads": ["caseloads", "caseloads_by_team"],
+    "/reports/caseloads": ["caseloads", "caseloads_by_team"], "/reports/progression": ["progression"],
+    "/reports/front-door": ["front_door"],
     "/reports/supervision": ["supervision", "supervision_by_manager"],
     "/reports/three_conversations": ["three_conversations"], "/reports/first_conversation": ["first_conversation"],
     "/reports/conversations": ["conversations"], "/reports/welfare_checks": ["welfare_checks"],

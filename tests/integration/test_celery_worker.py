@@ -170,7 +170,7 @@ def test_a_worker_killed_mid_task_leaves_the_task_to_another_and_it_completes_on
         assert sum("] received" in line for line in lines) == 1 and sum("] succeeded" in line for line in lines) == 1
         # Its breach alerts nudged the relay once it had committed.
         wait_until(lambda: "pathway.dispatch_outbox[" in second.text(), what="the nudge after track_waits")
-        rows = 2 * 7 * 3  # teams x client groups x waiting stages
+        rows = 2 * 7 * 4  # teams x client groups x stages with a clock (the front door and the queues)
         assert scalar(engine, "SELECT count(*) FROM wait_snapshot") == rows
         assert scalar(engine, "SELECT count(DISTINCT (day, team, client_group, stage)) FROM wait_snapshot") == rows
         assert scalar(engine, "SELECT sum(waiting) FROM wait_snapshot") == 3

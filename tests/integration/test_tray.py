@@ -111,6 +111,9 @@ def test_external_ref_is_unique_in_a_team_and_travels_with_the_episode(council):
         council.record_contact("P-3", "mental_health", "north", external_ref="CW-1")
     with pytest.raises(ValidationError, match="external_ref"):
         council.record_contact("P-3", "mental_health", "north", external_ref="has space")
+    with pytest.raises(Conflict, match="already has episode"):  # nor may a transfer make two
+        council.fire(ep.id, "transfer", team="south", reason="moved")
+    assert council.get(ep.id).team == "north"
     with council.store.unit(write=False) as uow:
         (payload,) = uow.conn.execute(sa.text("SELECT payload FROM outbox WHERE episode_id = :i"), {"i": ep.id}).one()
     assert (payload if isinstance(payload, dict) else json.loads(payload))["external_ref"] == "CW-1"
