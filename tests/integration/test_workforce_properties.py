@@ -10,11 +10,11 @@ Runs on SQLite (the embedded default) for speed; the concurrency tests run the s
 import datetime as dt
 import itertools
 
+from conftest import Clock
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from conftest import Clock
 from pathway import CaseloadFull, Conflict, Engine, Forbidden, InvalidTransition
 from pathway.domain import days
 from pathway.domain.stages import ACTIVE, WAITING
