@@ -76,3 +76,12 @@ class StaleVersion(Conflict):
 
     code = "stale_version"
     http_status = 412
+
+
+class SetupError(PathwayError):
+    """The environment, not the input, is wrong: a database URL that is not one, a driver not installed,
+    a server that does not answer, a database without the pathway schema, a broker that is down. The
+    detail says what is wrong and what to do."""
+
+    code = "setup_error"
+    http_status = 503

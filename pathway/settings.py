@@ -14,9 +14,10 @@ from pathway.domain.stages import WAITING
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
 from pathway.errors import ValidationError
 
-# Target days to allocation per waiting stage. Conversation 1 within 11 days is what
-# scrutiny panels praised; a crisis waits a day at most.
-DEFAULT_THRESHOLDS = {"c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
+# Target days per stage with a wait clock: at the front door, a decision (resolve, refer or crisis)
+# within 2 days; conversation 1 allocated within 11 days is what scrutiny panels praised; a crisis
+# waits a day at most.
+DEFAULT_THRESHOLDS = {"contact": 2, "c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
 
 
 class Thresholds(BaseModel):
@@ -29,6 +30,16 @@ class Caseload(BaseModel):
     # A person in crisis must not wait because every duty worker is at cap: by default a
     # crisis may be taken over cap, and the manager sees the overload on the huddle board.
     crisis_over_cap: bool = True
+
+
+class Progression(BaseModel):
+    """Case progression: an active episode with no event for more than its stage's days is standing still."""
+
+    stale_days: int = Field(default=14, ge=1)
+    stale_days_by_stage: dict[str, int] = Field(default_factory=dict)  # e.g. {"c3_active": 28}
+
+    def stale(self, stage: str) -> int:
+        return self.stale_days_by_stage.get(stage, self.stale_days)
 
 
 class WebhookPolicy(BaseModel):
@@ -116,6 +127,24 @@ class Workforce(BaseModel):
     def rules(self) -> tuple[tuple[str, str, str | None, str | None], ...]:
         """The skill rules as the domain and the store take them: (client_group, skill, team, stage)."""
         return tuple((r.client_group, r.skill, r.team, r.stage) for r in self.require)
+class Cohort(BaseModel):
+    """A Three Conversations cohort: the teams working that way, and contacts given one of ``routes``
+    (a label given at contact, e.g. an innovation site's postcode district). Its measures are
+    set against everybody else's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    teams: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+
+
+class Scrutiny(BaseModel):
+    """What the scrutiny panel's measures take from the configuration (docs/scrutiny.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repeat_window_days: int = Field(default=90, ge=1, le=3650)  # a contact this soon after a closure repeats
+    cohorts: dict[str, Cohort] = Field(default_factory=dict)
 
 
 # The environment variable of each sub-model setting: deployments set these names.
@@ -136,15 +165,22 @@ class Settings(BaseSettings):
     # and closed after it): as many as requests or claims it serves at once, e.g. the API's threads.
     database_pool_size: int = Field(default=10, ge=1, le=1000)
     broker_url: str | None = None
+    # `pathway serve` and `pathway worker` bring the schema up to date as they start (off: only
+    # `pathway db upgrade` changes it, and an out-of-date schema stops them).
+    migrate_on_start: bool = True
+    # Bad rows a refused import lists by line (the rest are counted): PATHWAY_IMPORT_ERRORS_LISTED.
+    import_errors_listed: int = Field(default=100, ge=1)
     config_file: str | None = None
     day_mode: Literal["calendar", "working"] = "calendar"
     extra_client_groups: list[str] = Field(default_factory=list)
     extra_outcomes: list[str] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     caseload: Caseload = Field(default_factory=Caseload)
+    progression: Progression = Field(default_factory=Progression)
     webhooks: WebhookPolicy = Field(default_factory=WebhookPolicy)
     workers: Workers = Field(default_factory=Workers)
     workforce: Workforce = Field(default_factory=Workforce)
+    scrutiny: Scrutiny = Field(default_factory=Scrutiny)
 
     @field_validator("broker_url")
     @classmethod
@@ -191,6 +227,8 @@ def _from_toml(path: Path) -> dict:
         out["database_pool_size"] = data["database"]["pool_size"]
     if "broker" in data and "url" in data["broker"]:
         out["broker_url"] = data["broker"]["url"]
+    if "import" in data and "errors_listed" in data["import"]:
+        out["import_errors_listed"] = data["import"]["errors_listed"]
     if "days" in data:
         out["day_mode"] = data["days"].get("mode", "calendar")
     out["extra_client_groups"] = list(data.get("client_groups", {}).get("extra", []))
@@ -198,7 +236,7 @@ def _from_toml(path: Path) -> dict:
     thresholds = dict(data.get("thresholds", {}))
     default = {**DEFAULT_THRESHOLDS, **thresholds.pop("default", {})}
     out["thresholds"] = {"default": default, "by_client_group": thresholds}
-    for table in ("caseload", "workforce", *ENVIRONMENT):
+    for table in ("caseload", "progression", "workforce", "scrutiny", *ENVIRONMENT):
         if table in data:
             out[table] = data[table]
     return out

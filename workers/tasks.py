@@ -25,7 +25,7 @@ def engine():
     if _engine is None:
         from pathway import Engine
 
-        _engine = Engine(settings=app.pathway_settings, actor="worker")
+        _engine = Engine(settings=app.pathway_settings, actor="worker", migrate=None)  # migrated at start
     return _engine
 
 

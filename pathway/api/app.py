@@ -9,9 +9,9 @@ import time
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from pathway.api import errors, imports
+from pathway.api import docs, errors, imports
 from pathway.api.app_paths import STATIC
-from pathway.api.routes import admin, duty, episodes, health, huddle, reports, workforce
+from pathway.api.routes import admin, duty, episodes, health, huddle, listing, reports, scrutiny, staff, workforce
 
 log = logging.getLogger("pathway.http")
 
@@ -51,17 +51,19 @@ def create_app(engine=None) -> FastAPI:
     if engine is None:
         from pathway import Engine
 
-        engine = Engine(actor="api")
+        engine = Engine(actor="api", migrate=None)  # `pathway serve` migrated it as it started
     app = FastAPI(
         title="Three Conversations pathway engine",
         version="0.1.0",
+        docs_url=None, redoc_url=None,  # served from packaged assets instead (pathway/api/docs.py)
         description="Episodes, queues, waits and reports over HTTP. Every call but /health carries "
                     "`Authorization: Bearer <token>`; errors are `{\"error\": CODE, \"detail\": TEXT, …}`.",
     )
     app.state.engine = engine
     errors.install(app)
+    docs.install(app)  # /docs, offline
     app.include_router(imports.router)  # POST /imports: history in (pathway/api/imports.py)
-    for module in (health, episodes, duty, reports, admin, huddle, workforce):
+    for module in (health, episodes, listing, duty, reports, admin, staff, huddle, workforce, scrutiny):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestLog)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from pathway.services import audits, scrutiny
 from pathway.services.reports import SHAPES, Shape
 
 
@@ -32,9 +33,25 @@ SupervisionRow = _model("SupervisionRow", SHAPES["supervision"],
 ManagerSpanRow = _model("ManagerSpanRow", SHAPES["supervision_by_manager"],
                         "One line manager's direct reports against the span of control (by=manager).")
 
+ProgressionRow = _model("ProgressionRow", SHAPES["progression"], "One worker's active episodes in one stage.")
+FrontDoorRow = _model("FrontDoorRow", SHAPES["front_door"], "One day's contacts at the front door.")
+
+# The scrutiny panel's reports (pathway.services.scrutiny, pathway.services.audits).
+ThreeConversationsRow = _model("ThreeConversationsRow", scrutiny.SHAPES["three_conversations"],
+                               "One period and cohort's Three Conversations measures, rates with 95 % intervals.")
+FirstConversationRow = _model("FirstConversationRow", scrutiny.SHAPES["first_conversation"],
+                              "Days to the first conversation held, in one conversation and client group.")
+ConversationsRow = _model("ConversationsRow", scrutiny.SHAPES["conversations"],
+                          "Conversations held in one period and mode.")
+WelfareChecksRow = _model("WelfareChecksRow", scrutiny.SHAPES["welfare_checks"],
+                          "Welfare checks made in one period, with one outcome.")
+AuditsRow = _model("AuditsRow", audits.SHAPE, "Case-file audits of one quarter and team (or the council).")
+
 # The reply model of each report route, by the route's name.
 REPLIES = {
     "waits": WaitsRow, "allocation": AllocationRow, "trends": TrendsRow, "outcomes": OutcomesRow,
-    "forecast": ForecastRow, "caseloads": CaseloadRow | TeamCaseloadRow,
-    "supervision": SupervisionRow | ManagerSpanRow,
+    "forecast": ForecastRow, "caseloads": CaseloadRow | TeamCaseloadRow, "progression": ProgressionRow,
+    "front_door": FrontDoorRow, "supervision": SupervisionRow | ManagerSpanRow,
+    "three_conversations": ThreeConversationsRow, "first_conversation": FirstConversationRow,
+    "conversations": ConversationsRow, "welfare_checks": WelfareChecksRow, "audits": AuditsRow,
 }

@@ -65,6 +65,18 @@ class WorkerPublic(BaseModel):
     created_by: str
 
 
+class StaffPublic(WorkerPublic):
+    """A worker in the staff list: their caseload against the cap they work to."""
+
+    active: bool
+    caseload: int
+    cap: int  # their own caseload_cap, else the configured default
+    free: int
+    over_cap: bool
+    updated_at: dt.datetime | None
+    updated_by: str | None
+
+
 def _json_type(annotation):
     """A command field's type as a JSON body carries it: a time is ISO 8601 text (the engine parses it)."""
     args = typing.get_args(annotation)
@@ -114,6 +126,9 @@ class EventPublic(BaseModel):
     outcome: str | None
     note: str | None
     allocation: str | None
+    data: dict[str, Any] = Field(default_factory=dict, description=(
+        "the event's own fields (an event kind's reason, where, decision, next action and due, …; "
+        "the values a change replaced in 'from')"))
 
 
 class TokenCreate(Request):

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from pathway.cli.app import Format, app, console, fail, get_engine, print_rows
+from pathway.cli.app import Format, app, console, fail, get_engine, migrate_on_start, print_rows
 from pathway.errors import PathwayError
 
 token_app = typer.Typer(help="API tokens: made here, shown once, stored hashed.", no_args_is_help=True)
@@ -28,7 +28,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
-    get_engine("api").dispose()  # migrate once before the workers start
+    migrate_on_start()  # once, before uvicorn's workers start
     # uvicorn's own access log is off: it would print query strings, and the board's first visit has a token.
     uvicorn.run("pathway.api.serve:app", host=host, port=port, workers=workers, access_log=False,
                 log_level="info")

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from pathway.errors import PathwayError
+from pathway.errors import PathwayError, SetupError
 
 app = typer.Typer(help="Three Conversations pathway engine.", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -27,16 +28,37 @@ class Format(enum.StrEnum):
 
 
 def get_engine(actor: str = "cli"):
-    """The engine on PATHWAY_DATABASE_URL (or config/pathway.toml, or the embedded SQLite file)."""
+    """The engine on PATHWAY_DATABASE_URL (or the config file's, or the embedded SQLite file). The
+    schema must be there already (the embedded SQLite file makes its own): a command changes a
+    database's shape only when asked, by ``pathway db upgrade``."""
     from pathway import Engine
 
-    return Engine(actor=actor)
+    return Engine(actor=actor, migrate=None)
+
+
+def migrate_on_start() -> None:
+    """``serve`` and ``worker`` bring the schema up to date as they start, unless PATHWAY_MIGRATE_ON_START
+    is off (then an out-of-date schema stops them with what to do)."""
+    from pathway.services.schema import upgrade_schema
+    from pathway.settings import load_settings
+
+    settings = load_settings()
+    if settings.migrate_on_start:
+        upgrade_schema(settings)
+    else:
+        get_engine().dispose()
 
 
 def fail(exc: PathwayError) -> None:
-    """Print a domain error the way a person reads it and exit 1."""
-    err_console.print(f"[bold red]error:[/] {exc.detail}")
-    raise typer.Exit(1)
+    """Print an error the way a person reads it and exit: 1 for a bad input, 2 for a mistake of the
+    environment (a SetupError: the database, its driver or schema, the broker)."""
+    print_error(exc.detail)
+    raise typer.Exit(2 if isinstance(exc, SetupError) else 1)
+
+
+def print_error(detail: str) -> None:
+    """``error: …`` on standard error, on one line, as written (no markup, no wrapping)."""
+    err_console.print("[bold red]error:[/] " + escape(detail), soft_wrap=True, highlight=False)
 
 
 def print_rows(rows: Sequence[dict], fmt: Format = Format.table, title: str | None = None,

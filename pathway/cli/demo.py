@@ -7,7 +7,6 @@ and wait-tracking run happens "at" its simulated time, exactly as it would have 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import typer
@@ -16,9 +15,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pathway.cli.app import app, console, fail, print_rows
 from pathway.domain import days
 from pathway.errors import PathwayError, ValidationError
+from pathway.services.scrutiny_demo import DemoScrutiny
 from pathway.services.synthetic import LONDON, Simulation, demo_council, skill_rules
 
-DEFAULT_FILE = "pathway-demo.db"
+DEMO_ACTOR = "demo"  # who the demo's changes are recorded as; a file holding only theirs may be replaced
+
+# What to try next, printed when the demo ends (the README's first hour goes on with them).
+NEXT = (
+    ("pathway report waits --by team,stage", "who waits today, by team and queue"),
+    ("pathway duty queue --team north", "the north team's queue in claim order"),
+    ("pathway serve", "the HTTP API (its reference at http://127.0.0.1:8000/docs) and the huddle board"),
+)
 # Waiting now (median days so far, how many over threshold), then conversation 1's days to allocation.
 COLUMNS = ["client_group", "waiting", "median_wait", "over_threshold", "allocated", "mean_days", "median_days",
            "p90_days"]
@@ -34,11 +41,29 @@ class SimulatedClock:
         return self.at
 
 
-def fresh_default_database(path: str = DEFAULT_FILE) -> str:
-    """The demo's own SQLite file, emptied so every run starts from nothing."""
+def demo_database(url: str) -> str:
+    """The demo's database: the one every other command uses (by default ./pathway.db). An SQLite file
+    holding only an earlier demo is started afresh; one holding anything else is refused, untouched."""
+    from pathway import Engine
+    from pathway.settings import load_settings
+
+    if not url.startswith("sqlite:///"):
+        return url  # a server's database: run_demo refuses it unless it is empty
+    path = Path(url[len("sqlite:///"):])
+    if not path.exists():
+        return url
+    engine = Engine(url, settings=load_settings(database_url=url), migrate=None)
+    try:
+        teams = engine.teams()
+    finally:
+        engine.dispose()
+    others = [t["key"] for t in teams if t["created_by"] != DEMO_ACTOR]
+    if others:
+        raise ValidationError(f"{path} holds teams the demo did not make ({', '.join(others)}), so the demo leaves it "
+                              "alone; give it another file: --database-url sqlite:///demo.db", field="database_url")
     for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(path + suffix).unlink(missing_ok=True)
-    return f"sqlite:///{path}"
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return url
 
 
 def _end_of(day: dt.date) -> dt.datetime:
@@ -62,11 +87,11 @@ def run_demo(url: str, *, seed: int = 7, months: int = 4, show_progress: bool = 
     clock = SimulatedClock(_end_of(council.start - dt.timedelta(days=1)))
     # Learning disability and mental health need a specialist: their waits come from matching.
     settings = load_settings(database_url=url, workforce={"require": skill_rules()})
-    engine = Engine(url, settings=settings, actor="demo", clock=clock)
+    engine = Engine(url, settings=settings, actor=DEMO_ACTOR, clock=clock, migrate=None)
     try:
         if engine.teams():
             raise ValidationError(f"the demo needs an empty database, and {url} already has teams; "
-                                  "run it without --database-url for a fresh pathway-demo.db",
+                                  "give it an empty one with --database-url",
                                   field="database_url")
         for team in sim.teams:
             engine.create_team(**team)
@@ -79,7 +104,8 @@ def run_demo(url: str, *, seed: int = 7, months: int = 4, show_progress: bool = 
             engine.workforce.update(manager["key"], role="manager")
         for worker in sim.workers():
             engine.workforce.update(worker["key"], line_manager=f"{worker['team']}-manager")
-        counts = _replay(engine, sim, clock, show_progress)
+        extra = DemoScrutiny(seed)
+        counts = _replay(engine, sim, clock, show_progress, extra)
         # The workforce's record of the months: sicknesses and supervision sessions, once they are past.
         for absence in sim.absences():
             engine.workforce.add_absence(**absence)
@@ -87,15 +113,20 @@ def run_demo(url: str, *, seed: int = 7, months: int = 4, show_progress: bool = 
             engine.workforce.record_supervision(**session)
         # Reports are asked "now": the day after the last simulated one (today, for the default end).
         clock.at = max(days.now(), _end_of(council.end))
+        # The scrutiny panel's part: welfare checks recorded in bulk, quarterly case-file audits.
+        checks = engine.import_outreach(extra.welfare_checks(council.start, council.end,
+                                                             [t["key"] for t in sim.teams]))
+        counts.update(welfare_checks=checks.rows, check_contacts=checks.resolved_contacts + checks.follow_up_contacts,
+                      audits=extra.audits(engine, council.start, council.end))
         rows = _report(engine, council)
     finally:
         engine.dispose()
     return {"rows": rows, "council": council, "teams": len(sim.teams), "workers": len(sim.staff), **counts}
 
 
-def _replay(engine, sim: Simulation, clock: SimulatedClock, show_progress: bool) -> dict:
+def _replay(engine, sim: Simulation, clock: SimulatedClock, show_progress: bool, extra: DemoScrutiny) -> dict:
     ids: dict[str, int] = {}
-    episodes = events = claims = tracked = 0
+    episodes = events = claims = tracked = conversations = 0
     claim = getattr(engine, "claim", None)
     track = getattr(engine, "track_waits", None)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -115,7 +146,7 @@ def _replay(engine, sim: Simulation, clock: SimulatedClock, show_progress: bool)
                     episodes += 1
                 elif trigger == "allocate" and claim is not None:
                     # The duty worker claims the person from the team's queue (self-allocation).
-                    claim(ids[ref], e["worker"], actor=e["worker"])
+                    ep = claim(ids[ref], e["worker"], actor=e["worker"])
                     claims += 1
                 else:
                     ep = engine.fire(ids[ref], trigger, occurred_at=e["occurred_at"], worker=e["worker"],
@@ -123,12 +154,18 @@ def _replay(engine, sim: Simulation, clock: SimulatedClock, show_progress: bool)
                     if ep.stage == "closed":
                         del ids[ref]
                 events += 1
+                talk = extra.conversation(trigger, ep.stage)
+                if talk is not None:  # held as the move is made: its instant, in the stage it led to
+                    engine.record_conversation(ep.id, occurred_at=e["occurred_at"], actor=e["worker"] or "demo",
+                                               **talk)
+                    conversations += 1
             if track is not None:  # the nightly wait tracking, as beat would run it
                 clock.at = _end_of(date)
                 track()
                 tracked += 1
             progress.update(task, advance=1, episodes=episodes, events=events)
-    return {"episodes": episodes, "events": events, "claims": claims, "tracking_runs": tracked}
+    return {"episodes": episodes, "events": events, "claims": claims, "tracking_runs": tracked,
+            "conversations": conversations}
 
 
 def _report(engine, council) -> list[dict]:
@@ -153,12 +190,14 @@ def demo(
     seed: int = typer.Option(7, help="the synthetic council's seed: the same seed gives the same council"),
     months: int = typer.Option(4, help="months of contacts to run (1-24), ending yesterday"),
     database_url: str = typer.Option(None, "--database-url",
-                                     help="an empty database to use (default: PATHWAY_DATABASE_URL, "
-                                          "else a fresh ./pathway-demo.db)"),
+                                     help="the database to build it in (default: the one every command uses, "
+                                          "PATHWAY_DATABASE_URL or ./pathway.db; an earlier demo there is replaced)"),
 ) -> None:
     """Build a demo council, run months of contacts through the pathway live, track waits, print waits by group."""
-    url = database_url or os.environ.get("PATHWAY_DATABASE_URL") or fresh_default_database()
+    from pathway.settings import load_settings
+
     try:
+        url = demo_database(database_url or load_settings().database_url)
         result = run_demo(url, seed=seed, months=months)
     except PathwayError as exc:
         fail(exc)
@@ -167,8 +206,14 @@ def demo(
         console.width = max(console.width, 120)
     console.print(f"{result['teams']} teams, {result['workers']} workers; {result['episodes']:,} contacts and "
                   f"{result['events']:,} events from {c.start} to {c.end} (seed {seed}); "
-                  f"{result['claims']:,} self-allocations; wait tracking ran {result['tracking_runs']} times.")
+                  f"{result['claims']:,} self-allocations; wait tracking ran {result['tracking_runs']} times; "
+                  f"{result['conversations']:,} conversations held, {result['welfare_checks']:,} welfare checks and "
+                  f"{result['audits']:,} case-file audits recorded.")
     print_rows(result["rows"], title="Waits by client group", columns=COLUMNS)
     console.print(f"waiting, median wait, over threshold: people waiting today; allocated, mean/median/p90 days: "
                   f"days to allocation in conversation 1, {c.start} to {c.end}.")
-    console.print(f"Database: {url}")
+    console.print(f"Database: {url}" + ("" if database_url else " (every pathway command uses it)"))
+    console.print("Next, try:")
+    width = max(len(command) for command, _ in NEXT)
+    for command, what in NEXT:
+        console.print(f"  {command:<{width}}  # {what}", highlight=False, markup=False)

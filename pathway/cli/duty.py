@@ -1,4 +1,4 @@
-"""Duty desk commands: a team's queue in claim order, and a duty worker's claim."""
+"""Duty desk commands: a team's queue in claim order, a duty worker's claim, the front door and a worker's tray."""
 
 from __future__ import annotations
 
@@ -16,22 +16,32 @@ CLAIM_COLUMNS = ("id", "person_ref", "client_group", "team", "stage", "priority"
                  "allocated_at", "days_to_allocation")
 
 
-@duty_app.command("queue")
-def queue(team: str = typer.Option(..., "--team", help="team key"),
-          format: Format = typer.Option(Format.table, "--format", help="table, json or csv")) -> None:
-    """The team's waiting episodes in claim order: crisis, then priority, then longest waiting."""
+def _read(use, numbered: bool = False) -> list[dict]:
+    """Rows of what ``use(engine)`` lists (with their position when ``numbered``); a domain error exits 1."""
     engine = get_engine()
     try:
-        episodes = engine.queue(team)
+        items = use(engine)
     except PathwayError as exc:
         fail(exc)
     finally:
         engine.dispose()
-    rows = [{"position": n, **ep.model_dump(mode="json")} for n, ep in enumerate(episodes, 1)]
-    if not rows and format == Format.table:
-        console.print(f"nothing waiting in team {team}")
+    rows = [item.model_dump(mode="json") for item in items]
+    return [{"position": n, **row} for n, row in enumerate(rows, 1)] if numbered else rows
+
+
+def _print(rows: list[dict], fmt: Format, empty: str, title: str, columns) -> None:
+    if not rows and fmt == Format.table:
+        console.print(empty)
         return
-    print_rows(rows, format, title=f"queue of team {team}", columns=QUEUE_COLUMNS)
+    print_rows(rows, fmt, title=title, columns=columns)
+
+
+@duty_app.command("queue")
+def queue(team: str = typer.Option(..., "--team", help="team key"),
+          format: Format = typer.Option(Format.table, "--format", help="table, json or csv")) -> None:
+    """The team's waiting episodes in claim order: crisis, then priority, then longest waiting."""
+    rows = _read(lambda engine: engine.queue(team), numbered=True)
+    _print(rows, format, f"nothing waiting in team {team}", f"queue of team {team}", QUEUE_COLUMNS)
 
 
 @duty_app.command("claim")
@@ -55,3 +65,25 @@ def claim(worker: str = typer.Option(..., "--worker", help="the duty worker's ke
         console.print(f"nothing waiting in team {team}")
         return
     print_rows([taken.model_dump(mode="json")], format, title=f"claimed by {worker}", columns=CLAIM_COLUMNS)
+
+
+FRONT_DOOR_COLUMNS = ("position", "id", "person_ref", "client_group", "priority", "contact_at", "days_waiting")
+TRAY_COLUMNS = ("id", "person_ref", "client_group", "stage", "days_since_allocation", "last_event",
+                "days_since_last_event", "next_action", "next_action_due", "next_action_overdue", "flagged",
+                "days_since_discussed")
+
+
+@duty_app.command("front-door")
+def front_door(team: str = typer.Option(..., "--team", help="team key"),
+               format: Format = typer.Option(Format.table, "--format", help="table, json or csv")) -> None:
+    """The team's contacts waiting for a decision: crises first, then in order of arrival."""
+    rows = _read(lambda engine: engine.front_door(team), numbered=True)
+    _print(rows, format, f"nobody at team {team}'s front door", f"front door of team {team}", FRONT_DOOR_COLUMNS)
+
+
+@duty_app.command("mine")
+def mine(worker: str = typer.Option(..., "--worker", help="the worker's key"),
+         format: Format = typer.Option(Format.table, "--format", help="table, json or csv")) -> None:
+    """The worker's tray: their active episodes with the last event, the next action and the flag."""
+    rows = _read(lambda engine: engine.tray(worker))
+    _print(rows, format, f"no active episodes for {worker}", f"tray of {worker}", TRAY_COLUMNS)

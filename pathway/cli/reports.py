@@ -93,6 +93,21 @@ def outcomes(by: str = BY, team: str = TEAM, client_group: str = CLIENT_GROUP, s
                                                         client_group=client_group))
 
 
+@report_app.command("progression")
+def progression(by: str = typer.Option(None, "--by", help="worker and/or stage (default both)"), team: str = TEAM,
+                as_at: str = AS_AT, fmt: Format = FORMAT, days: Days = DAYS) -> None:
+    """Case progression per worker and stage: active, days active, stale, overdue next actions, flagged."""
+    _run("Case progression", fmt, lambda r: r.progression(group_by=by, team=team, as_at=as_at, day_mode=_mode(days)))
+
+
+@report_app.command("front-door")
+def front_door(team: str = TEAM, client_group: str = CLIENT_GROUP, start: str = FROM, end: str = TO,
+               fmt: Format = FORMAT, days: Days = DAYS) -> None:
+    """The front door per day: contacts, decided (the same day), days to decision, resolved at contact."""
+    _run("Front door", fmt, lambda r: r.front_door(team=team, client_group=client_group, start=start, end=end,
+                                                   day_mode=_mode(days)))
+
+
 @report_app.command("forecast")
 def forecast(by: str = BY, team: str = TEAM, client_group: str = CLIENT_GROUP, as_at: str = AS_AT,
              fmt: Format = FORMAT, days: Days = DAYS) -> None:

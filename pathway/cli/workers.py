@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from pathway.cli.app import Format, app, console, err_console, fail, get_engine, print_rows
+from pathway.cli.app import Format, app, console, fail, get_engine, migrate_on_start, print_error, print_rows
 from pathway.errors import PathwayError
 
 webhook_app = typer.Typer(help="Webhook subscriptions and their delivery log.", no_args_is_help=True)
@@ -18,12 +18,14 @@ DELIVERY_COLUMNS = ("id", "webhook_id", "outbox_id", "kind", "status", "attempts
 
 
 def _celery(need_broker: str | None = None):
+    """The Celery app; for a command that needs the broker (``need_broker`` names it), SetupError when
+    none is set or it does not answer."""
     from workers.app import app as celery_app
 
-    if need_broker and celery_app.pathway_settings.broker_url is None:
-        err_console.print(f"[bold red]error:[/] `pathway {need_broker}` needs a broker: set PATHWAY_BROKER_URL "
-                          "(e.g. redis://127.0.0.1:6379/0) or \\[broker] url in the config file")
-        raise typer.Exit(2)
+    if need_broker:
+        from pathway.services.environment import require_broker
+
+        require_broker(celery_app.pathway_settings.broker_url, need_broker)
     return celery_app
 
 
@@ -37,9 +39,9 @@ def _send(task: str, **kwargs) -> bool:
     try:
         result = celery_app.send_task(task, kwargs=kwargs)
     except OperationalError as exc:
-        err_console.print(f"[bold red]error:[/] the broker {celery_app.conf.broker_url} is unreachable ({exc}); "
-                          "nothing is lost: run again when it is back, or add --here to run in this process")
-        raise typer.Exit(1) from None
+        print_error(f"the broker {celery_app.conf.broker_url} is unreachable ({exc}); nothing is lost: run again "
+                    "when it is back, or add --here to run in this process")
+        raise typer.Exit(2) from None
     console.print(f"sent {task} (task {result.id}) to {celery_app.conf.broker_url}")
     return True
 
@@ -50,6 +52,7 @@ def worker(concurrency: int = typer.Option(2, "--concurrency", "-c", help="proce
            loglevel: str = typer.Option("INFO", "--loglevel", "-l")) -> None:
     """Run a Celery worker on PATHWAY_BROKER_URL (start as many as you like, on as many machines)."""
     celery_app = _celery("worker")
+    migrate_on_start()
     celery_app.worker_main(["worker", f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}",
                             f"--queues={celery_app.conf.task_default_queue}"])
 

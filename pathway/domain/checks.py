@@ -50,6 +50,14 @@ def check_person_ref(value: str) -> str:
     return value
 
 
+def check_external_ref(value: str) -> str:
+    if not isinstance(value, str) or not REF_PATTERN.match(value):
+        raise ValidationError(
+            f"external_ref {value!r} must be the back end's own case id (1-64 characters: letters, digits "
+            "and . _ : / -)", field="external_ref")
+    return value
+
+
 def check_priority(value: str) -> str:
     if value not in PRIORITIES:
         raise ValidationError(f"unknown priority {value!r}; priorities are: {', '.join(PRIORITIES)}",
@@ -84,3 +92,13 @@ def event_time(value, now: dt.datetime, field: str = "occurred_at") -> dt.dateti
         raise ValidationError(f"{field} {at.isoformat()} is in the future (now is {now.isoformat()})",
                               field=field)
     return at
+
+
+def unknown_team(key: str, teams) -> str:
+    """The one wording for a team that does not exist, on every interface (and in the import)."""
+    return f"unknown team {key!r}; teams are: {', '.join(sorted(teams)) or 'none yet (pathway team add)'}"
+
+
+def unknown_worker(key: str) -> str:
+    """The one wording for a worker that does not exist."""
+    return f"unknown worker {key!r}; pathway staff list shows the workers (pathway staff add makes one)"

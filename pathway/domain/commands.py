@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from pathway.domain.checks import request_hash
+from pathway.domain.events import KIND_FIELDS
 
 
 def _doc(description: str, max_length: int | None = None, **more) -> dict:
@@ -22,8 +23,10 @@ def _doc(description: str, max_length: int | None = None, **more) -> dict:
 class Move:
     """Move an episode on by a trigger (pathway.domain.stages.TRIGGERS)."""
 
-    trigger: str = field(metadata=_doc("resolve, refer, allocate, release, crisis, stabilise, plan or close", 32,
-                                       examples=["refer"], min_length=1))
+    trigger: str = field(metadata=_doc(
+        "resolve, refer, allocate, release, crisis, stabilise, plan or close; or an event that keeps the stage: "
+        "note, flag, unflag, discussed, next_action, reprioritise, reclassify or transfer", 32,
+        examples=["refer"], min_length=1))
     occurred_at: str | dt.datetime | None = field(
         default=None, metadata=_doc("ISO 8601; a bare date is midnight Europe/London; default now", 64))
     worker: str | None = field(default=None, metadata=_doc("allocate: the worker who takes the person", 64,
@@ -34,10 +37,29 @@ class Move:
         "crisis: the allocated worker keeps the person through the crisis (c2_active, no wait)"))
     to: str | None = field(default=None, metadata=_doc(
         "stabilise: back to 'c1' (listen and connect, the default) or on to 'c3' (build a good life)", 2))
-    note: str | None = field(default=None, metadata=_doc("free text recorded on the event", 4000))
+    note: str | None = field(default=None, metadata=_doc("free text recorded on the event (note: required)", 4000))
     override: str | None = field(default=None, metadata=_doc(
         "allocate by a manager: the reason for allocating a worker without the skill the person needs", 500,
         min_length=1))
+    # The fields of the events that keep the stage (pathway.domain.events.KINDS says which kind takes which).
+    reason: str | None = field(default=None, metadata=_doc(
+        "flag, reprioritise, reclassify, transfer: why", 500, min_length=1))
+    where: str | None = field(default=None, metadata=_doc(
+        "discussed: where it was discussed, 'huddle' or 'progression' (the case progression meeting)", 16,
+        min_length=1))
+    decision: str | None = field(default=None, metadata=_doc("discussed: what was decided", 2000, min_length=1))
+    next_action: str | None = field(default=None, metadata=_doc(
+        "discussed: the next action agreed (with due); replaces the open one", 500, min_length=1))
+    text: str | None = field(default=None, metadata=_doc(
+        "next_action: what is to happen next; replaces the open next action", 500, min_length=1))
+    due: str | dt.date | None = field(default=None, metadata=_doc(
+        "next_action, discussed: the next action's due date (YYYY-MM-DD, today or later)", 32))
+    priority: str | None = field(default=None, metadata=_doc("reprioritise: crisis, high, normal or low", 16,
+                                                             min_length=1))
+    client_group: str | None = field(default=None, metadata=_doc("reclassify: the new client group", 64,
+                                                                 min_length=1))
+    team: str | None = field(default=None, metadata=_doc(
+        "transfer: the team the person moves to (from contact or a waiting stage)", 64, min_length=1))
     idempotency_key: str | None = field(default=None, metadata=_doc(
         "repeat a request with the same key to get the first reply; the same key with another body is 409", 200,
         min_length=1))
@@ -46,9 +68,17 @@ class Move:
 
     def fingerprint(self) -> str:
         """The request hash its event records: a retry with the same idempotency key must match it."""
-        return request_hash({"trigger": self.trigger, "occurred_at": self.occurred_at, "worker": self.worker,
-                             "outcome": self.outcome, "note": self.note, "keep_worker": self.keep_worker,
-                             "to": self.to, **({"override": self.override} if self.override else {})})
+        body = {"trigger": self.trigger, "occurred_at": self.occurred_at, "worker": self.worker,
+                "outcome": self.outcome, "note": self.note, "keep_worker": self.keep_worker, "to": self.to}
+        if self.override:
+            body["override"] = self.override
+        # The event kinds' fields count only when given, so a move's hash is what it always was.
+        body.update((name, getattr(self, name)) for name in KIND_FIELDS if getattr(self, name) is not None)
+        return request_hash(body)
+
+    def kind_fields(self) -> dict:
+        """The event kinds' fields that were given (pathway.domain.events.FIELD_KINDS)."""
+        return {name: getattr(self, name) for name in KIND_FIELDS if getattr(self, name) is not None}
 
 
 @dataclass(frozen=True)
@@ -66,12 +96,15 @@ class RecordContact:
     priority: str = field(default="normal", metadata=_doc("crisis, high, normal or low", 16))
     route: str | None = field(default=None, metadata=_doc("how the contact came in (a short code)", 64,
                                                           min_length=1))
+    external_ref: str | None = field(default=None, metadata=_doc(
+        "the back end's own case id for this episode (unique in the team; in every webhook)", 64, min_length=1))
     idempotency_key: str | None = field(default=None, metadata=_doc(
         "repeat a request with the same key to get the first reply; the same key with another body is 409", 200,
         min_length=1))
 
     def fingerprint(self) -> str:
-        return request_hash({k: v for k, v in dataclasses.asdict(self).items() if k != "idempotency_key"})
+        return request_hash({k: v for k, v in dataclasses.asdict(self).items()
+                             if k != "idempotency_key" and (k != "external_ref" or v is not None)})
 
 
 def fields_of(command: type) -> tuple[dataclasses.Field, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pathway.domain.episode import EpisodeState
-from pathway.errors import CaseloadFull
+from pathway.errors import CaseloadFull, Conflict
 
 # A person in crisis jumps every queue: an episode in conversation 2's queue, or a contact
 # recorded with priority "crisis" that still waits in another conversation's queue.
@@ -37,6 +37,11 @@ def claim_key(state: EpisodeState) -> tuple[int, dt.datetime | None, int | None]
     return rank(state.stage, state.priority), state.wait_from, state.id
 
 
+def front_door_key(state: EpisodeState) -> tuple[int, dt.datetime, int | None]:
+    """Where a contact stands at its team's front door: crises first, then in order of arrival."""
+    return (CRISIS_RANK if state.priority == CRISIS_PRIORITY else 1), state.contact_at, state.id
+
+
 def cap_of(worker_row: dict, default_cap: int, weighted: bool = False) -> float:
     """A worker's caseload cap: their own, else the configured default; with weighting, times their FTE."""
     cap = worker_row["caseload_cap"] or default_cap
@@ -61,3 +66,11 @@ def enforce_cap(state: EpisodeState, worker_row: dict, load: float, *, default_c
         f"worker {worker_row['key']!r} has {what}: "
         f"close or release an episode before taking episode {state.id}{crisis_note}",
         worker=worker_row["key"], caseload=load, cap=cap, episode_id=state.id)
+
+
+def enforce_active(worker_row: dict) -> None:
+    """An inactive worker (away, left) keeps their record and caseload but takes no allocation."""
+    if not worker_row.get("active", True):
+        raise Conflict(f"worker {worker_row['key']!r} is inactive and takes no allocation; "
+                       f"pathway staff update {worker_row['key']} --active makes them active again",
+                       worker=worker_row["key"])

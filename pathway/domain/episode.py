@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from pathway.domain import days
-from pathway.domain.stages import WAITING, Probe, next_stage
+from pathway.domain import days, events
+from pathway.domain.stages import CLOCKED, Probe, next_stage
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,11 @@ class EpisodeState:
     outcome: str | None
     closed_at: dt.datetime | None
     version: int
+    external_ref: str | None = None  # the back end's own case id, if it gave one
 
     def days_waiting(self, as_at: dt.datetime, mode: str = "calendar") -> int | None:
-        """Whole days the person has waited in the current conversation's queue, if waiting."""
-        if self.stage not in WAITING or self.wait_from is None:
+        """Whole days the person has waited at the front door or in the current conversation's queue, if so."""
+        if self.stage not in CLOCKED or self.wait_from is None:
             return None
         return days.days_from(self.wait_from, as_at, mode)
 
@@ -61,8 +62,9 @@ def start(episode_id: int | None, fact: Fact) -> EpisodeState:
     return EpisodeState(
         id=episode_id, person_ref=d["person_ref"], client_group=d["client_group"], team=d["team"],
         priority=d.get("priority", "normal"), route=d.get("route"), stage="contact", worker=None,
-        contact_at=fact.occurred_at, stage_at=fact.occurred_at, wait_from=None, allocated_at=None,
-        outcome=None, closed_at=None, version=1,
+        # The front door's clock runs from the contact to its decision (resolve, refer or crisis).
+        contact_at=fact.occurred_at, stage_at=fact.occurred_at, wait_from=fact.occurred_at, allocated_at=None,
+        outcome=None, closed_at=None, version=1, external_ref=d.get("external_ref"),
     )
 
 
@@ -71,8 +73,22 @@ def move_for(state: EpisodeState, fact: Fact) -> Probe:
                 keep_worker=bool(fact.data.get("keep_worker")), to=fact.data.get("to"))
 
 
+# Event kinds that are recorded in the log but keep the episode's stage: a conversation held
+# (pathway.domain.conversations) and a welfare check made (pathway.domain.scrutiny).
+KEEPS_STAGE = ("conversation", "welfare_check")
+
+
 def apply(state: EpisodeState, fact: Fact) -> EpisodeState:
     """The episode after ``fact``; raises a PathwayError if the pathway does not allow the move."""
+    kind = events.KINDS.get(fact.trigger)
+    if kind is not None:  # an event that keeps the stage (pathway.domain.events), checked by the services
+        after = object.__new__(EpisodeState)
+        after.__dict__.update(state.__dict__, version=state.version + 1, **events.changes(kind, fact.data))
+        return after
+    if fact.trigger in KEEPS_STAGE:
+        after = object.__new__(EpisodeState)
+        after.__dict__.update(state.__dict__, version=state.version + 1)
+        return after
     dest = next_stage(move_for(state, fact), fact.trigger)
     at = fact.occurred_at
     change: dict = {"stage": dest, "stage_at": at, "version": state.version + 1}

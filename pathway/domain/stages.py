@@ -39,6 +39,8 @@ STAGES = (
 )
 WAITING = ("c1_waiting", "c2_waiting", "c3_waiting")
 ACTIVE = ("c1_active", "c2_active", "c3_active")
+# Stages with a wait clock: the front door (from the contact to its decision) and the queues.
+CLOCKED = ("contact", *WAITING)
 OPEN = tuple(s for s in STAGES if s != "closed")
 # A crisis can arise from any open stage that is not already a crisis.
 CRISIS_FROM = ("contact", "c1_waiting", "c1_active", "c3_waiting", "c3_active")

@@ -2,8 +2,8 @@
 
 A token is shown once when it is made and stored only as its SHA-256 hash. Roles:
 ``duty`` (acts as one worker, in that worker's team), ``manager`` (one team),
-``integration`` (a case-management back end) and ``admin``. The rules live here, in
-``Access``, so the HTTP routes, the board and any other front door share them.
+``integration`` (a case-management back end), ``admin`` and ``auditor`` (case-file audits, any
+team). The rules live here, in ``Access``, so the HTTP routes, the board and any other front door share them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathway.errors import Conflict, Forbidden, NotFound, PathwayError, Validati
 from pathway.services import episodes
 from pathway.store.tokens import PUBLIC_TOKEN_FIELDS
 
-ROLES = ("duty", "manager", "integration", "admin")
+ROLES = ("duty", "manager", "integration", "admin", "auditor")
 TOKEN_PREFIX = "pw_"
 # A reservation this old belongs to a request whose process died before it answered.
 ABANDONED = dt.timedelta(minutes=5)
@@ -188,6 +188,19 @@ class Access:
         return self.engine.create_worker(key=key, name=name, team=team, caseload_cap=caseload_cap,
                                          actor=self.actor.label)
 
+    def teams(self) -> list[dict]:
+        """Every team (any role: the names are what every caller already uses)."""
+        return self.engine.teams()
+
+    def staff(self, team: str | None = None) -> list[dict]:
+        """Workers with their caseload and cap: every team's for admin and integration, one's own team's
+        for a manager or duty worker (their team when none is given)."""
+        if team is None and self.actor.role in ("duty", "manager"):
+            team = self.actor.team
+        if team is not None:
+            require_team(self.actor, team, "list workers")
+        return self.engine.staff(team)
+
     def create_token(self, role: str, worker: str | None = None, team: str | None = None,
                      name: str | None = None) -> tuple[str, dict]:
         require(self.actor, "admin", doing="create tokens")
@@ -262,6 +275,32 @@ class Access:
         require_team(self.actor, ep.team, "claim episodes")
         return self.engine.claim(episode_id, self.actor.worker, actor=self.actor.label)
 
+    # the front door, work trays and the listing of episodes (pathway/services/tray.py)
+
+    def front_door(self, team: str):
+        require(self.actor, "duty", "manager", "integration", doing="see a team's front door")
+        require_team(self.actor, team, "see the front door")
+        return self.engine.front_door(team)
+
+    def tray(self, worker: str):
+        """A duty worker reads their own tray; a manager any tray of their team; a back end any tray."""
+        require(self.actor, "duty", "manager", "integration", doing="read a work tray")
+        if self.actor.role == "duty" and worker != self.actor.worker:
+            raise Forbidden(f"a duty worker reads their own tray only: {self.actor.worker!r} may not read "
+                            f"{worker!r}'s (their manager may)", role="duty", worker=self.actor.worker)
+        if self.actor.role == "manager":
+            require_team(self.actor, self.engine.worker(worker)["team"], "read the trays")
+        return self.engine.tray(worker)
+
+    def episodes(self, **filters) -> dict:
+        """Duty workers and managers list their own team's episodes only; a back end any team's."""
+        require(self.actor, "duty", "manager", "integration", doing="list episodes")
+        if self.actor.role in ("duty", "manager"):
+            if filters.get("team") is None:
+                filters["team"] = self.actor.team
+            require_team(self.actor, filters["team"], "list episodes")
+        return self.engine.episodes(**filters)
+
     # reports
 
     def report_team(self, team: str | None) -> str | None:
@@ -282,3 +321,32 @@ class Access:
     def see_board(self, team: str) -> None:
         require(self.actor, "manager", "duty", doing="open the huddle board")
         require_team(self.actor, team, "open the huddle board")
+
+    # the scrutiny panel: conversations, audits, outreach, its reports and the pack
+
+    def record_conversation(self, episode_id: int, **fields):
+        require(self.actor, "integration", "duty", "manager", doing="record conversations")
+        require_team(self.actor, self.engine.get(episode_id).team, "record conversations")
+        return self.engine.record_conversation(episode_id, **fields, actor=self.actor.label)
+
+    def audit_sample(self, start, end, rate, seed, stratify=None) -> dict:
+        require(self.actor, "manager", "auditor", "admin", doing="draw audit samples")
+        return self.engine.audit_sample(start, end, rate, seed=seed, stratify=stratify, actor=self.actor.label)
+
+    def record_audit(self, episode_id: int, rating: str, **fields) -> dict:
+        """A manager audits their own team's case files; an auditor any team's."""
+        require(self.actor, "manager", "auditor", doing="record case-file audits")
+        team = self.actor.team if self.actor.role == "manager" else None
+        auditor = fields.pop("auditor", None) or self.actor.label
+        return self.engine.record_audit(episode_id, rating, auditor=auditor, team=team, actor=self.actor.label,
+                                        **fields)
+
+    def import_outreach(self, source):
+        require(self.actor, "integration", "manager", "admin", doing="import welfare checks")
+        return self.engine.import_outreach(source, actor=self.actor.label)
+
+    def scrutiny_report(self, name: str, **kwargs):
+        """The scrutiny reports and the pack: managers (their team), integrations, and auditors (audits only)."""
+        if self.actor.role == "auditor" and name == "audits":
+            return self.engine.reports.audits(**{k: v for k, v in kwargs.items() if v is not None})
+        return self.report(name, **kwargs)

@@ -6,8 +6,8 @@ import datetime as dt
 
 from pathway.domain import days
 from pathway.domain.duty import is_crisis
-from pathway.domain.stages import WAITING
-from pathway.services import episodes, workforce
+from pathway.domain.stages import CLOCKED
+from pathway.services import episodes, tray, workforce
 from pathway.services.auth import Actor
 
 LONGEST = 15  # people listed by name of reference on the board
@@ -49,17 +49,33 @@ def forecast(engine, team: str, today: dt.date) -> list[dict]:
     return engine.reports.forecast(group_by=["stage"], team=team, as_at=today)
 
 
+def casework_panels(engine, team: str) -> dict:
+    """The board's casework: "for discussion" (flagged, the oldest flag first, with the reason) and
+    "standing still" (no event for more than the stage's stale days, or an overdue next action)."""
+    now = engine.now()
+    with engine.store.unit(write=False) as uow:
+        flagged = tray.for_discussion(uow, team)
+        still = tray.standing_still(uow, engine.settings, team, days.london_date(now))
+
+    def item(state, last, progress) -> dict:
+        work = tray.casework(state, last, progress, engine.settings, now).model_dump(mode="json")
+        return {"episode_id": state.id, "person_ref": state.person_ref, "stage": state.stage,
+                "worker": state.worker, "client_group": state.client_group, **work}
+
+    return {"for_discussion": [item(*row) for row in flagged], "standing_still": [item(*row) for row in still]}
+
+
 def board_data(engine, team: str, actor: Actor) -> dict:
     """Everything the board shows for ``team``, as the viewer ``actor`` sees it."""
     team_row, people, total, crises = longest_waiting(engine, team)
     today = days.london_date(engine.now())
     waits = engine.reports.waits(group_by=["client_group", "stage"], team=team, as_at=today)
-    thresholds = {stage: engine.settings.threshold(stage) for stage in WAITING}
+    thresholds = {stage: engine.settings.threshold(stage) for stage in CLOCKED}
     return {
         "team": team, "team_name": team_row["name"], "as_at": today.isoformat(),
         "generated_at": engine.now().astimezone(days.LONDON).isoformat(timespec="seconds"),
         "viewer": {"role": actor.role, "worker": actor.worker, "can_take_next": actor.role == "duty"},
-        "stages": list(WAITING), "client_groups": list(engine.settings.client_groups),
+        "stages": list(CLOCKED), "client_groups": list(engine.settings.client_groups),
         "thresholds": thresholds,
         "waits": waits,
         "waiting_total": total, "crises_total": crises,
@@ -70,4 +86,6 @@ def board_data(engine, team: str, actor: Actor) -> dict:
         "nobody_can_take": workforce.nobody_can_take(engine.settings, engine.queue(team)),
         "trend": trend(engine, team, today),
         "forecast": forecast(engine, team, today),
+        **casework_panels(engine, team),
+        "can_record_discussion": actor.role == "manager",
     }

@@ -11,8 +11,9 @@ import functools
 import time
 
 from pathway.domain import days
+from pathway.domain.checks import unknown_team, unknown_worker
 from pathway.domain.commands import Move
-from pathway.domain.duty import cap_of, enforce_cap, is_crisis
+from pathway.domain.duty import cap_of, enforce_active, enforce_cap, is_crisis
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import ACTIVE
 from pathway.errors import Conflict, Forbidden, NotFound, PathwayError
@@ -85,6 +86,9 @@ def claim_next(store: Store, settings: Settings, team: str, worker: str, *, acto
             # the driver drop its prepared statements.
             taken, refusal = claim_next_in(uow, settings, team, worker, actor, now)
         if refusal is not None:
+            if refusal.extra.get("field") == "team":
+                with store.unit(write=False) as uow:
+                    episodes.get_team(uow, team)  # the same refusal, naming the teams there are
             raise refusal
         if taken is not _REFUSED:
             return taken
@@ -121,10 +125,10 @@ def _nothing_claimable(uow, settings: Settings, team: str, worker: str,
     or None when nothing waits that this worker is skilled for."""
     claimer = uow.duty.claimer(worker, today)
     if claimer is None:
-        return None, NotFound(f"no worker {worker!r}", field="worker")
+        return None, NotFound(unknown_worker(worker), field="worker")
     if claimer["team"] != team:
         if not uow.duty.team_known(team):
-            return None, NotFound(f"no team {team!r}", field="team")
+            return None, NotFound(unknown_team(team, ()), field="team")
         try:
             _own_team(claimer, team)
         except Forbidden as exc:
@@ -134,7 +138,8 @@ def _nothing_claimable(uow, settings: Settings, team: str, worker: str,
     first = uow.duty.first_waiting(team, worker, settings.workforce.rules)
     if first is None:
         return None, None
-    try:  # something waits: is it this worker's cap that stops them?
+    try:  # something waits: is it this worker's state or cap that stops them?
+        enforce_active(claimer)
         weighted = settings.workforce.weighting
         enforce_cap(first, claimer, claimer["weighted_load" if weighted else "load"],
                     default_cap=settings.caseload.default_cap, crisis_over_cap=settings.caseload.crisis_over_cap,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -10,12 +11,13 @@ from pydantic import BaseModel
 from pathway.domain import days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
+from pathway.domain.events import is_kind
 from pathway.domain.stages import conversation
-from pathway.services import duty, episodes, outbox, waits, webhooks, workforce
+from pathway.services import duty, environment, episodes, kinds, outbox, staff, tray, waits, webhooks, workforce
 from pathway.services.history import ImportSummary
 from pathway.services.reports import Reports
 from pathway.settings import Settings, WebhookPolicy, load_settings
-from pathway.store.db import make_engine, unit_of_work, upgrade
+from pathway.store.db import unit_of_work
 from pathway.store.unit import Store
 
 
@@ -39,9 +41,14 @@ class EpisodeOut(BaseModel):
     days_waiting: int | None
     days_to_allocation: int | None
     version: int
+    external_ref: str | None = None
     # Queue listings only: how many of the team's workers could take this person now (present, skilled
     # for them, under cap); 0 is a gap the huddle board shows (pathway.services.workforce.takers).
     takers: int | None = None
+
+
+class EpisodeCasework(EpisodeOut, tray.Casework):
+    """An episode with its casework: last event, next action, flag, last discussion (a tray's or a listing's item)."""
 
 
 # The fields an EpisodeOut copies from the episode's state (the days are worked out).
@@ -52,22 +59,24 @@ class Engine:
     """The Three Conversations engine on one database.
 
     ``Engine()`` uses the embedded default (SQLite in ./pathway.db) or PATHWAY_DATABASE_URL;
-    ``Engine("postgresql+psycopg://…")`` names a database. The schema is migrated on first use.
+    ``Engine("postgresql+psycopg://…")`` names a database. ``migrate``: True brings the schema up to
+    date on first use, False leaves it, None requires it (the command line's way: an SQLite file that
+    is new or already the engine's is brought up to date, any other database without the schema is a
+    SetupError and nothing is created; see pathway.services.environment).
     """
 
     def __init__(self, url: str | None = None, *, settings: Settings | None = None,
-                 actor: str = "library", migrate: bool = True,
+                 actor: str = "library", migrate: bool | None = True,
                  clock: Callable[[], dt.datetime] = days.now):
         overrides = {"database_url": url} if url else {}
         self.settings = settings.model_copy(update=overrides) if settings else load_settings(**overrides)
-        self.db = make_engine(self.settings.database_url, pool_size=self.settings.database_pool_size)
+        self.db = environment.open_database(self.settings.database_url, self.settings.database_pool_size)
         self.store = Store(self.db)  # the dialect is read here, once
         self.actor = actor
         self.clock = clock
         self.reports = Reports(self)  # waits, allocation, trends, … (pathway/services/reports.py)
         self.workforce = workforce.Workforce(self)  # skills, absences, supervision (pathway/services/workforce.py)
-        if migrate:
-            upgrade(self.db)
+        environment.prepare_schema(self.db, migrate)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -104,6 +113,20 @@ class Engine:
         with self.store.unit(write=False) as uow:
             return episodes.get_worker(uow, key)
 
+    def staff(self, team: str | None = None) -> list[dict]:
+        """Every worker (of ``team``) with their caseload and cap, active or not (pathway.services.staff)."""
+        with self.store.unit(write=False) as uow:
+            return staff.staff(uow, self.settings, team)
+
+    def update_worker(self, key: str, *, caseload_cap: int | None = None, default_cap: bool = False,
+                      team: str | None = None, active: bool | None = None, actor: str | None = None) -> dict:
+        """Change a worker's cap (or back to the default), team or whether they are active; who and when are
+        recorded. Returns the worker as :meth:`staff` shows them."""
+        with self.store.unit() as uow:
+            return staff.update_worker(uow, self.settings, key, actor=actor or self.actor, now=self.now(),
+                                       caseload_cap=caseload_cap, default_cap=default_cap, team=team,
+                                       active=active)
+
     def teams(self) -> list[dict]:
         """Every team, by key."""
         with self.store.unit(write=False) as uow:
@@ -137,6 +160,11 @@ class Engine:
 
     def move(self, episode_id: int, command: Move, *, actor: str | None = None) -> EpisodeOut:
         """Apply one move command to the episode (the write every interface's move ends in)."""
+        if is_kind(command.trigger):  # an event that keeps the stage: its row, its event and its Progress at once
+            with self.store.unit() as uow:
+                state = kinds.record(uow, self.settings, episode_id, command, actor=actor or self.actor,
+                                     now=self.now())
+            return self.episode_out(state)
         # An allocation locks its worker until the move commits.
         with self.store.move_unit(locks=command.trigger == "allocate") as uow:
             state = episodes.move(uow, self.settings, episode_id, command, actor=actor or self.actor, now=self.now())
@@ -155,6 +183,13 @@ class Engine:
         """The episode rebuilt from its events alone (it equals ``get``: the log is the truth)."""
         with self.store.unit(write=False) as uow:
             return self.episode_out(episodes.replay(uow, episode_id))
+
+    def progress(self, episode_id: int, *, replayed: bool = False) -> dict:
+        """The episode's open flag, open next action and last discussion (pathway.domain.events.Progress);
+        ``replayed``: rebuilt from its log alone (it equals the stored one)."""
+        with self.store.unit(write=False) as uow:
+            found = kinds.replay_progress(uow, episode_id) if replayed else kinds.progress(uow, episode_id)
+        return dataclasses.asdict(found)
 
     def allocations(self, episode_id: int) -> list[dict]:
         """Every wait of the episode that ended in an allocation: conversation, start, allocation, days."""
@@ -197,6 +232,30 @@ class Engine:
         with self.store.unit() as uow:
             state = duty.claim(uow, self.settings, episode_id, worker, actor=actor or self.actor, now=self.now())
         return self.episode_out(state)
+
+    def front_door(self, team: str) -> list[EpisodeOut]:
+        """The team's contacts waiting for a decision (resolve, refer or crisis): crises first, then by arrival."""
+        with self.store.unit(write=False) as uow:
+            return [self.episode_out(state) for state in tray.front_door(uow, team)]
+
+    def tray(self, worker: str) -> list[EpisodeCasework]:
+        """The worker's active episodes, oldest allocation first, with their casework (pathway/services/tray.py)."""
+        with self.store.unit(write=False) as uow:
+            rows = tray.tray(uow, worker)
+        return [self._casework(*row) for row in rows]
+
+    def episodes(self, **filters) -> dict:
+        """A page of episodes by id: ``{"items": [...], "next_cursor": ...}``. Filters: team, worker, stage,
+        client_group, flagged, stale_days, person_ref, external_ref; then cursor and limit."""
+        ask = tray.check_listing(self.settings, self.now(), **filters)
+        with self.store.unit(write=False) as uow:
+            rows, next_cursor = tray.listing(uow, ask)
+        return {"items": [self._casework(*row) for row in rows], "next_cursor": next_cursor}
+
+    def _casework(self, state, last, progress) -> EpisodeCasework:
+        now = self.now()
+        return EpisodeCasework(**self.episode_out(state, now).model_dump(),
+                               **tray.casework(state, last, progress, self.settings, now).model_dump())
 
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""
@@ -314,3 +373,49 @@ class Engine:
             mapping = cld.CldMapping.load(mapping)
         with self.store.unit(write=False) as uow:
             return cld.cld_rows(uow, first, last, mapping)
+
+    # -- the scrutiny panel: conversations, audits, outreach, the pack (pathway/services/scrutiny.py, …) ---
+
+    def record_conversation(self, episode_id: int, status: str, *, mode: str | None = None, at=None,
+                            minutes: int | None = None, occurred_at=None, note: str | None = None,
+                            actor: str | None = None) -> EpisodeOut:
+        """A conversation with the person: booked (for ``at``, in a ``mode``), held (``mode``, ``minutes``),
+        cancelled or not_attended. The episode's stage stays as it is."""
+        from pathway.domain.conversations import Conversation
+        from pathway.services import scrutiny
+
+        conv = Conversation(status=status, mode=mode, at=at, minutes=minutes, occurred_at=occurred_at, note=note)
+        with self.store.unit() as uow:
+            state = scrutiny.record_conversation(uow, episode_id, conv, actor=actor or self.actor, now=self.now())
+        return self.episode_out(state)
+
+    def audit_sample(self, start, end, rate, *, seed: int, stratify=None, actor: str | None = None) -> dict:
+        """A reproducible stratified sample of the episodes active or closed from ``start`` to ``end``."""
+        from pathway.services import audits
+
+        with self.store.unit() as uow:
+            return audits.sample(uow, start, end, rate, stratify, seed, actor=actor or self.actor, now=self.now())
+
+    def record_audit(self, episode_id: int, rating: str, *, auditor: str | None = None, audited_on=None,
+                     themes=None, reason: str | None = None, team: str | None = None,
+                     actor: str | None = None) -> dict:
+        """A case-file audit of one episode (outside every sample it needs a ``reason``)."""
+        from pathway.services import audits
+
+        with self.store.unit() as uow:
+            return audits.record(uow, episode_id, rating, auditor=auditor or actor or self.actor,
+                                 audited_on=audited_on, themes=themes, reason=reason, team=team,
+                                 actor=actor or self.actor, now=self.now())
+
+    def audit_log(self, episode_id: int | None = None) -> list[dict]:
+        """Every audit recorded (of one episode), oldest first."""
+        with self.store.unit(write=False) as uow:
+            return uow.audits.audits(episode_id)
+
+    def import_outreach(self, source, *, actor: str | None = None):
+        """Welfare checks made, from a CSV path, CSV text or dict rows, all or nothing
+        (pathway.services.outreach): attached to the person's open episode, or a new contact."""
+        from pathway.services import outreach
+
+        with self.store.unit() as uow:
+            return outreach.import_checks(uow, self.settings, source, actor=actor or self.actor, now=self.now())

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from pathway.domain import checks
+from pathway.domain import checks, events
 from pathway.domain.commands import Move, RecordContact
-from pathway.domain.duty import enforce_cap
+from pathway.domain.duty import enforce_active, enforce_cap
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import Conflict, NotFound, StaleVersion, ValidationError
@@ -50,7 +50,7 @@ def create_worker(uow: Unit, key: str, name: str, team: str, caseload_cap: int |
 def get_team(uow: Unit, key: str) -> dict:
     row = uow.episodes.team(key)
     if row is None:
-        raise NotFound(f"no team {key!r}", field="team")
+        raise NotFound(checks.unknown_team(key, [t["key"] for t in uow.episodes.teams()]), field="team")
     return row
 
 
@@ -58,7 +58,7 @@ def get_worker(uow: Unit, key: str, *, lock: bool = False) -> dict:
     """The worker's row (NotFound naming them); ``lock`` holds it until the unit of work ends."""
     row = uow.episodes.worker(key, lock=lock)
     if row is None:
-        raise NotFound(f"no worker {key!r}", field="worker")
+        raise NotFound(checks.unknown_worker(key), field="worker")
     return row
 
 
@@ -102,9 +102,16 @@ def record_contact(uow: Unit, settings: Settings, command: RecordContact, *, act
     checks.check_priority(command.priority)
     checks.check_route(command.route)
     get_team(uow, command.team)
-    fact = Fact("record_contact", checks.event_time(command.occurred_at, now),
-                data={"person_ref": command.person_ref, "client_group": command.client_group,
-                      "team": command.team, "priority": command.priority, "route": command.route})
+    data = {"person_ref": command.person_ref, "client_group": command.client_group,
+            "team": command.team, "priority": command.priority, "route": command.route}
+    if command.external_ref is not None:
+        checks.check_external_ref(command.external_ref)
+        taken = uow.episodes.by_external_ref(command.team, command.external_ref)
+        if taken is not None:
+            raise Conflict(f"external_ref {command.external_ref!r} is already episode {taken} of team "
+                           f"{command.team!r}; a back end's case id is unique in a team", episode_id=taken)
+        data["external_ref"] = command.external_ref
+    fact = Fact("record_contact", checks.event_time(command.occurred_at, now), data=data)
     state = start(None, fact)
     state = dataclasses.replace(state, id=uow.episodes.insert_episode(state, command.idempotency_key, body_hash))
     uow.episodes.append(state, event_row(None, state, fact, actor, None, None, None, None, now), now)
@@ -117,13 +124,10 @@ def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetim
         settings.check_outcome(command.outcome)
     if command.worker is not None and command.trigger != "allocate":
         raise ValidationError(f"worker is given only with allocate, not with {command.trigger}", field="worker")
+    events.check_fields(command.trigger, command.kind_fields())
     checks.check_note(command.note)
     at = checks.event_time(command.occurred_at, now)
-    if at < state.stage_at:
-        raise ValidationError(
-            f"occurred_at {at.isoformat()} is before the episode's previous event "
-            f"({state.stage_at.isoformat()}); events may be back-dated, but not out of order",
-            field="occurred_at")
+    check_order(state, at)
     data = {}
     if command.keep_worker:
         data["keep_worker"] = True
@@ -138,6 +142,38 @@ def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetim
     return fact, apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
 
 
+def answered(uow: Unit, episode_id: int, command: Move, body_hash: str) -> EpisodeState | None:
+    """The episode as the first request with this idempotency key left it, if there was one (a reused key
+    with another body is Conflict)."""
+    if command.idempotency_key is None:
+        return None
+    found = uow.episodes.event_by_key(episode_id, command.idempotency_key)
+    if found is None:
+        return None
+    if found.request_hash != body_hash:
+        raise Conflict(f"idempotency_key {command.idempotency_key!r} was already used on episode "
+                       f"{episode_id} for a different request", episode_id=episode_id)
+    return replay(uow, episode_id, up_to_seq=found.seq)
+
+
+def check_version(state: EpisodeState, command: Move) -> None:
+    """StaleVersion unless the episode is at the version the command expects (if it expects one)."""
+    if command.expected_version is not None and command.expected_version != state.version:
+        raise StaleVersion(f"episode {state.id} has changed (version {state.version}, "
+                           f"expected {command.expected_version}); reload it and try again",
+                           episode_id=state.id, version=state.version)
+
+
+def check_order(state: EpisodeState, at: dt.datetime, last: dt.datetime | None = None) -> None:
+    """Events may be back-dated, but not before the episode's previous event (``last``, else its stage's start)."""
+    previous = max(state.stage_at, last) if last is not None else state.stage_at
+    if at < previous:
+        raise ValidationError(
+            f"occurred_at {at.isoformat()} is before the episode's previous event "
+            f"({previous.isoformat()}); events may be back-dated, but not out of order",
+            field="occurred_at")
+
+
 def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor: str, now: dt.datetime,
          allocation: str = "manager", loaded: EpisodeState | None = None, worker_row: dict | None = None,
          load: int | None = None) -> EpisodeState:
@@ -148,21 +184,15 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
     ``loaded``, ``worker_row`` and ``load`` are the episode, the worker and their caseload when the
     caller has just read (and locked) them in this unit of work, as a claim has."""
     if command.trigger not in TRIGGERS:
-        raise ValidationError(f"unknown trigger {command.trigger!r}; triggers are: {', '.join(TRIGGERS)}",
+        raise ValidationError(f"unknown trigger {command.trigger!r}; triggers are: "
+                              f"{', '.join(TRIGGERS)}; events that keep the stage: {', '.join(events.KINDS)}",
                               field="trigger")
     state = loaded if loaded is not None and loaded.id == episode_id else load_state(uow, episode_id)
     body_hash = command.fingerprint()
-    if command.idempotency_key is not None:
-        found = uow.episodes.event_by_key(episode_id, command.idempotency_key)
-        if found is not None:
-            if found.request_hash != body_hash:
-                raise Conflict(f"idempotency_key {command.idempotency_key!r} was already used on episode "
-                               f"{episode_id} for a different request", episode_id=episode_id)
-            return replay(uow, episode_id, up_to_seq=found.seq)
-    if command.expected_version is not None and command.expected_version != state.version:
-        raise StaleVersion(f"episode {episode_id} has changed (version {state.version}, "
-                           f"expected {command.expected_version}); reload it and try again",
-                           episode_id=episode_id, version=state.version)
+    repeated = answered(uow, episode_id, command, body_hash)
+    if repeated is not None:
+        return repeated
+    check_version(state, command)
     fact, new = plan(settings, state, command, now)
     if command.trigger == "allocate":
         if worker_row is None or worker_row["key"] != command.worker:
@@ -170,6 +200,7 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
         if worker_row["team"] != state.team:
             raise ValidationError(f"worker {command.worker!r} is in team {worker_row['team']!r}, "
                                   f"not the episode's team {state.team!r}", field="worker")
+        enforce_active(worker_row)
         check_allocation(uow, settings, state, command.worker, command.override, now)
         if load is None:
             load = load_of(uow, settings, command.worker)  # after the worker's lock: exact

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from pathway.domain import days
-from pathway.domain.checks import FUTURE_SLACK
-from pathway.domain.stages import WAITING
+from pathway.domain.checks import FUTURE_SLACK, unknown_team
+from pathway.domain.stages import CLOCKED
 from pathway.errors import ValidationError
 from pathway.services import duty
 from pathway.settings import PRIORITIES, Settings
@@ -74,6 +74,13 @@ SHAPES = {
                           "standard_minutes": int, "meets_standard": bool, "overdue": bool, "away": str | None}),
     "supervision_by_manager": Shape({"manager": str, "team": str}, (),
                                     {"direct_reports": int, "span_limit": int, "over_span": bool}),
+    "progression": Shape({}, ("worker", "stage"),
+                         {"active": int, "median_days_active": DAYS, "max_days_active": int | None, "stale": int,
+                          "overdue_next_actions": int, "flagged_not_discussed": int,
+                          "longest_since_discussed": int | None}),
+    "front_door": Shape({"day": dt.date}, (), {"contacts": int, "decided": int, "decided_same_day": int,
+                                              "median_days_to_decision": DAYS, "p90_days_to_decision": DAYS,
+                                              "resolved_at_contact": int, "share_resolved_at_contact": DAYS}),
 }
 
 
@@ -132,8 +139,8 @@ def check_priority(value: str | None) -> str | None:
 
 
 def check_stage(value: str | None) -> str | None:
-    if value is not None and value not in WAITING:
-        raise ValidationError(f"unknown waiting stage {value!r}; stages are: {', '.join(WAITING)}",
+    if value is not None and value not in CLOCKED:
+        raise ValidationError(f"unknown waiting stage {value!r}; stages are: {', '.join(CLOCKED)}",
                               field="stage")
     return value
 
@@ -212,9 +219,7 @@ class Reports:
 
     def _check_team(self, uow: Unit, team: str | None) -> None:
         if team is not None and uow.episodes.team(team) is None:
-            teams = [t["key"] for t in uow.episodes.teams()]
-            raise ValidationError(f"unknown team {team!r}; teams are: {', '.join(teams) or 'none yet'}",
-                                  field="team")
+            raise ValidationError(unknown_team(team, [t["key"] for t in uow.episodes.teams()]), field="team")
 
     def _filters(self, team, client_group, priority, stage=None) -> Filters:
         """The filters, checked but for the team (checked in the report's unit of work)."""
@@ -394,8 +399,9 @@ class Reports:
             self._check_team(uow, team)
             waits = self._waits(uow, day, group_by, filters, mode)
             allocs = self._allocation(uow, start, day, group_by, filters, mode)
+        # The same groups, in the same order; the front door is no queue for allocation, so it has no row.
         return [SHAPES["forecast"].row(self._expected(w, a["allocated"], window_days), group_by)
-                for w, a in zip(waits, allocs, strict=True)]  # the same groups, in the same order
+                for w, a in zip(waits, allocs, strict=True) if w.get("stage") != "contact"]
 
     @staticmethod
     def _expected(waits: dict, allocated: int, window_days: int) -> dict:
@@ -403,6 +409,21 @@ class Reports:
         expected = 0.0 if waits["waiting"] == 0 else (None if rate == 0 else waits["waiting"] / rate)
         return {**waits, "allocated_recently": allocated, "per_day": round(rate, 2),
                 "expected_days": None if expected is None else one_decimal(expected)}
+
+    def progression(self, team: str | None = None, as_at=None, group_by=None,
+                    day_mode: str | None = None) -> list[dict]:
+        """Case progression per worker and stage (pathway/services/progression.py)."""
+        from pathway.services import progression  # which builds on this module
+
+        return progression.progression(self, team=team, as_at=as_at, group_by=group_by, day_mode=day_mode)
+
+    def front_door(self, team: str | None = None, start=None, end=None, client_group: str | None = None,
+                   day_mode: str | None = None) -> list[dict]:
+        """The front door per day: contacts, decisions and days to decision (pathway/services/progression.py)."""
+        from pathway.services import progression  # which builds on this module
+
+        return progression.front_door(self, team=team, start=start, end=end, client_group=client_group,
+                                      day_mode=day_mode)
 
     def forecast_backtest(self, dates: Sequence, group_by: Sequence[str] | str | None = ("team", "stage"),
                           horizon_days: int = 7, window_days: int = 28) -> dict:
@@ -415,8 +436,9 @@ class Reports:
             day = self.as_at(value)
             forecast = self.forecast(group_by=group_by, as_at=day, window_days=window_days)
             with self._unit() as uow:
-                actual = uow.reports.began(day, day + dt.timedelta(days=horizon_days - 1), group_by,
-                                           terms(self.settings), self.settings.day_mode)
+                actual = [a for a in uow.reports.began(day, day + dt.timedelta(days=horizon_days - 1), group_by,
+                                                       terms(self.settings), self.settings.day_mode)
+                          if a.get("stage") != "contact"]  # as the forecast, without the front door
             for f, a in zip(forecast, actual, strict=True):
                 if f["expected_days"] is None or not a["allocated"]:
                     continue
@@ -426,3 +448,48 @@ class Reports:
         errors = [abs(p["forecast_days"] - p["actual_days"]) for p in pairs]
         return {"pairs": pairs, "queues_compared": len(pairs),
                 "mean_absolute_error_days": round(sum(errors) / len(errors), 1) if errors else None}
+
+    # -- the scrutiny panel's reports (pathway/services/scrutiny.py, pathway/services/audits.py) ------
+
+    def three_conversations(self, start=None, end=None, by: str | None = "month", cohort: str | None = None,
+                            team: str | None = None, day_mode: str | None = None) -> list[dict]:
+        """The Three Conversations measures of the contacts made from ``start`` to ``end`` (default the
+        year to today), per week, month or the whole period (``by``), split cohort against the rest when
+        ``cohort`` names one: counts, rates with their 95 % Wilson intervals, new people needing
+        long-term support per week, and days to the first conversation held."""
+        from pathway.services import scrutiny
+
+        return scrutiny.three_conversations(self, start, end, by, cohort, team, day_mode)
+
+    def first_conversation(self, start=None, end=None, team: str | None = None,
+                           day_mode: str | None = None) -> list[dict]:
+        """Days to the first conversation held in each conversation, by client group."""
+        from pathway.services import scrutiny
+
+        return scrutiny.first_conversation(self, start, end, team, day_mode)
+
+    def conversations(self, start=None, end=None, by: str | None = "month", team: str | None = None) -> list[dict]:
+        """Conversations held per week or month, by mode, with their minutes."""
+        from pathway.services import scrutiny
+
+        return scrutiny.conversations_held(self, start, end, by, team)
+
+    def welfare_checks(self, start=None, end=None, by: str | None = "week", team: str | None = None) -> list[dict]:
+        """Welfare checks made per week or month, by outcome, and where each was recorded."""
+        from pathway.services import scrutiny
+
+        return scrutiny.welfare_checks(self, start, end, by, team)
+
+    def audits(self, start=None, end=None, team: str | None = None, by: str | None = "team") -> list[dict]:
+        """Case-file audits per quarter and team (or ``by="council"``): sampled, audited, coverage of the
+        people served, the share rated good or better with its interval, and its change."""
+        from pathway.services import audits
+
+        return audits.report(self, start, end, team, by)
+
+    def pack(self, start=None, end=None, team: str | None = None, cohort: str | None = None) -> str:
+        """The scrutiny pack for ``start`` to ``end`` (default the year to today): one self-contained HTML
+        document whose figures are these reports' own (pathway/services/pack.py)."""
+        from pathway.services import pack
+
+        return pack.render(pack.gather(self, start, end, team, cohort))

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from pathway.services.environment import open_database, prepare_schema
 from pathway.settings import Settings, load_settings
-from pathway.store.db import current_heads, make_engine, upgrade
+from pathway.store.db import current_heads
 
 
 def upgrade_schema(settings: Settings | None = None) -> tuple[set[str], str]:
     """Apply the migrations to the configured database (safe to run again): (the schema's heads, the
     database's URL without its password)."""
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url, 1)
     try:
-        upgrade(engine)
+        prepare_schema(engine, True)
         return current_heads(engine), engine.url.render_as_string()
     finally:
         engine.dispose()

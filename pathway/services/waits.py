@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 
 from pathway.domain import days
-from pathway.domain.stages import WAITING
+from pathway.domain.stages import CLOCKED
 from pathway.errors import ValidationError
 from pathway.services import episodes
 from pathway.services.reports import terms
@@ -60,7 +60,7 @@ def detect_breaches(uow: Unit, settings: Settings, as_at: dt.date, now: dt.datet
     """Record a breach (and its outbox alert, in this same unit of work) for every episode waiting longer
     than its threshold that has no breach for this wait and threshold yet; returns the new breach ids."""
     rules = []  # (stage, client group, threshold days, the latest wait start over it)
-    for stage in WAITING:
+    for stage in CLOCKED:
         for group in settings.client_groups:
             limit = settings.threshold(stage, group)
             if limit is not None:

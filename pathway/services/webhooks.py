@@ -21,6 +21,8 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
+from pathway.domain.episode import KEEPS_STAGE
+from pathway.domain.events import KINDS
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import NotFound, ValidationError
 from pathway.settings import WebhookPolicy
@@ -29,8 +31,10 @@ from pathway.store.webhooks import PUBLIC_FIELDS
 
 log = logging.getLogger("pathway.webhooks")
 
-# Every kind of message the outbox carries: one per pathway trigger, and breach alerts.
-EVENT_KINDS = tuple(f"episode.{t}" for t in ("record_contact", *TRIGGERS)) + ("breach",)
+# Every kind of message the outbox carries: one per pathway trigger, per event kind that keeps the
+# stage (pathway.domain.events.KINDS, and the conversations and welfare checks of KEEPS_STAGE), and
+# breach alerts.
+EVENT_KINDS = tuple(f"episode.{t}" for t in ("record_contact", *TRIGGERS, *KINDS, *KEEPS_STAGE)) + ("breach",)
 SIGNATURE_HEADER = "X-Pathway-Signature"
 DELIVERY_HEADER = "X-Pathway-Delivery"
 TIMESTAMP_HEADER = "X-Pathway-Timestamp"

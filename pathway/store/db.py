@@ -206,3 +206,9 @@ def script_heads(engine: Engine) -> set[str]:
     from alembic.script import ScriptDirectory
 
     return set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+
+
+def table_names(engine: Engine) -> set[str]:
+    """The tables the database has (to tell an empty database from a foreign one)."""
+    with engine.connect() as conn:
+        return set(sa.inspect(conn).get_table_names())

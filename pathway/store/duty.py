@@ -65,7 +65,8 @@ ROOM = {False: HELD < CLAIMER_CAP, True: WEIGHTED_HELD < CLAIMER_CAP_FTE}
 # once, as a one-time filter, before the scan whose rows it then sorts and locks: the worker is
 # locked before any episode, the one lock order (SQLite has no FOR UPDATE and needs none: its
 # writers take turns).
-CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bindparam("worker"))
+# An inactive worker's row is not found: they take nothing.
+CLAIMER_LOCKED_IN_TEAM = (sa.select(WORKER.c.team).where(WORKER.c.key == sa.bindparam("worker"), WORKER.c.active)
                           .with_for_update().scalar_subquery() == sa.bindparam("team"))
 
 
@@ -103,10 +104,10 @@ CLAIM_MOVE = {w: move_statement(UNDER_CAP[w]) for w in (False, True)}
 CLAIM_UPDATE = {w: GUARDED_UPDATE.where(UNDER_CAP[w]).values(STATE_SET) for w in (False, True)}
 # When the pick finds nothing: the claimer's row with their caseload (counted after the pick locked
 # the row, so exact), and the queue's first waiting episode (not locked: another claimer may hold it).
-CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load"),
+CLAIMER = sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, HELD.label("load"), WORKER.c.active,
                     AWAY.label("away"), WORKER.c.fte, WEIGHTED_HELD.label("weighted_load")).where(
     WORKER.c.key == sa.bindparam("worker"))
-CLAIMER_KEYS = ("key", "team", "caseload_cap", "load", "away", "fte", "weighted_load")
+CLAIMER_KEYS = ("key", "team", "caseload_cap", "load", "active", "away", "fte", "weighted_load")
 FIRST_WAITING = QUEUE.limit(1)
 
 

@@ -52,7 +52,7 @@ EVENT_AND_OUTBOX = OUTBOX.insert().values(_OUTBOX_VALUES).add_cte(EVENT.insert()
 
 # The episode row's new values as parameters u_<column> (the columns' own names are the SET clause's).
 STATE_SET = {name: sa.bindparam(f"u_{name}", type_=EPISODE.c[name].type)
-             for name in [*STATE_FIELDS, "wait_from_on"] if name != "id"}
+             for name in [*STATE_FIELDS, "wait_from_on", "allocated_on"] if name != "id"}
 
 
 def move_statement(*guards) -> sa.Insert:
@@ -78,9 +78,11 @@ MOVE = move_statement()
 # -- rows: the domain's objects as the tables hold them --------------------------------------------
 
 def state_values(state: EpisodeState) -> dict:
-    """The episode row's columns for a state: its fields, and the London date its wait began."""
+    """The episode row's columns for a state: its fields, and the London dates its wait began and it was
+    allocated."""
     values = {name: getattr(state, name) for name in STATE_FIELDS if name != "id"}
     values["wait_from_on"] = days.london_date(state.wait_from) if state.wait_from else None
+    values["allocated_on"] = days.london_date(state.allocated_at) if state.allocated_at else None
     return values
 
 
@@ -110,6 +112,7 @@ def outbox_row(state: EpisodeState, event: dict, now: dt.datetime) -> dict:
         "occurred_at": event["occurred_at"].isoformat(), "actor": event["actor"],
         "person_ref": state.person_ref, "client_group": state.client_group, "team": state.team,
         "priority": state.priority, "worker": state.worker, "outcome": event["outcome"],
+        "external_ref": state.external_ref, "data": event["data"],
     }
     return {"kind": payload["kind"], "episode_id": state.id, "payload": payload, "created_at": now, "attempts": 0}
 
@@ -167,6 +170,10 @@ class Episodes:
     def add_worker(self, row: dict) -> None:
         self.conn.execute(WORKER.insert().values(**row))
 
+    def update_worker(self, key: str, values: dict) -> None:
+        """Change a worker's ``values`` (caseload_cap, team, active, updated_at, updated_by)."""
+        self.conn.execute(WORKER.update().where(WORKER.c.key == key).values(**values))
+
     def caseload(self, worker: str) -> int:
         """The worker's caseload now: their ``*_active`` episodes."""
         return self._first(CASELOAD, {"worker": worker})[0]
@@ -193,6 +200,11 @@ class Episodes:
     def contact_by_key(self, idempotency_key: str):
         """(episode id, request hash) of the contact recorded with this key, or None."""
         return self.conn.execute(CONTACT_BY_KEY, {"b_key": idempotency_key}).first()
+
+    def by_external_ref(self, team: str, external_ref: str) -> int | None:
+        """The id of the team's episode with this back end's case id, or None."""
+        return self.conn.execute(sa.select(EPISODE.c.id).where(
+            EPISODE.c.team == team, EPISODE.c.external_ref == external_ref)).scalar()
 
     def event_by_key(self, episode_id: int, idempotency_key: str):
         """(seq, request hash) of the episode's event recorded with this key, or None."""

@@ -36,7 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from pathway.domain import days
 from pathway.domain.episode import EpisodeState
-from pathway.domain.stages import STAGES, WAITING
+from pathway.domain.stages import CLOCKED, STAGES, WAITING
 from pathway.domain.vocabulary import PRIORITIES
 from pathway.store.calendar import working_days_sql
 from pathway.store.duty import IS_CRISIS
@@ -167,7 +167,7 @@ def _known_values(name: str, terms: Terms, filters: Filters) -> list[str] | None
     if name == "priority":
         return [filters.priority] if filters.priority else list(PRIORITIES)
     if name == "stage":
-        return [filters.stage] if filters.stage else list(WAITING)
+        return [filters.stage] if filters.stage else list(CLOCKED)
     return None
 
 
@@ -274,8 +274,20 @@ def _candidates(first_day: dt.date, last_day: dt.date, filters: Filters):
     since = days.parse_time(first_day + dt.timedelta(days=1))  # first instant after first_day's London day
     until = days.parse_time(last_day + dt.timedelta(days=1))
     cand = sa.select(EPISODE.c.id, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority).where(
-        EPISODE.c.contact_at < until, sa.or_(one_of(EPISODE.c.stage, WAITING), EPISODE.c.stage_at >= since))
+        EPISODE.c.contact_at < until, sa.or_(one_of(EPISODE.c.stage, CLOCKED), EPISODE.c.stage_at >= since))
     return _episode_filters(cand, filters).subquery("cand")
+
+
+def group_on(episode_id, current, day=None, seq=None):
+    """The episode's client group at the end of ``day``, or just after its event ``seq``: what its first
+    reclassify after that changed from, else its client group now (a reclassify keeps the group it
+    replaced in ``data.from``)."""
+    later = EVENT.alias("reclassified")
+    after = later.c.occurred_on > day if seq is None else later.c.seq > seq
+    first = (sa.select(later.c.data[("from", "client_group")].as_string())
+             .where(later.c.episode_id == episode_id, later.c.trigger == "reclassify", after)
+             .order_by(later.c.seq).limit(1).scalar_subquery())
+    return sa.func.coalesce(first, current).label("client_group")
 
 
 def _waiting_rows(as_at, until, mode: str, filters: Filters, group_by: Sequence[str] = GROUPINGS,
@@ -290,13 +302,16 @@ def _waiting_rows(as_at, until, mode: str, filters: Filters, group_by: Sequence[
     ``settled``: the caller knows that no episode can have changed since the day, so that branch,
     which costs planning on every call, is left out.
     """
-    stages = [filters.stage] if filters.stage else list(WAITING)
+    stages = [filters.stage] if filters.stage else list(CLOCKED)
     # Only the columns the report reads: the statement stays short (see ``const``).
     kept = [g for g in ("client_group", "team", "priority") if g == "client_group" or g in group_by]
-    unchanged = sa.select(*(EPISODE.c[g] for g in kept), EPISODE.c.stage, EPISODE.c.wait_from_on).where(
+    # The client group the day had (a later reclassify changed it); none can come later than a settled day.
+    columns = [EPISODE.c[g] if g != "client_group" or settled else group_on(EPISODE.c.id, EPISODE.c[g], as_at)
+               for g in kept]
+    unchanged = sa.select(*columns, EPISODE.c.stage, EPISODE.c.wait_from_on).where(
         EPISODE.c.stage_at < until)
     unchanged = _episode_filters(unchanged, filters)
-    changed = sa.select(EPISODE.c.id, *(EPISODE.c[g] for g in kept)).where(
+    changed = sa.select(EPISODE.c.id, *columns).where(
         EPISODE.c.stage_at >= until, EPISODE.c.contact_at < until)
     changed = _episode_filters(changed, filters).subquery("changed")
     last = (
@@ -334,7 +349,7 @@ def _waiting_rows_in(periods, first_day, last_day, mode: str, filters: Filters):
         periods.c.period_start, spans.c.client_group, spans.c.team, spans.c.priority, spans.c.stage,
         day_count(spans.c.wait_from_on, periods.c.as_at, mode).label("days"),
     ).select_from(spans.join(periods, covers)).where(
-        one_of(spans.c.stage, [filters.stage] if filters.stage else WAITING)).subquery("waiting")
+        one_of(spans.c.stage, [filters.stage] if filters.stage else CLOCKED)).subquery("waiting")
 
 
 WAIT_INPUTS = ("stage", "client_group", "days")  # the threshold depends on stage and client group
@@ -357,7 +372,8 @@ def _wait_measures(terms: Terms) -> dict:
 
 def _allocation_rows(start, end, mode: str, filters: Filters, periods=None):
     """One row per first allocation made in [start, end] (or in each period)."""
-    cols = [EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
+    cols = [group_on(EPISODE.c.id, EPISODE.c.client_group, seq=EVENT.c.seq), EPISODE.c.team,
+            EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
             EVENT.c.allocation, day_count(EVENT.c.wait_from_on, EVENT.c.occurred_on, mode).label("days")]
     source = EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)
     if periods is not None:
@@ -468,6 +484,25 @@ def began_select(first: dt.date, last: dt.date, group_by: Sequence[str], terms: 
 
 # -- flow: contacts, conversations, closures and outcomes by month ---------------------------------
 
+def repeat_contacts(contact, contacts_in, first: dt.date, repeat_days: int):
+    """The ids of the contact events (``contact``, an alias of the event table, meeting ``contacts_in``)
+    made within ``repeat_days`` after the closure of another episode of the same person (such a
+    closure is on or after ``first - repeat_days``), joined on person_ref once."""
+    own = EPISODE.alias("contact_episode")
+    earlier = EPISODE.alias("earlier_episode")
+    closes = EVENT.alias("earlier_close")
+    return (
+        sa.select(contact.c.id)
+        .select_from(contact.join(own, own.c.id == contact.c.episode_id)
+                     .join(earlier, sa.and_(earlier.c.person_ref == own.c.person_ref, earlier.c.id != own.c.id))
+                     .join(closes, closes.c.episode_id == earlier.c.id))
+        .where(contacts_in, closes.c.to_stage == "closed",
+               closes.c.occurred_on >= date_param(first - dt.timedelta(days=repeat_days)),
+               closes.c.occurred_at < contact.c.occurred_at,
+               calendar_days(closes.c.occurred_on, contact.c.occurred_on) <= repeat_days)
+        .group_by(contact.c.id).subquery("repeats"))
+
+
 def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filters,
                     repeat_days: int = 90) -> sa.Select:
     """Flow by month (``spans`` as for :func:`periods_table`): events counted in the month they
@@ -494,21 +529,8 @@ def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filte
                   sa.func.max(flag(one_of(later.c.to_stage, ["c3_waiting", "c3_active"]))).label("c3"))
         .select_from(contact.join(later, later.c.episode_id == contact.c.episode_id))
         .where(contacts_in).group_by(contact.c.episode_id).subquery("cohort"))
-    # ... and those that came within ``repeat_days`` of the closure of another episode of the same
-    # person (such a closure is on or after ``first - repeat_days``), joined on person_ref once.
-    own = EPISODE.alias("contact_episode")
-    earlier = EPISODE.alias("earlier_episode")
-    closes = EVENT.alias("earlier_close")
-    repeats = (
-        sa.select(contact.c.id)
-        .select_from(contact.join(own, own.c.id == contact.c.episode_id)
-                     .join(earlier, sa.and_(earlier.c.person_ref == own.c.person_ref, earlier.c.id != own.c.id))
-                     .join(closes, closes.c.episode_id == earlier.c.id))
-        .where(contacts_in, closes.c.to_stage == "closed",
-               closes.c.occurred_on >= date_param(spans[0][0] - dt.timedelta(days=repeat_days)),
-               closes.c.occurred_at < contact.c.occurred_at,
-               calendar_days(closes.c.occurred_on, contact.c.occurred_on) <= repeat_days)
-        .group_by(contact.c.id).subquery("repeats"))
+    # ... and those that came within ``repeat_days`` of the closure of another episode of the same person.
+    repeats = repeat_contacts(contact, contacts_in, spans[0][0], repeat_days)
 
     rows = sa.select(
         periods.c.period_start, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority,
@@ -516,7 +538,8 @@ def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filte
         flag(EVENT.c.trigger == "resolve").label("is_resolve"),
         flag(EVENT.c.trigger == "refer").label("is_refer"),
         flag(EVENT.c.trigger == "crisis").label("is_crisis"),
-        flag(sa.and_(EVENT.c.to_stage == "c3_waiting", EVENT.c.trigger != "release")).label("is_c3"),
+        # entries to c3's queue: a plan or a stabilise (a release, a conversation keep the stage's queue)
+        flag(sa.and_(EVENT.c.to_stage == "c3_waiting", EVENT.c.trigger.in_(("plan", "stabilise")))).label("is_c3"),
         flag(EVENT.c.to_stage == "closed").label("is_closed"),
         flag(sa.and_(EVENT.c.to_stage == "closed", EVENT.c.outcome == "met_at_c1")).label("is_met_at_c1"),
         sa.func.coalesce(cohort.c.resolved, const(0)).label("c_resolved"),

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from pathway.domain.stages import WAITING
+from pathway.domain.stages import CLOCKED
 from pathway.store.reports import Filters, Terms, day_count, waits_select
 from pathway.store.tables import BREACH, EPISODE, EVENT, OUTBOX, SNAPSHOT
 
@@ -98,7 +98,7 @@ class Snapshots:
                            day_count(EVENT.c.wait_from_on, sa.literal(as_at, sa.Date()), mode),
                            sa.literal(as_at, sa.Date()), sa.literal(now, BREACH.c.detected_at.type))
                  .join(EVENT, sa.and_(EVENT.c.episode_id == EPISODE.c.id, EVENT.c.seq == EPISODE.c.version))
-                 .where(EPISODE.c.stage.in_(WAITING), EVENT.c.wait_from_on <= cutoff, ~sa.exists(already)))
+                 .where(EPISODE.c.stage.in_(CLOCKED), EVENT.c.wait_from_on <= cutoff, ~sa.exists(already)))
         if team is not None:
             found = found.where(EPISODE.c.team == team)
         insert = self.insert(BREACH).on_conflict_do_nothing().from_select(BREACH_COLUMNS, found)

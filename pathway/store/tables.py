@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -28,8 +29,12 @@ class Worker(SQLModel, table=True):
     name: str = Field(max_length=200)
     team: str = Field(foreign_key="team.key", index=True, max_length=64)
     caseload_cap: int | None = None  # None: the configured default
+    # An inactive worker keeps their record and caseload but takes no allocation (0010_firsthour).
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: dt.datetime
     created_by: str = Field(max_length=200)
+    updated_at: dt.datetime | None = None  # the last change to the worker, and who made it
+    updated_by: str | None = Field(default=None, max_length=200)
     # The workforce (0014_workforce): practitioner | manager; a line manager is a worker with role manager.
     role: str = Field(default="practitioner", max_length=16,
                       sa_column_kwargs={"server_default": "practitioner"})
@@ -44,6 +49,8 @@ class Episode(SQLModel, table=True):
         Index("ix_episode_queue", "team", "stage"),
         # Waits on a past day look only at the episodes changed since (stage_at after the day) (0003_reports).
         Index("ix_episode_stage_at", "stage_at"),
+        # The back end's own case id is unique in a team when given (0013_frontdoor).
+        UniqueConstraint("team", "external_ref", name="uq_episode_team_external_ref"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,9 +66,11 @@ class Episode(SQLModel, table=True):
     wait_from: dt.datetime | None = None  # start of the current conversation's wait clock
     wait_from_on: dt.date | None = None  # its London date, for reports (0008_episode_wait_from_on)
     allocated_at: dt.datetime | None = None  # first allocation in the current conversation
+    allocated_on: dt.date | None = None  # its London date, for the tray and case progression (0013_frontdoor)
     outcome: str | None = Field(default=None, max_length=64)
     closed_at: dt.datetime | None = None
     version: int
+    external_ref: str | None = Field(default=None, max_length=64)  # the back end's own case id
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     request_hash: str | None = Field(default=None, max_length=64)
 
@@ -113,6 +122,28 @@ class Outbox(SQLModel, table=True):
     sent_at: dt.datetime | None = None
     attempts: int = 0
     last_error: str | None = None
+
+
+class EpisodeProgress(SQLModel, table=True):
+    """What the event kinds that keep the stage keep of an episode (pathway.domain.events.Progress): the
+    open flag, the open next action, the last discussion and the last such event. A row only for an
+    episode that has had one, written with its event; replaying the log rebuilds it exactly."""
+
+    __tablename__ = "episode_progress"
+    __table_args__ = (
+        # The board's "for discussion" panel and the listing's flagged filter read the flagged ones only.
+        Index("ix_episode_progress_flagged", "flagged_at"),
+    )
+
+    episode_id: int = Field(primary_key=True, foreign_key="episode.id")
+    flagged_at: dt.datetime | None = None
+    flag_reason: str | None = Field(default=None, max_length=500)
+    next_action: str | None = Field(default=None, max_length=500)
+    next_action_due: dt.date | None = None
+    discussed_at: dt.datetime | None = None
+    discussed_where: str | None = Field(default=None, max_length=16)
+    discussed_on: dt.date | None = None  # the London date of discussed_at, for case progression's days
+    last_at: dt.datetime | None = None  # the last event of these kinds
 
 
 # -- the HTTP API --------------------------------------------------------------------------------
@@ -290,6 +321,49 @@ class Absence(SQLModel, table=True):
     reason: str = Field(max_length=16)  # leave | sickness | training | other
     recorded_at: dt.datetime
     recorded_by: str = Field(max_length=200)
+# -- scrutiny: case-file audits ------------------------------------------------------------------
+
+class AuditSample(SQLModel, table=True):
+    """One draw of episodes for case-file audit: the period, rate, strata and seed it was drawn with."""
+
+    __tablename__ = "audit_sample"
+    __table_args__ = (UniqueConstraint("period_from", "period_to", "rate", "stratify", "seed",
+                                       name="uq_audit_sample_draw"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    period_from: dt.date
+    period_to: dt.date
+    rate: float
+    stratify: str = Field(max_length=64)  # comma-separated strata, "" for none
+    seed: int
+    population: int  # episodes active or closed in the period
+    drawn_at: dt.datetime
+    drawn_by: str = Field(max_length=200)
+
+
+class AuditSampled(SQLModel, table=True):
+    """An episode drawn in a sample."""
+
+    __tablename__ = "audit_sampled"
+
+    sample_id: int = Field(foreign_key="audit_sample.id", primary_key=True)
+    episode_id: int = Field(foreign_key="episode.id", primary_key=True, index=True)
+    stratum: str = Field(max_length=200)
+
+
+class Audit(SQLModel, table=True):
+    """A case-file audit of one episode: the rating, who audited it and when, the themes found."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: int = Field(foreign_key="episode.id", index=True)
+    rating: str = Field(max_length=32)
+    auditor: str = Field(max_length=200)
+    audited_on: dt.date = Field(index=True)
+    themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    in_sample: bool
+    reason: str | None = Field(default=None, max_length=1000)  # why an episode outside the sample was audited
+    recorded_at: dt.datetime
+    recorded_by: str = Field(max_length=200)
 
 
 class Supervision(SQLModel, table=True):
@@ -340,6 +414,7 @@ TEAM = Team.__table__
 WORKER = Worker.__table__
 EPISODE = Episode.__table__
 EVENT = Event.__table__
+PROGRESS = EpisodeProgress.__table__
 OUTBOX = Outbox.__table__
 TOKEN = ApiToken.__table__
 REQUEST = ApiRequest.__table__
@@ -355,3 +430,6 @@ ABSENCE = Absence.__table__
 SUPERVISION = Supervision.__table__
 WORKFORCE_EVENT = WorkforceEvent.__table__
 EPISODE_WEIGHT = EpisodeWeight.__table__
+AUDIT_SAMPLE = AuditSample.__table__
+AUDIT_SAMPLED = AuditSampled.__table__
+AUDIT = Audit.__table__

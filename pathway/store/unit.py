@@ -15,7 +15,20 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import bulk, cld, duty, episodes, reports, snapshots, tokens, webhooks, workforce
+from pathway.store import (
+    audits,
+    bulk,
+    cld,
+    duty,
+    episodes,
+    progression,
+    reports,
+    scrutiny,
+    snapshots,
+    tokens,
+    webhooks,
+    workforce,
+)
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
@@ -29,7 +42,10 @@ PARTS = {
     "snapshots": (snapshots.Snapshots, snapshots.PostgresSnapshots),
     "tokens": (tokens.Tokens, tokens.Tokens),
     "bulk": (bulk.Bulk, bulk.PostgresBulk),
+    "progression": (progression.Progression, progression.Progression),
     "workforce": (workforce.Workforce, workforce.Workforce),
+    "scrutiny": (scrutiny.Scrutiny, scrutiny.Scrutiny),
+    "audits": (audits.Audits, audits.Audits),
 }
 
 
@@ -126,8 +142,20 @@ class Unit:
         return self.store.parts["bulk"](self.conn)
 
     @cached_property
+    def progression(self) -> progression.Progression:
+        return self.store.parts["progression"](self.conn)
+
+    @cached_property
     def workforce(self) -> workforce.Workforce:
         return self.store.parts["workforce"](self.conn)
+
+    @cached_property
+    def scrutiny(self) -> scrutiny.Scrutiny:
+        return self.store.parts["scrutiny"](self.conn)
+
+    @cached_property
+    def audits(self) -> audits.Audits:
+        return self.store.parts["audits"](self.conn)
 
     def finish(self) -> None:
         """Wait for the writes still running in this unit (the bulk part's, on PostgreSQL), before it ends."""

@@ -155,7 +155,9 @@ def a_move_with_every_field() -> Move:
     """A Move whose every field differs from its default."""
     values = {"trigger": "crisis", "occurred_at": AT, "worker": "amira", "outcome": "declined", "keep_worker": True,
               "to": "c3", "note": "seen at home", "override": "only worker free", "idempotency_key": "k-1",
-              "expected_version": 7}
+              "expected_version": 7,
+              "reason": "stress", "where": "huddle", "decision": "visit", "next_action": "ring GP", "text": "visit",
+              "due": "2099-01-01", "priority": "high", "client_group": "mental_health", "team": "south"}
     missing = {f.name for f in fields_of(Move)} - set(values)
     assert not missing, f"Move has fields this test does not give a value: {missing}"
     move = Move(**values)

@@ -105,14 +105,14 @@ def test_a_second_claimer_of_the_same_episode_gets_conflict(council):
 
 
 @pytest.mark.parametrize(("call", "error", "words"), [
-    (lambda e, ep: e.claim_next("east", "amira"), NotFound, "no team 'east'"),
-    (lambda e, ep: e.claim_next("north", "nobody"), NotFound, "no worker 'nobody'"),
-    (lambda e, ep: e.claim(ep.id, "nobody"), NotFound, "no worker 'nobody'"),
+    (lambda e, ep: e.claim_next("east", "amira"), NotFound, "unknown team 'east'; teams are: north, south"),
+    (lambda e, ep: e.claim_next("north", "nobody"), NotFound, "unknown worker 'nobody'"),
+    (lambda e, ep: e.claim(ep.id, "nobody"), NotFound, "unknown worker 'nobody'"),
     (lambda e, ep: e.claim(9999, "amira"), NotFound, "no episode 9999"),
     (lambda e, ep: e.claim_next("north", "cara"), Forbidden,
      "worker 'cara' is in team 'south' and may claim only from that team's queue, not from team 'north'"),
     (lambda e, ep: e.claim(ep.id, "cara"), Forbidden, "may claim only from that team's queue"),
-    (lambda e, ep: e.queue("east"), NotFound, "no team 'east'"),
+    (lambda e, ep: e.queue("east"), NotFound, "unknown team 'east'; teams are: north, south"),
 ])
 def test_bad_claims_change_nothing(council, call, error, words):
     ep = waiting(council, "P-1", "2026-05-01")
@@ -227,6 +227,6 @@ def test_duty_commands(council, db_url, monkeypatch):
     out = run(app, ["duty", "queue", "--team", "north"])
     assert out.exit_code == 0 and "nothing waiting in team north" in out.output
     out = run(app, ["duty", "queue", "--team", "east"])
-    assert out.exit_code == 1 and "no team 'east'" in out.output
+    assert out.exit_code == 1 and "unknown team 'east'; teams are: north, south" in out.output
     out = run(app, ["duty", "claim", "--worker", "nobody"])
-    assert out.exit_code == 1 and "no worker 'nobody'" in out.output
+    assert out.exit_code == 1 and "unknown worker 'nobody'" in out.output

@@ -151,7 +151,7 @@ def test_events_wait_for_a_dead_broker_then_a_real_worker_delivers_them_signed(p
             assert len(rx.requests) == 3
             # A task given an unknown team: refused with a clear error in the worker's log, nothing written.
             sender(redis_url, queue).send_task("pathway.track_waits", kwargs={"team": "nowhere"})
-            wait_until(lambda: "no team 'nowhere'" in worker.text(), what="the refusal")
+            wait_until(lambda: "unknown team 'nowhere'; teams are: " in worker.text(), what="the refusal")
             assert scalar(engine, "SELECT count(*) FROM wait_snapshot") == 0
         finally:
             if worker:

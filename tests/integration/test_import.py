@@ -329,3 +329,88 @@ def test_rows_another_import_wrote_meanwhile_are_a_conflict(council, tmp_path):
         with council.store.unit() as uow:
             uow.bulk.write([], [taken], [])
     assert counts(council) == before
+
+
+def many_episodes(n):
+    rows = []
+    for i in range(n):
+        base = dict(episode_ref=f"B{i:04d}", person_ref=f"P{i}", occurred_at="2026-02-01")
+        rows += [dict(base, seq=1, client_group="social_support", team="north", trigger="record_contact"),
+                 dict(base, seq=2, trigger="refer"),
+                 dict(base, seq=3, trigger="allocate", worker="ben", occurred_at="2026-02-03")]
+    return rows
+
+
+def stored_log(engine):
+    with engine.db.connect() as conn:
+        events = conn.execute(sa.select(EVENT).order_by(EVENT.c.episode_id, EVENT.c.seq)).mappings().all()
+        episodes = conn.execute(sa.select(EPISODE).order_by(EPISODE.c.id)).mappings().all()
+    skip = {"id", "recorded_at", "imported_at"}
+    return ([{k: v for k, v in e.items() if k not in skip} for e in events],
+            [dict(e) for e in episodes], ids_by_ref(engine))
+
+
+@pytest.mark.parametrize("keep", [0, 100, 50_000], ids=["read-twice", "kept-then-read-twice", "kept"])
+def test_kept_or_read_again_the_extract_writes_the_same(council, tmp_path, monkeypatch, keep):
+    """A small extract is written from what its check kept; a larger one (here: over ``keep`` new
+    events, found part way through) is read and folded again. Both write the same rows."""
+    from pathway.services.history import run
+
+    path = write_csv(tmp_path / "big.csv", many_episodes(120) + GOOD)
+    monkeypatch.setattr(run, "KEEP_EVENTS", keep)
+    summary = council.import_history(path, batch_size=40)
+    assert (summary.new_episodes, summary.new_events) == (123, 373)
+    events, episodes, refs = stored_log(council)
+    assert sorted(refs.values()) == list(range(1, 124)) == [e["id"] for e in episodes]
+    assert all(council.get(i) == council.replay(i) for i in (refs["E2"], refs["B0007"], refs["E3"]))
+    assert [e["trigger"] for e in events if e["episode_id"] == refs["E2"]][-1] == "close"
+    assert council.import_history(path, batch_size=40).new_events == 0
+
+
+def test_kept_rows_of_an_episode_changed_meanwhile_are_a_conflict(council, tmp_path):
+    """Between the check and the write, another import extends an episode this one also extends:
+    the kept rows are written only from the version the check read, so this import writes nothing."""
+    from pathway.errors import Conflict
+
+    first = [r for r in GOOD if r["episode_ref"] != "E3" or r["seq"] == 1]
+    council.import_history(write_csv(tmp_path / "a.csv", first))
+    before = counts(council)
+    other = write_csv(tmp_path / "other.csv", GOOD)  # extends E3 by its referral
+
+    def meanwhile(phase, done, total):
+        if phase == "checking" and done == total:
+            council.import_history(other)
+
+    with pytest.raises(Conflict, match="changed while the import ran"):
+        council.import_history(write_csv(tmp_path / "b.csv", GOOD), progress=meanwhile)
+    assert counts(council) == (before[0], before[1] + 1, before[2], before[3])  # only the other's row
+
+
+def test_row_checks_and_order_checks_are_listed_together_in_one_pass(council, tmp_path):
+    """Six bad rows: four bad on their own, two out of turn in the same episodes. All six, in one report."""
+    def change(rows):
+        rows[1]["outcome"] = "sorted"  # line 3: unknown outcome (E1 seq 2) ...
+        rows.insert(2, dict(rows[1], outcome="signposted"))  # line 4: ... and E1 seq 2 again: duplicate
+        rows[4]["occurred_at"] = "yesterday"  # line 6: E2 seq 2 unreadable time ...
+        rows[6]["worker"] = "zoe"  # line 8: E2 seq 4 unknown worker ...
+        rows.pop(7)  # ... and E2 seq 5 is gone: line 9 (seq 6) follows seq 4
+        rows[11]["team"] = "west"  # line 13: E3 seq 1 unknown team
+    err = refused(council, bad_file(tmp_path, change))
+    reasons = {e["line"]: e["reason"] for e in err.extra["errors"]}
+    assert sorted(reasons) == [3, 4, 6, 8, 9, 13], reasons
+    assert "unknown outcome 'sorted'" in reasons[3]
+    assert "duplicate row: episode E1 seq 2 is also on line 3" in reasons[4]
+    assert "occurred_at 'yesterday' is not an ISO 8601 date or time" in reasons[6]
+    assert "unknown worker 'zoe'" in reasons[8]
+    assert "seq 6 follows seq 4: seq 5 is missing" in reasons[9]
+    assert "unknown team 'west'; teams are: north, south" in reasons[13]
+    assert err.extra["error_count"] == 6 and err.extra["not_listed"] == 0
+
+
+def test_how_many_bad_rows_are_listed_is_a_setting(council, tmp_path):
+    council.settings = council.settings.model_copy(update={"import_errors_listed": 3})
+    rows = [dict(GOOD[0], episode_ref=f"E{i}", client_group="LD") for i in range(10)]
+    err = refused(council, write_csv(tmp_path / "many.csv", rows))
+    assert [e["line"] for e in err.extra["errors"]] == [2, 3, 4]
+    assert (err.extra["error_count"], err.extra["not_listed"]) == (10, 7)
+    assert "10 bad rows" in err.detail

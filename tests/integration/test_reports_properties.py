@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from pathway.domain import days
 from pathway.domain.commands import Move
-from pathway.domain.stages import WAITING
+from pathway.domain.stages import CLOCKED
 from pathway.errors import PathwayError
 from pathway.services import episodes
 from pathway.store.tables import Episode, Event
@@ -118,7 +118,7 @@ def expected_waits(events, episodes, as_at, group_by, mode, settings_):
     groups = defaultdict(list)
     over = defaultdict(int)
     for episode_id, e in last.items():
-        if e["to_stage"] in WAITING:
+        if e["to_stage"] in CLOCKED:
             ep = episodes[episode_id]
             n = count(e["wait_from_on"], as_at, mode)
             k = key_of(ep, e["to_stage"], group_by)
@@ -153,7 +153,7 @@ def expected_allocation(events, episodes, start, end, group_by, mode):
 
 def clear(engine) -> None:
     with engine.transaction() as conn:
-        for table in ("outbox", "event", "episode", "worker", "team"):
+        for table in ("outbox", "episode_progress", "event", "episode", "worker", "team"):
             conn.execute(sa.text(f"DELETE FROM {table}"))
 
 

@@ -73,7 +73,7 @@ def nonzero(rows):
 
 def test_waits_today_by_client_group_and_stage(huddle):
     rows = huddle.reports.waits(group_by=["client_group", "stage"])
-    assert len(rows) == 7 * 3  # every client group × waiting stage, empty groups included
+    assert len(rows) == 7 * 4  # every client group × stage with a clock (front door, queues), empty ones too
     assert [(r["client_group"], r["stage"]) for r in nonzero(rows)] == [
         ("physical_support", "c3_waiting"), ("sensory_support", "c1_waiting"),
         ("learning_disability", "c1_waiting"), ("mental_health", "c1_waiting"), ("mental_health", "c2_waiting"),
@@ -114,6 +114,7 @@ def test_waits_all_together_team_and_priority(huddle):
         {"priority": "low", **ZERO_WAITS},
     ]
     assert huddle.reports.waits(group_by="stage", team="south") == [
+        {"stage": "contact", **ZERO_WAITS},
         {"stage": "c1_waiting", "waiting": 1, "median_days": 1.0, "p90_days": 1.0, "max_days": 1,
          "over_threshold": 0},
         {"stage": "c2_waiting", **ZERO_WAITS},
@@ -275,7 +276,7 @@ def test_percentiles_interpolate_like_percentile_cont(council, clock):
     (lambda r: r.waits(client_group="dementia"), "client groups are: physical_support"),
     (lambda r: r.waits(team="east"), "teams are: north, south"),
     (lambda r: r.waits(priority="urgent"), "priorities are: crisis, high, normal, low"),
-    (lambda r: r.waits(stage="c4_waiting"), "stages are: c1_waiting, c2_waiting, c3_waiting"),
+    (lambda r: r.waits(stage="c4_waiting"), "stages are: contact, c1_waiting, c2_waiting, c3_waiting"),
     (lambda r: r.waits(day_mode="lunar"), "use 'calendar' or 'working'"),
     (lambda r: r.allocation(start="2026-06-30", end="2026-06-01"), "from 2026-06-30 is after to 2026-06-01"),
     (lambda r: r.allocation(start="June"), "is not a date"),

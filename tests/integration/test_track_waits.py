@@ -24,7 +24,7 @@ from pathway.settings import Thresholds
 from pathway.store.tables import OUTBOX
 
 GROUPS = 7  # default client groups
-STAGES = 3  # c1_waiting, c2_waiting, c3_waiting
+STAGES = 4  # contact, c1_waiting, c2_waiting, c3_waiting
 
 
 def contact(e, ref, group, on, team="north"):
@@ -147,7 +147,7 @@ def test_a_missed_day_is_back_filled_from_the_event_log(pathway, council):
 
 
 def test_bad_requests_are_refused_and_write_nothing(pathway, council):
-    with pytest.raises(NotFound, match="no team 'nowhere'"):
+    with pytest.raises(NotFound, match="unknown team 'nowhere'; teams are: "):
         council.track_waits(team="nowhere")
     with pytest.raises(ValidationError, match="in the future"):
         council.track_waits(as_at="2026-06-02")

@@ -180,7 +180,7 @@ def test_the_commands(db_url, monkeypatch, tmp_path):
     listed = run(app, ["webhook", "list", "--format", "json"])
     assert SECRET not in listed.output and json.loads(listed.output)[0]["url"] == "https://example.org/x"
     nowhere = run(app, ["track-waits", "--team", "nowhere"])
-    assert nowhere.exit_code == 1 and "no team 'nowhere'" in nowhere.output
+    assert nowhere.exit_code == 1 and "unknown team 'nowhere'; teams are: " in nowhere.output
     tracked = run(app, ["track-waits", "--format", "json"])
     assert tracked.exit_code == 0 and json.loads(tracked.output)["breaches"] == 0
     worker = run(app, ["worker"])

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from pathway.domain.episode import Fact, apply, fold, start
-from pathway.domain.stages import STAGES, TRIGGERS, WAITING, allowed_triggers
+from pathway.domain.stages import CLOCKED, STAGES, TRIGGERS, allowed_triggers
 from pathway.errors import PathwayError
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -55,7 +55,7 @@ class EpisodeMachine(RuleBasedStateMachine):
         allocated = self.state.days_to_allocation()
         assert waiting is None or waiting >= 0
         assert allocated is None or allocated >= 0
-        assert (waiting is not None) == (self.state.stage in WAITING)
+        assert (waiting is not None) == (self.state.stage in CLOCKED)
 
     @invariant()
     def a_worker_only_when_active(self):

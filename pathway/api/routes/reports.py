@@ -87,6 +87,21 @@ def trends(access: Access = Depends(get_access), group_by: list[str] | None = Gr
                          priority=priority, client_group=client_group, stage=stage, day_mode=day_mode)
 
 
+@router.get("/progression", response_model=list[REPLIES["progression"]], **REPLY)
+def progression(access: Access = Depends(get_access), group_by: list[str] | None = GroupBy(),
+                team: str | None = Text(), as_at: str | None = Text(), day_mode: str | None = Text()):
+    """Case progression per worker and stage: active, days active, stale, overdue next actions, flagged."""
+    return access.report("progression", group_by=_group_by(group_by), team=team, as_at=as_at, day_mode=day_mode)
+
+
+@router.get("/front-door", response_model=list[REPLIES["front_door"]], **REPLY)
+def front_door(access: Access = Depends(get_access), start: str | None = From(), end: str | None = To(),
+               team: str | None = Text(), client_group: str | None = Text(), day_mode: str | None = Text()):
+    """Per day: contacts, decided, decided the same day, median and p90 days to decision, resolved at contact."""
+    return access.report("front_door", start=start, end=end, team=team, client_group=client_group,
+                         day_mode=day_mode)
+
+
 @router.get("/forecast", response_model=list[REPLIES["forecast"]], **REPLY)
 def forecast(access: Access = Depends(get_access), group_by: list[str] | None = GroupBy(), team: str | None = Text(),
              as_at: str | None = Text(), priority: str | None = Text(), client_group: str | None = Text(),

@@ -15,7 +15,7 @@ that contradicts a stored event is an error.
 
 from pathway.services.history.check import RowRefused
 from pathway.services.history.parse import CODED, COLUMNS, REQUIRED, ImportMapping, read_toml
-from pathway.services.history.run import MAX_LISTED, ImportSummary, Progress, import_history
+from pathway.services.history.run import ImportSummary, Progress, import_history
 
-__all__ = ["CODED", "COLUMNS", "MAX_LISTED", "REQUIRED", "ImportMapping", "ImportSummary", "Progress",
+__all__ = ["CODED", "COLUMNS", "REQUIRED", "ImportMapping", "ImportSummary", "Progress",
            "RowRefused", "import_history", "read_toml"]

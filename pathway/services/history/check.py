@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from pathway.domain.checks import FUTURE_SLACK, NOTE_LENGTH, REF_PATTERN
+from pathway.domain.checks import FUTURE_SLACK, NOTE_LENGTH, REF_PATTERN, unknown_team, unknown_worker
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
 from pathway.domain.vocabulary import PRIORITIES
@@ -85,10 +85,9 @@ class Rules:
         if row.client_group is not None and row.client_group not in self._groups:
             problems.append(self.unknown(row, "client_group", self.client_groups))
         if row.team is not None and row.team not in self.teams:
-            problems.append(f"unknown team {row.team!r}; create it first (pathway teams are: "
-                            f"{', '.join(sorted(self.teams)) or 'none yet'})")
+            problems.append(unknown_team(row.team, self.teams))
         if row.worker is not None and row.worker not in self.workers:
-            problems.append(f"unknown worker {row.worker!r}; create the worker first")
+            problems.append(unknown_worker(row.worker))
         if row.outcome is not None and row.outcome not in self._outcomes:
             problems.append(self.unknown(row, "outcome", self.outcomes))
         if row.priority is not None and row.priority not in PRIORITIES:
@@ -112,9 +111,12 @@ class Rules:
 
     # -- an episode's rows together
 
-    def fold(self, rows: list[Row], stored, episode_id: int | None, listed: Listed) -> Folded:
+    def fold(self, rows: list[Row], stored, episode_id: int | None, listed: Listed,
+             refused: set[int] | frozenset[int] = frozenset()) -> Folded:
         """The episode's rows after what is ``stored`` of it (None for a new episode), folded through the
-        pathway; every bad row is ``listed``, and the fold stops at the first bad move."""
+        pathway; every bad row is ``listed``. The rows on ``refused`` lines (already listed for a value of
+        their own) take their place in the order checks but are not moved; the fold's moves stop at the
+        first bad one (the stage after it is not known), its order checks go on to the last row."""
         out = Folded()
         state = None
         try:
@@ -130,6 +132,9 @@ class Rules:
                 if row.seq < prev.seq:
                     continue
             prev = row
+            if row.line in refused:
+                out.ok = False
+                continue
             try:
                 if stored is not None and row.seq <= stored.version:
                     same_as_stored(row, stored.events[row.seq - 1])

@@ -241,6 +241,7 @@ class Row:
     allocation: str | None
     given: tuple  # the values as the extract gave them (before the mapping's codes), for messages
     problems: tuple[str, ...] = ()
+    seq_read: bool = True  # False when seq could not be read (then the row has no place in its episode's order)
 
 
 class RowReader:
@@ -256,11 +257,12 @@ class RowReader:
         (ref, seq, person_ref, group, team, trigger, at, worker, outcome, priority, route, keep, to, note, actor,
          allocation) = values
         problems: tuple[str, ...] = ()
+        seq_read = True
         try:
             seq = int(seq or "")
         except (TypeError, ValueError):
             problems += (f"seq {seq!r} is not a whole number",)
-            seq = 1
+            seq, seq_read = 1, False
         try:
             at = self.time(at or None)
             if at is None:
@@ -278,7 +280,7 @@ class RowReader:
             keep = text in TRUE
         return Row(line, ref or None, seq, person_ref or None, group or None, team or None, trigger or None, at,
                    worker or None, outcome or None, priority or None, route or None, keep, to or None,
-                   note or None, actor or None, allocation or None, given, problems)
+                   note or None, actor or None, allocation or None, given, problems, seq_read)
 
     def translate(self, values: tuple) -> list:
         values = list(values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import itertools
 import os
 import time
 from collections import Counter
@@ -18,7 +19,9 @@ from pathway.settings import Settings
 from pathway.store.episodes import event_row, state_values
 from pathway.store.unit import Store, Unit
 
-MAX_LISTED = 100  # bad rows listed in a report; the rest are counted
+# An extract of up to this many new events is written from what its checking pass folded, kept in
+# memory (tens of MB at most), instead of being read and folded again (docs/decisions/0016).
+KEEP_EVENTS = 50_000
 Progress = Callable[[str, int, int | None], None]  # (phase "checking" | "writing", done, total)
 
 
@@ -59,9 +62,15 @@ class _Import:
     does the same folding again and writes each batch."""
 
     def __init__(self, uow: Unit, settings: Settings, mapping: ImportMapping, *, write: bool, actor: str,
-                 now: dt.datetime, batch_size: int, progress: Progress | None, checked: bool = False):
+                 now: dt.datetime, batch_size: int, progress: Progress | None, checked: bool = False,
+                 keep: int = 0):
         self.bulk, self.write, self.actor, self.now = uow.bulk, write, actor, now
         self.checked = checked  # the source passed a checking pass: its rows' own values are known good
+        # A checking pass that keeps what it would write, while that is at most ``keep`` events. Its new
+        # episodes have stand-in ids (-1, -2, …) until the writing unit takes real ones (:func:`write_kept`).
+        self.kept: _Out | None = _Out() if keep and not write else None
+        self.keep = keep
+        self.stand_ins = itertools.count(-1, -1)
         self.batch_size, self.progress = batch_size, progress
         self.rules = Rules(settings.client_groups, settings.outcomes, self.bulk.teams(), self.bulk.worker_teams(),
                            now)
@@ -69,12 +78,16 @@ class _Import:
         self.any_imported = self.bulk.any_imported()
         self.errors: list[dict] = []
         self.error_count = 0
+        self.listed = settings.import_errors_listed  # bad rows listed in a report; the rest are counted
+        # Lines whose row was refused on its own but whose place in its episode is known: their order is
+        # still checked with the rest of the episode's rows, their move is not.
+        self.refused: set[int] = set()
         self.summary = ImportSummary()
         self.groups: Counter = Counter()
 
     def bad(self, line: int, reason: str) -> None:
         self.error_count += 1
-        if len(self.errors) < MAX_LISTED:
+        if len(self.errors) < self.listed:
             self.errors.append({"line": line, "reason": reason})
 
     def run(self, source: Source) -> None:
@@ -126,7 +139,9 @@ class _Import:
                 self.rules.check_row(row)
             except RowRefused as refusal:
                 self.bad(line, refusal.reason)
-                return None
+                if row.ref is None or row.seq < 1 or not row.seq_read:
+                    return None  # its place in the episode is not known either
+                self.refused.add(line)
         return row
 
     def flush(self, batch: _Batch, source: Source) -> None:
@@ -136,10 +151,14 @@ class _Import:
         ids: Iterator[int] = iter(())
         if self.write:
             ids = iter(self.bulk.new_ids(sum(1 for ref in refs if ref not in stored)))
-        out = _Out()
+        elif self.kept is not None:
+            ids = self.stand_ins
+        out = self.kept if self.kept is not None else _Out()
         for rows, unreadable in batch:
             if rows:
                 self.episode(rows, unreadable, stored.get(rows[0].ref), ids, out)
+        if self.kept is not None and (self.error_count or self.summary.new_events > self.keep):
+            self.kept = None  # too many to keep (or refused anyway): the writing pass reads the source again
         if self.write and not self.error_count:
             if self.bulk.update_episodes(out.updates) != len(out.updates):
                 raise Conflict("an imported episode was changed while the import ran; nothing was written, "
@@ -156,8 +175,9 @@ class _Import:
             # Its other rows were checked on their own; its order and moves cannot be, so they are not
             # reported (a gap where the unreadable row was would only repeat the same error).
             return
-        episode_id = stored.episode_id if stored else (next(ids) if self.write else None)
-        folded = self.rules.fold(rows, stored, episode_id, self.bad)
+        outputs = self.write or self.kept is not None
+        episode_id = stored.episode_id if stored else (next(ids) if outputs else None)
+        folded = self.rules.fold(rows, stored, episode_id, self.bad, self.refused)
         s.unchanged_events += folded.unchanged
         self.groups[rows[0].client_group or (stored.events[0]["data"].get("client_group") if stored else None)
                     or "unknown"] += 1
@@ -168,7 +188,7 @@ class _Import:
         else:
             s.extended_episodes += 1
         s.new_events += len(folded.moves)
-        if self.write:
+        if outputs:
             self.output(rows[0].ref, stored, folded, out)
 
     def output(self, ref: str, stored, folded: Folded, out: _Out) -> None:
@@ -222,15 +242,21 @@ def import_history(store: Store, settings: Settings, source, mapping=None, *, ac
 
 
 def _check_then_write(store: Store, source, options: dict) -> ImportSummary:
-    """Check everything without writing; then read and fold the source again, writing as it goes.
-    (Keeping the checked rows in a spool file instead costs as much CPU as reading and folding again,
-    and needs disk the size of the extract.)"""
+    """Check everything without writing; then write what the check kept (up to KEEP_EVENTS new events),
+    or read and fold the source again, writing as it goes. (Keeping the checked rows of a large
+    extract in a spool file instead costs as much CPU as reading and folding again, and needs disk
+    the size of the extract.)"""
     with store.unit(write=False) as uow:
-        imp = _Import(uow, write=False, **options)
+        imp = _Import(uow, write=False, keep=KEEP_EVENTS, **options)
         imp.run(Source(source, options["mapping"]))
     if imp.error_count:
         raise refused(imp)
-    if imp.summary.new_events:  # else everything is already there: nothing to write
+    if imp.summary.new_events and imp.kept is not None:
+        with store.unit(write=True) as uow:
+            write_kept(uow, imp.kept)
+        if options["progress"]:
+            options["progress"]("writing", 1, 1)
+    elif imp.summary.new_events:  # else everything is already there: nothing to write
         with store.unit(write=True) as uow:
             uow.bulk.reserve_ids(imp.summary.new_episodes)
             writer = _Import(uow, write=True, checked=True, **options)
@@ -238,6 +264,21 @@ def _check_then_write(store: Store, source, options: dict) -> ImportSummary:
             if writer.error_count:  # the database changed between the passes
                 raise refused(writer)
     return imp.summary
+
+
+def write_kept(uow: Unit, kept: _Out) -> None:
+    """Write what a checking pass kept: its new episodes get real ids in place of their stand-ins. A stored
+    episode moves on only from the version the check read, and a new one's reference is unique, so an
+    import that wrote the same episodes meanwhile makes this one a Conflict, with nothing written."""
+    real = uow.bulk.new_ids(len(kept.episodes))
+    for rows, column in ((kept.episodes, "id"), (kept.refs, "episode_id"), (kept.events, "episode_id")):
+        for row in rows:
+            if row[column] < 0:
+                row[column] = real[-1 - row[column]]
+    if uow.bulk.update_episodes(kept.updates) != len(kept.updates):
+        raise Conflict("an imported episode was changed while the import ran; nothing was written, "
+                       "run the import again")
+    uow.bulk.write(kept.episodes, kept.refs, kept.events)
 
 
 def _check_while_writing(store: Store, source, options: dict) -> ImportSummary:

@@ -3,8 +3,8 @@
 (function () {
   "use strict";
   // Okabe-Ito: distinguishable with the common colour-vision deficiencies; text labels carry the meaning too.
-  var STAGE_COLOURS = { c1_waiting: "#0072B2", c2_waiting: "#D55E00", c3_waiting: "#009E73" };
-  var STAGE_NAMES = { c1_waiting: "Conversation 1 waiting", c2_waiting: "Conversation 2 (crisis) waiting",
+  var STAGE_COLOURS = { contact: "#CC79A7", c1_waiting: "#0072B2", c2_waiting: "#D55E00", c3_waiting: "#009E73" };
+  var STAGE_NAMES = { contact: "At the front door", c1_waiting: "Conversation 1 waiting", c2_waiting: "Conversation 2 (crisis) waiting",
                       c3_waiting: "Conversation 3 waiting" };
   var REFRESH_MS = 60000;
   var main = document.getElementById("main");
@@ -157,6 +157,7 @@
     document.getElementById("over-total").textContent = d.over_threshold_total;
     renderWaits(d); renderLongest(d); renderCaseloads(d); renderTrend(d); renderForecast(d);
     main.dataset.rendered = String((Number(main.dataset.rendered) || 0) + 1);
+    document.dispatchEvent(new CustomEvent("huddle:render", { detail: d }));  // casework.js draws its panels
   }
 
   function refresh() {
@@ -215,6 +216,7 @@
   });
 
   state.refresh = refresh;  // what the timer calls; exposed so a test need not wait a minute
+  state.ui = { el: el, label: label, fill: fill };  // for the board's other panels (casework.js)
   render(state.data);
   setInterval(refresh, REFRESH_MS);
 })();

@@ -10,7 +10,7 @@ import sqlmodel  # noqa: F401  (column types)
 from alembic import op
 
 revision = '0014_workforce'
-down_revision = '0009_fewer_write_indexes'
+down_revision = '0013_frontdoor'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,88 @@
+"""Recording the events that keep the stage (pathway.domain.events.KINDS): a note, a flag, a discussion,
+a next action, a new priority, client group or team.
+
+Like a move, one call runs inside the caller's unit of work and checks everything before it writes:
+the episode row moves on a version (its priority, client group or team may change), the event and
+its outbox message (kind ``episode.<kind>``) are appended, and the episode's Progress is saved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pathway.domain import checks, days, events
+from pathway.domain.commands import Move
+from pathway.domain.episode import EpisodeState, Fact, apply
+from pathway.errors import Conflict, ValidationError
+from pathway.services import episodes
+from pathway.settings import Settings
+from pathway.store.episodes import event_row
+from pathway.store.unit import Unit
+
+# Move fields that only the pathway's own triggers take.
+_MOVE_ONLY = ("worker", "outcome", "keep_worker", "to")
+
+
+def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor: str,
+           now: dt.datetime) -> EpisodeState:
+    """Record one event of a kind that keeps the stage; refused (nothing written) unless the kind allows it."""
+    kind = events.KINDS[command.trigger]
+    state = episodes.load_state(uow, episode_id)
+    body_hash = command.fingerprint()
+    repeated = episodes.answered(uow, episode_id, command, body_hash)
+    if repeated is not None:
+        return repeated
+    episodes.check_version(state, command)
+    for name in _MOVE_ONLY:
+        if getattr(command, name):
+            raise ValidationError(f"{name} is not taken by {kind.name} (it takes: "
+                                  f"{', '.join(kind.takes()) or 'nothing but a note'})", field=name)
+    given = command.kind_fields()
+    if command.note is not None:
+        given["note"] = command.note
+    events.check_fields(kind.name, given)
+    checks.check_note(command.note)
+    at = checks.event_time(command.occurred_at, now)
+    progress = uow.progression.load(episode_id)
+    episodes.check_order(state, at, progress.last_at)
+    data = _checked(uow, settings, command)
+    if command.note is not None:
+        data["note"] = command.note
+    events.check(kind, state.stage, {k: getattr(state, k) for k in kind.sets}, progress, data,
+                 days.london_date(now))
+    stored = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in data.items() if k != "note"}
+    if kind.sets:  # what the event changed from, so the log alone says what each date's value was
+        stored["from"] = {k: getattr(state, k) for k in kind.sets}
+    fact = Fact(kind.name, at, data=stored)
+    new = apply(state, fact)
+    event = event_row(state, new, fact, actor, command.note, None, command.idempotency_key, body_hash, now)
+    if not uow.episodes.move(state, new, event, now):
+        raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
+                       episode_id=episode_id)
+    uow.progression.save(episode_id, events.advance(progress, kind.name, at, stored))
+    return new
+
+
+def _checked(uow: Unit, settings: Settings, command: Move) -> dict:
+    """The event's fields, each checked against what exists (client groups, teams) and parsed (due)."""
+    data = command.kind_fields()
+    if "due" in data:
+        data["due"] = days.parse_date(data["due"], "due")
+    if "client_group" in data:
+        settings.check_client_group(data["client_group"])
+    if "team" in data and uow.episodes.team(data["team"]) is None:
+        known = ", ".join(t["key"] for t in uow.episodes.teams())
+        raise ValidationError(f"unknown team {data['team']!r}; teams are: {known}", field="team")
+    if "priority" in data:
+        checks.check_priority(data["priority"])
+    return data
+
+
+def progress(uow: Unit, episode_id: int) -> events.Progress:
+    episodes.load_state(uow, episode_id)
+    return uow.progression.load(episode_id)
+
+
+def replay_progress(uow: Unit, episode_id: int) -> events.Progress:
+    """The episode's Progress rebuilt from its log alone."""
+    return events.replay(uow.episodes.facts(episode_id))
