@@ -7,7 +7,7 @@ from api_support import assert_error, count, make_api
 
 EPISODE_FIELDS = {"id", "person_ref", "client_group", "team", "stage", "worker", "priority", "route", "contact_at",
                   "stage_at", "wait_from", "allocated_at", "outcome", "closed_at", "days_waiting",
-                  "days_to_allocation"}
+                  "days_to_allocation", "external_ref"}
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_contact_is_recorded_by_each_role_with_its_actor(api, who):
     expected = {"integration": "integration:caseworks", "manager": "manager:north:nadia", "amira": "duty:amira"}
     assert [e["actor"] for e in events] == [expected[who]]
     assert set(events[0]) == {"seq", "trigger", "from_stage", "to_stage", "occurred_at", "recorded_at", "actor",
-                              "worker", "outcome", "note", "allocation"}
+                              "worker", "outcome", "note", "allocation", "data"}
 
 
 def test_contact_outside_the_callers_team_or_role_is_403(api, subtests):
