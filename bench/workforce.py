@@ -1,28 +1,30 @@
-"""The workforce reports at the size of a large council's decade: the supervision report (per worker and
-per line manager) and the caseload report, over 1 M episodes and 1,000 workers, against 100 ms.
+"""The workforce reports at a council's size: the supervision report (per worker and per line manager)
+and the caseload report over 1,000 workers and (decade) 1 M episodes, against a budget of 100 ms.
 
 Rows are made in the database itself (``generate_series``): 50 teams of 20 workers (2 managers each,
 the rest line-managed by them, a tenth part-time), ten years of supervision (8 sessions a year each,
-about 80,000 rows), an absence for one worker in ten, and 1 M episodes of which 3 % are active and 2 %
-wait. Each report runs a few times on a warm database; the median is printed with the goal.
+about 80,000 rows), an absence for one worker in ten, and episodes (small 20,000, council 100,000,
+decade 1 M) of which 3 % are active and 2 % wait. Each report runs a few times on a warm database;
+the median is printed against the budget (the "floor" here is the 100 ms budget, not plain SQL: a
+ratio of 1 or more is within it).
 
-    python -m bench.workforce [--episodes 1000000] [--database-url URL]
+    python -m bench.workforce --size decade
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import sqlalchemy as sa
 
-from bench.common import scratch_database
+from bench.common import parser, report, scratch_database
 from pathway import Engine
 from pathway.settings import load_settings
 
 GOAL_MS = 100.0
 RUNS = 7
+EPISODES = {"small": 20_000, "council": 100_000, "decade": 1_000_000}
 
 SEED = """
 INSERT INTO team (key, name, created_at, created_by)
@@ -68,7 +70,8 @@ def median_ms(call) -> float:
     return statistics.median(times)
 
 
-def run(url: str, episodes: int) -> dict[str, float]:
+def run(url: str, size: str) -> dict[str, float]:
+    episodes = EPISODES[size]
     engine = Engine(url, settings=load_settings(workforce={"weighting": True}), actor="bench")
     with engine.db.begin() as conn:
         for statement in SEED.replace("%(episodes)s", str(episodes)).split(";\n"):
@@ -84,23 +87,21 @@ def run(url: str, episodes: int) -> dict[str, float]:
         "caseloads by worker": median_ms(lambda: engine.reports.caseloads()),
         "caseloads by team": median_ms(lambda: engine.reports.caseloads(by="team")),
     }
-    print(f"{n:,} episodes, 1,000 workers; median of {RUNS} runs, goal {GOAL_MS:.0f} ms")
     for name, ms in figures.items():
-        print(f"  {name:<24} {ms:8.1f} ms  {'(goal met)' if ms < GOAL_MS else '(over goal)'}")
+        report(f"workforce-{name.replace(' ', '-').replace(',', '')}", engine=ms, floor=GOAL_MS, unit="ms",
+               higher_is_better=False, goal=1.0, size=size,
+               extra={"episodes": n, "workers": 1000, "runs": RUNS, "floor_is": f"the {GOAL_MS:.0f} ms budget"})
     engine.dispose()
     return figures
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--episodes", type=int, default=1_000_000)
-    p.add_argument("--database-url", default=None, help="an empty database to use instead of a scratch one")
-    args = p.parse_args()
+    args = parser(__doc__.splitlines()[0]).parse_args()
     if args.database_url:
-        run(args.database_url, args.episodes)
+        run(args.database_url, args.size)
         return
     with scratch_database() as url:
-        run(url, args.episodes)
+        run(url, args.size)
 
 
 if __name__ == "__main__":

@@ -143,7 +143,11 @@ EventCreate = command_model(Move, "EventCreate", "A move of the episode (pathway
 # The engine's episode without its internal fields (the optimistic-lock version).
 EpisodePublic = create_model(
     "EpisodePublic", __doc__="An episode as the API returns it.",
-    **{name: (f.annotation, ...) for name, f in EpisodeOut.model_fields.items() if name != "version"})
+    **{name: (f.annotation, ...) for name, f in EpisodeOut.model_fields.items() if name not in ("version", "takers")})
+QueuedEpisodePublic = create_model(
+    "QueuedEpisodePublic", __base__=EpisodePublic, __doc__="A waiting episode as the team's queue lists it.",
+    takers=(int, Field(description="how many of the team's workers could take this person now: present, skilled "
+                                   "for them and with room (0: nobody on duty can)")))
 
 
 class EventPublic(BaseModel):

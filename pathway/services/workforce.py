@@ -191,8 +191,9 @@ def takers(uow: Unit, settings: Settings, team: str, states: list[EpisodeState],
     for them, and under cap (or it is a crisis that may go over cap)."""
     staff = [w for w in uow.workforce.on_duty(team, days.london_date(now)) if w["away"] is None]
     default_cap, crisis_over_cap = settings.caseload.default_cap, settings.caseload.crisis_over_cap
-    for w in staff:
-        w["free"] = w["load"] < cap_of(w, default_cap)
+    weighted = settings.workforce.weighting
+    for w in staff:  # the one cap rule's room (pathway.domain.duty.enforce_cap), counted or weighed
+        w["free"] = (w["weight"] if weighted else w["load"]) < cap_of(w, default_cap, weighted)
     counted: dict[tuple[str | None, bool], int] = {}
     out = {}
     for s in states:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from pathway.domain import duty as rules
 from pathway.domain.episode import EpisodeState
-from pathway.domain.stages import ACTIVE, WAITING
+from pathway.domain.stages import WAITING
 from pathway.store.db import driven
 from pathway.store.episodes import (
     GUARDED_UPDATE,
@@ -33,8 +33,8 @@ from pathway.store.episodes import (
     move_statement,
     state_values,
 )
-from pathway.store.tables import EPISODE, EPISODE_WEIGHT, TEAM, WORKER
-from pathway.store.workforce import AWAY, WEIGHT, WEIGHTED_HELD, skilled
+from pathway.store.tables import EPISODE, TEAM, WORKER
+from pathway.store.workforce import AWAY, LOADS, WEIGHTED_HELD, skilled
 
 IS_CRISIS = sa.or_(EPISODE.c.stage == rules.CRISIS_STAGE, EPISODE.c.priority == rules.CRISIS_PRIORITY)
 RANK = sa.case((IS_CRISIS, rules.CRISIS_RANK),
@@ -118,14 +118,10 @@ def first_waiting_statement(rules: tuple = ()) -> sa.Select:
     return FIRST_WAITING if skill_test is None else QUEUE.where(skill_test).limit(1)
 
 TEAM_KNOWN = sa.select(TEAM.c.key).where(TEAM.c.key == sa.bindparam("team"))
-_LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"), sa.func.sum(WEIGHT).label("weight"))
-          .select_from(EPISODE.outerjoin(EPISODE_WEIGHT, EPISODE_WEIGHT.c.episode_id == EPISODE.c.id))
-          .where(EPISODE.c.stage.in_(ACTIVE), EPISODE.c.worker.is_not(None))
-          .group_by(EPISODE.c.worker).subquery())
 CASELOADS = (sa.select(WORKER.c.key, WORKER.c.team, WORKER.c.caseload_cap, WORKER.c.fte,
-                       sa.func.coalesce(_LOADS.c.n, 0).label("n"),
-                       sa.func.coalesce(_LOADS.c.weight, sa.literal(0.0, sa.Float)).label("weight"))
-             .select_from(WORKER.outerjoin(_LOADS, _LOADS.c.worker == WORKER.c.key))
+                       sa.func.coalesce(LOADS.c.n, 0).label("n"),
+                       sa.func.coalesce(LOADS.c.weight, sa.literal(0.0, sa.Float)).label("weight"))
+             .select_from(WORKER.outerjoin(LOADS, LOADS.c.worker == WORKER.c.key))
              .order_by(WORKER.c.team, WORKER.c.key))
 
 

@@ -68,18 +68,22 @@ def skilled(rules: tuple[Rule, ...]) -> sa.ColumnElement | None:
     return sa.or_(need.is_(None), need.in_(WORKER_SKILLS))
 
 
-_LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"))
-          .where(EPISODE.c.stage.in_(ACTIVE), EPISODE.c.worker.is_not(None))
-          .group_by(EPISODE.c.worker).subquery())
+# Each worker's caseload: their active episodes counted (n) and weighed (weight).
+LOADS = (sa.select(EPISODE.c.worker, sa.func.count().label("n"), sa.func.sum(WEIGHT).label("weight"))
+         .select_from(EPISODE.outerjoin(EPISODE_WEIGHT, EPISODE_WEIGHT.c.episode_id == EPISODE.c.id))
+         .where(EPISODE.c.stage.in_(ACTIVE), EPISODE.c.worker.is_not(None))
+         .group_by(EPISODE.c.worker).subquery())
 _AWAY_NOW = (sa.select(ABSENCE.c.worker, sa.func.max(ABSENCE.c.reason).label("reason"),
                        sa.func.max(ABSENCE.c.end).label("until"))
              .where(ABSENCE.c.start <= sa.bindparam("today"), ABSENCE.c.end >= sa.bindparam("today"))
              .group_by(ABSENCE.c.worker).subquery())
 # Each worker of a team with what decides whether they could take someone now: their cap and
 # caseload, whether they are away today (and why, until when), and their skills (one row per skill).
-ON_DUTY = (sa.select(WORKER.c.key, WORKER.c.caseload_cap, sa.func.coalesce(_LOADS.c.n, 0).label("load"),
+ON_DUTY = (sa.select(WORKER.c.key, WORKER.c.caseload_cap, WORKER.c.fte,
+                     sa.func.coalesce(LOADS.c.n, 0).label("load"),
+                     sa.func.coalesce(LOADS.c.weight, sa.literal(0.0, sa.Float)).label("weight"),
                      _AWAY_NOW.c.reason.label("away"), _AWAY_NOW.c.until, WORKER_SKILL.c.skill)
-           .select_from(WORKER.outerjoin(_LOADS, _LOADS.c.worker == WORKER.c.key)
+           .select_from(WORKER.outerjoin(LOADS, LOADS.c.worker == WORKER.c.key)
                         .outerjoin(_AWAY_NOW, _AWAY_NOW.c.worker == WORKER.c.key)
                         .outerjoin(WORKER_SKILL, WORKER_SKILL.c.worker == WORKER.c.key))
            .where(WORKER.c.team == sa.bindparam("team"))
@@ -160,11 +164,11 @@ class Workforce:
                 for r in self.conn.execute(AWAY_TODAY, {"today": today})}
 
     def on_duty(self, team: str, today: dt.date) -> list[dict]:
-        """The team's workers: cap, caseload, away (reason or None) and skills, by key."""
+        """The team's workers: cap, FTE, caseload counted and weighed, away (reason or None) and skills, by key."""
         out: dict[str, dict] = {}
         for r in self.conn.execute(ON_DUTY, {"team": team, "today": today}):
-            w = out.setdefault(r.key, {"key": r.key, "caseload_cap": r.caseload_cap, "load": r.load,
-                                       "away": r.away, "until": r.until, "skills": set()})
+            w = out.setdefault(r.key, {"key": r.key, "caseload_cap": r.caseload_cap, "fte": r.fte, "load": r.load,
+                                       "weight": r.weight, "away": r.away, "until": r.until, "skills": set()})
             if r.skill is not None:
                 w["skills"].add(r.skill)
         return list(out.values())

@@ -7,7 +7,7 @@ from api_support import assert_error, count, make_api
 
 EPISODE_FIELDS = {"id", "person_ref", "client_group", "team", "stage", "worker", "priority", "route", "contact_at",
                   "stage_at", "wait_from", "allocated_at", "outcome", "closed_at", "days_waiting",
-                  "days_to_allocation", "external_ref", "takers"}
+                  "days_to_allocation", "external_ref"}
 
 
 @pytest.fixture

@@ -39,6 +39,8 @@ def test_managers_of_the_team_and_admins_write_skills_others_get_403(api):
 
 def test_an_unskilled_claim_is_403_naming_the_skill_and_a_manager_may_override_with_a_reason(api):
     ep = api.waiting("LAS-9", client_group="learning_disability")
+    assert [(e["id"], e["takers"]) for e in api.get("/teams/north/queue", "manager").json()] == [(ep["id"], 0)]
+    assert "takers" not in api.get(f"/episodes/{ep['id']}", "manager").json()  # the queue's mark only
     body = assert_error(api.post(f"/episodes/{ep['id']}/claim", "ben"), 403, "forbidden", "learning_disability")
     assert body["skill"] == "learning_disability"
     assert api.post("/teams/north/queue/claim", "ben").status_code == 404  # nothing ben may take

@@ -338,7 +338,9 @@ def test_with_weighting_the_weighted_caseload_meets_cap_times_fte(db_url, clock)
         e.claim_next("north", "amira")
     with pytest.raises(CaseloadFull):
         e.fire(eps[2].id, "allocate", worker="amira")
+    assert [ep.takers for ep in e.queue("north")] == [0, 0]  # her weight is at cap x FTE
     e.workforce.reweigh(eps[0].id, 0.5, "a simple review", actor="manager:north:Nadia")
+    assert [ep.takers for ep in e.queue("north")] == [1, 1]
     assert e.claim_next("north", "amira").id == eps[2].id  # 1.5 < 2: room for one more
     row = {r["worker"]: r for r in e.caseloads("north")}["amira"]
     assert {k: row[k] for k in ("caseload", "weight", "fte", "cap", "free", "over_cap")} == {

@@ -24,7 +24,7 @@ def _episode(ep) -> dict:
     return jsonable_encoder(schemas.EpisodePublic.model_validate(ep, from_attributes=True))
 
 
-@router.get("/teams/{team}/queue", response_model=list[schemas.EpisodePublic], responses=ERRORS)
+@router.get("/teams/{team}/queue", response_model=list[schemas.QueuedEpisodePublic], responses=ERRORS)
 def queue(team: str = TeamKey(), access: Access = Depends(get_access)):
     """Waiting episodes in claim order (duty and manager of that team)."""
     return access.queue(team)
