@@ -35,7 +35,8 @@ STAGES = 4  # contact, c1_waiting, c2_waiting, c3_waiting
 
 
 def contact(e, ref, group, on, team="north"):
-    return e.record_contact(ref, group, team, occurred_at=f"{on}T10:00:00+01:00")
+    # A reference as the council's policy has it (letters, a separator, digits first).
+    return e.record_contact(f"REF-1{ref}", group, team, occurred_at=f"{on}T10:00:00+01:00")
 
 
 def referred(e, ref, group, on, team="north"):
