@@ -113,9 +113,9 @@ def main() -> None:
         worker = start_workers(url, queue, 1, logs / f"{queue}-worker.log")
         beat = start_beat(url, queue, logs / f"{queue}-beat.log")
         try:
-            engine.record_contact("warm-up", "unknown", "north")  # the worker makes its engine and connections
+            engine.record_contact("W-0", "unknown", "north")  # the worker makes its engine and connections
             deadline = time.monotonic() + 60
-            while "warm-up" not in rx.arrived:
+            while "W-0" not in rx.arrived:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the warm-up delivery did not arrive within 60 s")
                 time.sleep(0.05)

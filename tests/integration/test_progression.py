@@ -22,13 +22,13 @@ def team(council, clock):
     e = council
     clock.set(at("06-12", "12:00"))
     # amira, c1: allocated 10 June, nothing since the next action of 12 June (due 20 June, overdue).
-    a = e.record_contact("A", "mental_health", "north", occurred_at=at("06-01")).id
+    a = e.record_contact("P-65", "mental_health", "north", occurred_at=at("06-01")).id
     e.fire(a, "refer", occurred_at=at("06-01"))
     e.fire(a, "allocate", worker="amira", occurred_at=at("06-10"))
     e.fire(a, "next_action", text="ring the GP", due="2026-06-20", occurred_at=at("06-12"))
     clock.set(TODAY)
     # amira, c1: allocated 20 June, flagged, discussed at the huddle on 29 June, flagged again.
-    b = e.record_contact("B", "mental_health", "north", occurred_at=at("06-15")).id
+    b = e.record_contact("P-66", "mental_health", "north", occurred_at=at("06-15")).id
     e.fire(b, "refer", occurred_at=at("06-15"))
     e.fire(b, "allocate", worker="amira", occurred_at=at("06-20"))
     e.fire(b, "flag", reason="carer at breaking point", occurred_at=at("06-28"))
@@ -36,30 +36,30 @@ def team(council, clock):
            occurred_at=at("06-29"))
     e.fire(b, "flag", reason="still unsafe", occurred_at=at("06-29", "15:00"))
     # ben, c3: allocated 16 June, nothing since: 14 days, not more, so not yet standing still.
-    c = e.record_contact("C", "physical_support", "north", occurred_at=at("06-02")).id
+    c = e.record_contact("P-67", "physical_support", "north", occurred_at=at("06-02")).id
     for trigger, day, extra in (("refer", "06-02", {}), ("allocate", "06-05", {"worker": "ben"}),
                                 ("plan", "06-15", {}), ("allocate", "06-16", {"worker": "ben"})):
         e.fire(c, trigger, occurred_at=at(day), **extra)
     # ben, c1: referred the day of the contact (25 June), allocated on 26 June.
-    d = e.record_contact("D", "learning_disability", "north", occurred_at=at("06-25")).id
+    d = e.record_contact("P-68", "learning_disability", "north", occurred_at=at("06-25")).id
     e.fire(d, "refer", occurred_at=at("06-25", "11:00"))
     e.fire(d, "allocate", worker="ben", occurred_at=at("06-26"))
     # South's cara: allocated on 1 June and never touched since.
-    s = e.record_contact("S", "mental_health", "south", occurred_at=at("06-01")).id
+    s = e.record_contact("P-83", "mental_health", "south", occurred_at=at("06-01")).id
     e.fire(s, "refer", occurred_at=at("06-01"))
     e.fire(s, "allocate", worker="cara", occurred_at=at("06-01"))
     # The front door: on 26 June one contact not yet decided; on 27 June three decided after 0, 1 and
     # 2 days (a crisis the same day, a referral, a resolution); on 29 June two not yet decided.
-    e.record_contact("F1", "mental_health", "north", occurred_at=at("06-26"))
-    g = e.record_contact("G", "mental_health", "north", occurred_at=at("06-27")).id
+    e.record_contact("P-701", "mental_health", "north", occurred_at=at("06-26"))
+    g = e.record_contact("P-71", "mental_health", "north", occurred_at=at("06-27")).id
     e.fire(g, "resolve", outcome="signposted", occurred_at=at("06-29"))
-    h = e.record_contact("H", "mental_health", "north", occurred_at=at("06-27", "09:00")).id
+    h = e.record_contact("P-72", "mental_health", "north", occurred_at=at("06-27", "09:00")).id
     e.fire(h, "note", note="rang back", occurred_at=at("06-27", "12:00"))  # a note is no decision
     e.fire(h, "refer", occurred_at=at("06-28"))
-    i = e.record_contact("I", "mental_health", "north", occurred_at=at("06-27", "08:00")).id
+    i = e.record_contact("P-73", "mental_health", "north", occurred_at=at("06-27", "08:00")).id
     e.fire(i, "crisis", occurred_at=at("06-27", "20:00"))
-    e.record_contact("F2", "mental_health", "north", occurred_at=at("06-29"), priority="crisis")
-    e.record_contact("F3", "mental_health", "north", occurred_at=at("06-29", "11:00"))
+    e.record_contact("P-702", "mental_health", "north", occurred_at=at("06-29"), priority="crisis")
+    e.record_contact("P-703", "mental_health", "north", occurred_at=at("06-29", "11:00"))
     return e
 
 

@@ -62,7 +62,7 @@ def make_machine(engine: Engine, clock: Clock):
 
         @rule(group=st.sampled_from(GROUPS))
         def contact(self, group):
-            ep = engine.record_contact(f"P-{clock().timestamp()}-{group}", group, self.team)
+            ep = engine.record_contact(f"P-{int(clock().timestamp())}-{group.upper()}", group, self.team)
             self.ids = [*getattr(self, "ids", []), engine.fire(ep.id, "refer").id]
 
         @rule(data=st.data())
