@@ -7,11 +7,13 @@ import logging
 import time
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from pathway.api import errors, imports
 from pathway.api.app_paths import STATIC
 from pathway.api.routes import admin, duty, episodes, health, huddle, reports
+from pathway.api.security import SecurityHeaders
 
 log = logging.getLogger("pathway.http")
 
@@ -55,6 +57,7 @@ def create_app(engine=None) -> FastAPI:
     app = FastAPI(
         title="Three Conversations pathway engine",
         version="0.1.0",
+        docs_url=None, redoc_url=None,  # their pages load from a CDN, which the security policy refuses
         description="Episodes, queues, waits and reports over HTTP. Every call but /health carries "
                     "`Authorization: Bearer <token>`; errors are `{\"error\": CODE, \"detail\": TEXT, …}`.",
     )
@@ -64,5 +67,7 @@ def create_app(engine=None) -> FastAPI:
     for module in (health, episodes, duty, reports, admin, huddle):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(SecurityHeaders)  # every response (pathway/api/security.py)
     app.add_middleware(RequestLog)
     return app

@@ -15,12 +15,14 @@ from fastapi.templating import Jinja2Templates
 from pathway.api import schemas
 from pathway.api.app_paths import TEMPLATES
 from pathway.api.deps import COOKIE, bearer, get_access, get_engine
+from pathway.api.security import asset_url
 from pathway.errors import PathwayError
 from pathway.services.auth import Access, authenticate
 from pathway.services.board import board_data
 
 router = APIRouter(tags=["huddle board"])
 templates = Jinja2Templates(directory=TEMPLATES)
+templates.env.globals["asset"] = asset_url  # static files by content hash: cached until they change
 
 
 def TeamKey():  # noqa: N802 - a fresh parameter declaration per use
@@ -73,6 +75,12 @@ def huddle_data(response: Response, team: str = TeamKey(), access: Access = Depe
     access.see_board(team)
     response.headers.update(NO_STORE)
     return board_data(access.engine, team, access.actor)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon():
+    """Browsers ask for it even when the page names its icon."""
+    return RedirectResponse(asset_url("favicon.svg"), status_code=301)
 
 
 @router.post("/huddle/logout", status_code=303, include_in_schema=False)
