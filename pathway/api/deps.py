@@ -10,8 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pathway.api.schemas import MAX_INT
 from pathway.errors import Forbidden, ValidationError
 from pathway.services.auth import Access, Actor, authenticate
+from pathway.services.sessions import session_actor
 
-COOKIE = "pathway_token"
+# The board's cookie holds its session's secret (pathway.services.sessions), never a token.
+COOKIE = "pathway_board"
 # A write made with the board's cookie must also carry this header: a page on another site cannot
 # add it, so a cookie alone never moves an episode (the cookie is SameSite=Strict as well).
 BOARD_HEADER = "x-pathway-board"
@@ -23,7 +25,7 @@ def get_engine(request: Request):
 
 
 def bearer(request: Request) -> tuple[str | None, bool]:
-    """The token and whether it came from the board's cookie."""
+    """The bearer token, or else the board's session secret from its cookie, and whether it is the latter."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
@@ -39,7 +41,7 @@ bearer_scheme = HTTPBearer(auto_error=False, description="a token from `pathway 
 def get_actor(request: Request, engine=Depends(get_engine),
               _credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)) -> Actor:
     token, from_cookie = bearer(request)
-    actor = authenticate(engine, token)
+    actor = session_actor(engine, token) if from_cookie else authenticate(engine, token)
     if from_cookie and request.method not in SAFE_METHODS and request.headers.get(BOARD_HEADER) != "1":
         raise Forbidden("a write signed in by the board's cookie must send the header X-Pathway-Board: 1")
     request.state.actor = actor.label

@@ -262,6 +262,20 @@ class CalendarDay(SQLModel, table=True):
     working_index: int
 
 
+class BoardSession(SQLModel, table=True):
+    """The huddle board signed in on one browser: its cookie holds the session's secret, stored only as a
+    hash; the session lives while its token does, until it expires or is signed out."""
+
+    __tablename__ = "board_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(unique=True, max_length=64)  # sha256 hex of the cookie's secret
+    token_id: int = Field(foreign_key="api_token.id", index=True)
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    ended_at: dt.datetime | None = None  # signed out
+
+
 # The tables as SQLAlchemy Core sees them: what every statement in the store is built from.
 TEAM = Team.__table__
 WORKER = Worker.__table__
@@ -277,3 +291,4 @@ DELIVERY = Delivery.__table__
 ATTEMPT = DeliveryAttempt.__table__
 EPISODE_REF = EpisodeRef.__table__
 CALENDAR = CalendarDay.__table__
+BOARD_SESSION = BoardSession.__table__

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
 
-from pathway.store import bulk, cld, duty, episodes, reports, snapshots, tokens, webhooks
+from pathway.store import bulk, cld, duty, episodes, reports, sessions, snapshots, tokens, webhooks
 from pathway.store.db import statement_by_statement, unit_of_work
 
 # name: (SQLite form, PostgreSQL form). The PostgreSQL forms are the fast paths (driver statements,
@@ -29,6 +29,7 @@ PARTS = {
     "snapshots": (snapshots.Snapshots, snapshots.PostgresSnapshots),
     "tokens": (tokens.Tokens, tokens.Tokens),
     "bulk": (bulk.Bulk, bulk.PostgresBulk),
+    "sessions": (sessions.Sessions, sessions.Sessions),
 }
 
 
@@ -119,6 +120,10 @@ class Unit:
     @cached_property
     def tokens(self) -> tokens.Tokens:
         return self.store.parts["tokens"](self.conn)
+
+    @cached_property
+    def sessions(self) -> sessions.Sessions:
+        return self.store.parts["sessions"](self.conn)
 
     @cached_property
     def bulk(self) -> bulk.Bulk:
