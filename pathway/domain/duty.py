@@ -42,13 +42,21 @@ def cap_of(worker_row: dict, default_cap: int) -> int:
     return worker_row["caseload_cap"] or default_cap
 
 
+def may_take(state: EpisodeState, load: int, cap: int, crisis_over_cap: bool) -> bool:
+    """The one caseload rule: a worker at cap takes nothing more, except a crisis when configured."""
+    return load < cap or (crisis_over_cap and is_crisis(state.stage, state.priority))
+
+
+def next_for(queue: list[EpisodeState], load: int, cap: int, crisis_over_cap: bool) -> EpisodeState | None:
+    """The one a worker's claim of the next would take from ``queue`` (in claim order), by the caseload rule."""
+    return next((s for s in queue if may_take(s, load, cap, crisis_over_cap)), None)
+
+
 def enforce_cap(state: EpisodeState, worker_row: dict, load: int, *, default_cap: int,
                 crisis_over_cap: bool) -> None:
-    """The one caseload rule: a worker at cap takes nothing more, except a crisis when configured."""
+    """:func:`may_take`, or CaseloadFull saying why not."""
     cap = cap_of(worker_row, default_cap)
-    if load < cap:
-        return
-    if crisis_over_cap and is_crisis(state.stage, state.priority):
+    if may_take(state, load, cap, crisis_over_cap):
         return
     crisis_note = ("" if crisis_over_cap
                    else "; crisis contacts may not be taken over cap either (caseload.crisis_over_cap is false)")

@@ -1,47 +1,72 @@
-"""What the huddle board shows for one team, as one JSON document the page renders and refreshes."""
+"""What the huddle board shows for one team, as one JSON document the page renders and refreshes.
+
+The page draws what this document says and decides nothing: the queue comes in claim order (the
+domain's, the order Take next takes people in) with the one Take next would give marked, the
+targets beside every figure compared with them, and the words every table and legend use.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from pathway.domain import days
-from pathway.domain.duty import is_crisis
+from pathway.domain.duty import is_crisis, next_for
 from pathway.domain.stages import WAITING
 from pathway.services import episodes
 from pathway.services.auth import Actor
 
-LONGEST = 15  # people listed by name of reference on the board
+QUEUE_ROWS = 40  # the head of the queue sent to the page; it shows what fits and says how many more wait
 TREND_WEEKS = 8
+# The board's words for the engine's keys, in every table, legend and heading alike.
+STAGE_LABELS = {"c1_waiting": "Conversation 1 waiting", "c2_waiting": "Conversation 2 (crisis) waiting",
+                "c3_waiting": "Conversation 3 waiting"}
+PRIORITY_LABELS = {"crisis": "crisis", "high": "high", "normal": "normal", "low": "low"}
 
 
-def longest_waiting(engine, team: str, limit: int = LONGEST) -> tuple[dict, list[dict], int, int]:
-    """The team's row, and its waiting people, crises first and then the longest waits:
-    (team, rows, everyone waiting, crises waiting). NotFound for an unknown team."""
+def label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def queue_head(engine, team: str, actor: Actor, loads: list[dict], limit: int = QUEUE_ROWS) -> dict:
+    """The head of the team's queue in claim order, with the one Take next gives marked: for a duty
+    worker, the one their claim would take (by the caseload rule); for a manager, the next one for a
+    worker with room. ``loads``: the team's caseloads. NotFound for an unknown team."""
     with engine.store.unit(write=False) as uow:
         team_row = episodes.get_team(uow, team)
-        states = uow.reports.longest_waiting(team, limit)
+        states = uow.reports.queue_head(team, limit)
         total, crises = uow.reports.waiting_and_crises(team)
     now = engine.now()
     mode = engine.settings.day_mode
-    out = []
-    for s in states:
+    load, cap = 0, 1  # a worker with room
+    if actor.role == "duty":
+        mine = next(c for c in loads if c["worker"] == actor.worker)
+        load, cap = mine["caseload"], mine["cap"]
+    chosen = next_for(states, load, cap, engine.settings.caseload.crisis_over_cap)
+    rows = []
+    for position, s in enumerate(states, start=1):
         waited = s.days_waiting(now, mode)
-        limit_days = engine.settings.threshold(s.stage, s.client_group)
-        out.append({"episode_id": s.id, "person_ref": s.person_ref, "client_group": s.client_group,
-                    "stage": s.stage, "priority": s.priority, "days_waiting": waited,
-                    "threshold_days": limit_days,
-                    "breach": limit_days is not None and waited is not None and waited > limit_days,
-                    "crisis": is_crisis(s.stage, s.priority)})
-    return team_row, out, total, crises
+        target = engine.settings.threshold(s.stage, s.client_group)
+        rows.append({"position": position, "episode_id": s.id, "person_ref": s.person_ref,
+                     "client_group": s.client_group, "stage": s.stage, "priority": s.priority,
+                     "days_waiting": waited, "threshold_days": target,
+                     "breach": target is not None and waited is not None and waited > target,
+                     "crisis": is_crisis(s.stage, s.priority), "next": chosen is not None and s.id == chosen.id})
+    return {"team": team_row, "rows": rows, "total": total, "crises": crises, "more": total - len(rows),
+            "next_episode_id": None if chosen is None else chosen.id,
+            "next_for": actor.worker if actor.role == "duty" else None}
 
 
 def trend(engine, team: str, today: dt.date, weeks: int = TREND_WEEKS) -> list[dict]:
-    """The team's queue at the end of each of the last ``weeks`` weeks (Monday to Sunday; this week so far)."""
+    """The team's queue at the end of each of the last ``weeks`` weeks (Monday to Sunday); this week's
+    row is as at today, marked ``partial`` until its Sunday."""
     start = today - dt.timedelta(days=today.weekday() + 7 * (weeks - 1))
     rows = engine.reports.trends(group_by=[], period="week", start=start, end=today, team=team)
-    return [{"week_ending": min(days.parse_date(r["period_end"], "period_end"), today).isoformat(),
-             "waiting": r["waiting"], "over_threshold": r["over_threshold"] or 0, "allocated": r["allocated"]}
-            for r in rows]
+    out = []
+    for r in rows:
+        end = days.parse_date(r["period_end"], "period_end")
+        out.append({"week_ending": min(end, today).isoformat(), "partial": end > today,
+                    "waiting": r["waiting"], "over_threshold": r["over_threshold"] or 0, "allocated": r["allocated"]})
+    return out
 
 
 def forecast(engine, team: str, today: dt.date) -> list[dict]:
@@ -49,23 +74,43 @@ def forecast(engine, team: str, today: dt.date) -> list[dict]:
     return engine.reports.forecast(group_by=["stage"], team=team, as_at=today)
 
 
+def targets(engine) -> dict:
+    """Per waiting stage, the target days to allocation and the client groups whose target differs."""
+    out = {}
+    for stage in WAITING:
+        default = engine.settings.threshold(stage)
+        by_group = {g: engine.settings.threshold(stage, g) for g in engine.settings.client_groups}
+        out[stage] = {"days": default, "by_client_group": {g: n for g, n in by_group.items() if n != default}}
+    return out
+
+
+def caseloads(engine, team: str) -> list[dict]:
+    """Each worker's caseload against their cap, with the worker's name."""
+    names = {w["key"]: w["name"] for w in engine.workers(team)}
+    return [{**c, "name": names.get(c["worker"], c["worker"])} for c in engine.caseloads(team)]
+
+
 def board_data(engine, team: str, actor: Actor) -> dict:
     """Everything the board shows for ``team``, as the viewer ``actor`` sees it."""
-    team_row, people, total, crises = longest_waiting(engine, team)
+    loads = caseloads(engine, team)
+    queue = queue_head(engine, team, actor, loads)
     today = days.london_date(engine.now())
     waits = engine.reports.waits(group_by=["client_group", "stage"], team=team, as_at=today)
-    thresholds = {stage: engine.settings.threshold(stage) for stage in WAITING}
     return {
-        "team": team, "team_name": team_row["name"], "as_at": today.isoformat(),
+        "team": team, "team_name": queue["team"]["name"], "as_at": today.isoformat(),
         "generated_at": engine.now().astimezone(days.LONDON).isoformat(timespec="seconds"),
         "viewer": {"role": actor.role, "worker": actor.worker, "can_take_next": actor.role == "duty"},
         "stages": list(WAITING), "client_groups": list(engine.settings.client_groups),
-        "thresholds": thresholds,
+        "labels": {"stages": STAGE_LABELS, "priorities": PRIORITY_LABELS,
+                   "client_groups": {g: label(g) for g in engine.settings.client_groups}},
+        "thresholds": {stage: engine.settings.threshold(stage) for stage in WAITING},
+        "targets": targets(engine),
         "waits": waits,
-        "waiting_total": total, "crises_total": crises,
+        "waiting_total": queue["total"], "crises_total": queue["crises"],
         "over_threshold_total": sum(r["over_threshold"] or 0 for r in waits),
-        "longest": people,
-        "caseloads": engine.caseloads(team),
+        "queue": queue["rows"], "queue_more": queue["more"],
+        "next_episode_id": queue["next_episode_id"], "next_for": queue["next_for"],
+        "caseloads": loads,
         "trend": trend(engine, team, today),
         "forecast": forecast(engine, team, today),
     }

@@ -60,9 +60,9 @@ def test_board_data_has_the_right_numbers(api):
     cells = {(w["client_group"], w["stage"]): w["waiting"] for w in d["waits"] if w["waiting"]}
     assert cells == {("mental_health", "c1_waiting"): 2, ("learning_disability", "c1_waiting"): 1,
                      ("learning_disability", "c2_waiting"): 1, ("physical_support", "c1_waiting"): 1}
-    assert [(p["person_ref"], p["days_waiting"], p["crisis"], p["breach"]) for p in d["longest"]] == [
-        ("LAS-104", 5, True, True), ("LAS-101", 19, False, True), ("LAS-102", 10, False, False),
-        ("LAS-103", 10, False, False), ("LAS-105", 2, False, False)]
+    assert [(p["person_ref"], p["days_waiting"], p["crisis"], p["breach"], p["next"]) for p in d["queue"]] == [
+        ("LAS-104", 5, True, True, True), ("LAS-101", 19, False, True, False), ("LAS-102", 10, False, False, False),
+        ("LAS-103", 10, False, False, False), ("LAS-105", 2, False, False, False)]
     assert d["viewer"] == {"role": "duty", "worker": "amira", "can_take_next": True}
     assert {c["worker"]: (c["caseload"], c["cap"]) for c in d["caseloads"]} == {"amira": (0, 3), "ben": (0, 35)}
     assert d["trend"][-1]["waiting"] == 5 and len(d["trend"]) == 8

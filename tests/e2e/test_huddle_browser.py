@@ -93,9 +93,9 @@ def test_huddle_board_in_chromium(browser, council, clock):
         # "Take next" from the keyboard: the crisis is allocated to amira and the page updates.
         page.focus("#take-next")
         page.keyboard.press("Enter")
-        page.wait_for_function("document.getElementById('take-result').textContent.startsWith('You took')")
+        page.wait_for_function("() => document.getElementById('take-result').textContent.startsWith('You took')")
         assert "LAS-104" in page.inner_text("#take-result")
-        page.wait_for_function("document.getElementById('waiting-total').textContent === '4'")
+        page.wait_for_function("() => document.getElementById('waiting-total').textContent === '4'")
         assert page.inner_text("#crises-total") == "0"
         assert not page.eval_on_selector_all("#longest tbody tr", "rs => rs.some(r => r.innerText.includes('LAS-104'))")
         assert page.inner_text("#caseloads tr[data-worker='amira'] td:nth-child(2)") == "1"
@@ -106,7 +106,7 @@ def test_huddle_board_in_chromium(browser, council, clock):
         new = council.record_contact("LAS-106", "sensory_support", "north")
         council.fire(new.id, "refer")
         page.evaluate("window.huddle.refresh()")
-        page.wait_for_function("document.getElementById('waiting-total').textContent === '5'")
+        page.wait_for_function("() => document.getElementById('waiting-total').textContent === '5'")
         assert "LAS-106" in page.inner_text("#longest")
         assert page.evaluate("""() => {
             const c = window.huddle.charts.waits, i = c.data.labels.indexOf('sensory support');
@@ -125,5 +125,5 @@ def test_huddle_board_in_chromium(browser, council, clock):
         manager.set_viewport_size({"width": 2560, "height": 1440})
         large = manager.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
         assert large > laptop
-        manager.wait_for_function(f"Chart.defaults.font.size > {laptop * 0.85 + 1}")  # charts redrawn to match
+        manager.wait_for_function(f"() => Chart.defaults.font.size > {laptop * 0.85 + 1}")  # charts redrawn to match
         manager.screenshot(path=str(SCREENSHOT.with_name("huddle-large.png")))

@@ -80,7 +80,7 @@
 
   // -- longest waiting, crises first
   function renderLongest(d) {
-    var rows = d.longest.map(function (p) {
+    var rows = d.queue.map(function (p) {
       var tr = el("tr"); tr.dataset.episode = p.episode_id;
       if (p.crisis) tr.classList.add("crisis");
       if (p.breach) tr.classList.add("breach");
