@@ -18,8 +18,8 @@ from pathway.services.auth import Actor
 QUEUE_ROWS = 40  # the head of the queue sent to the page; it shows what fits and says how many more wait
 TREND_WEEKS = 8
 # The board's words for the engine's keys, in every table, legend and heading alike.
-STAGE_LABELS = {"c1_waiting": "Conversation 1 waiting", "c2_waiting": "Conversation 2 (crisis) waiting",
-                "c3_waiting": "Conversation 3 waiting"}
+# The board shows only waiting stages, so a stage is named by its conversation.
+STAGE_LABELS = {"c1_waiting": "Conversation 1", "c2_waiting": "Conversation 2 (crisis)", "c3_waiting": "Conversation 3"}
 PRIORITY_LABELS = {"crisis": "crisis", "high": "high", "normal": "normal", "low": "low"}
 
 

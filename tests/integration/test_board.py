@@ -67,5 +67,5 @@ def test_the_figures_carry_their_targets_names_and_partial_week(busy):
     assert (row["threshold_days"], row["breach"]) == (14, True)
     assert {c["worker"]: c["name"] for c in d["caseloads"]}["amira"] == "Amira Khan"
     assert [t["partial"] for t in d["trend"]] == [False] * 7 + [True]
-    assert d["labels"]["stages"]["c1_waiting"] == "Conversation 1 waiting"
+    assert d["labels"]["stages"]["c1_waiting"] == "Conversation 1"
     assert d["generated_at"].startswith("2026-05-20T12:00")
