@@ -362,3 +362,37 @@ def test_static_files_are_compressed_hashed_and_cached(browser, team):
         assert wire < 80_000 < 200_000 < len(httpx.get(chart).content)
         assert board.errors == []  # no favicon 404, no policy violation
         board.close()
+
+
+def test_more_panels_take_turns_on_the_tv_with_a_pause(browser, team):
+    """The panels other work adds (front door, for discussion, standing still, nobody skilled on duty) fit
+    the same screen: three at a time in the third column, taking turns, with an indicator, Pause and Next."""
+    with live_server(team.engine) as base:
+        board = Board(browser, base, team.tokens["manager"], TV)
+        page = board.page
+        assert page.locator("#rotator").is_hidden()  # five panels: no turns needed
+        page.evaluate("""() => {
+            for (const name of ['Front door', 'For discussion', 'Standing still', 'Nobody skilled on duty']) {
+                const s = document.createElement('section'); s.className = 'panel';
+                const h = document.createElement('h2'); h.textContent = name; s.append(h);
+                const t = document.createElement('table'); const body = t.createTBody();
+                for (let i = 0; i < 6; i++) body.insertRow().insertCell().textContent = name + ' row ' + i;
+                s.append(t); document.getElementById('main').append(s);
+            }
+            window.huddle.layout();
+        }""")
+        assert page.inner_text("#rotator-state") == "Panels 1 of 3, turning every 20 s"
+        assert overflowing(page) == {"height": 1080, "width": 1920, "panels": []}
+        seen = []
+        for _ in range(3):
+            visible = page.eval_on_selector_all(".panel:not([data-pinned])", """ps => ps.filter(p => !p.hidden)
+                .map(p => p.querySelector('h2').innerText)""")
+            assert 1 <= len(visible) <= 3 and overflowing(page)["panels"] == []
+            seen += visible
+            page.click("#rotator-next")
+        assert len(seen) == 7 and "Nobody skilled on duty" in seen and "Caseloads against cap" in seen
+        page.click("#rotator-pause")
+        assert page.get_attribute("#rotator-pause", "aria-pressed") == "true"
+        assert "(paused)" in page.inner_text("#rotator-state")
+        assert page.evaluate("() => window.huddle.rotation.paused")
+        board.close()

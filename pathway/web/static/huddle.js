@@ -209,6 +209,33 @@
     main.dataset.rendered = String((Number(main.dataset.rendered) || 0) + 1);
   }
 
+  // -- on the TV, the unpinned panels share the third column three at a time, taking turns when there are more
+  var PER_PAGE = 3, TURN_MS = 20000;
+  var rotation = { page: 0, pages: 1, paused: false, timer: null };
+  state.rotation = rotation;
+  function panelsToRotate() { return Array.prototype.slice.call(main.querySelectorAll(".panel:not([data-pinned])")); }
+  function showPage() {
+    var panels = panelsToRotate();
+    var rotating = TV.matches && panels.length > PER_PAGE;
+    rotation.pages = rotating ? Math.ceil(panels.length / PER_PAGE) : 1;
+    rotation.page = rotation.page % rotation.pages;
+    panels.forEach(function (p, i) { p.hidden = rotating && Math.floor(i / PER_PAGE) !== rotation.page; });
+    document.getElementById("rotator").hidden = !rotating;
+    document.getElementById("rotator-state").textContent = "Panels " + (rotation.page + 1) + " of " + rotation.pages +
+      (rotation.paused ? " (paused)" : ", turning every " + TURN_MS / 1000 + " s");
+    clearTimeout(rotation.timer);
+    if (rotating && !rotation.paused) rotation.timer = setTimeout(turn, TURN_MS);
+  }
+  function turn() { rotation.page = (rotation.page + 1) % rotation.pages; showPage(); render(state.data); }
+  state.layout = function () { showPage(); render(state.data); };
+  document.getElementById("rotator-pause").addEventListener("click", function () {
+    rotation.paused = !rotation.paused;
+    this.setAttribute("aria-pressed", String(rotation.paused));
+    this.textContent = rotation.paused ? "Resume" : "Pause";
+    showPage();
+  });
+  document.getElementById("rotator-next").addEventListener("click", turn);
+
   // -- staleness: a board that cannot refresh says so, and greys its figures until a refresh succeeds
   function setStale(why) {
     var banner = document.getElementById("stale");
@@ -281,11 +308,13 @@
     resizing = setTimeout(function () {
       Object.keys(state.charts).forEach(function (k) { state.charts[k].destroy(); });
       state.charts = {};
+      showPage();
       render(state.data);
     }, 250);
   });
 
   state.refresh = refresh;  // what the timer calls; exposed so a test need not wait a minute
+  showPage();
   render(state.data);
   schedule();
 })();
