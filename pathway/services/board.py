@@ -12,6 +12,7 @@ import datetime as dt
 from pathway.domain import days
 from pathway.domain.duty import is_crisis, next_for
 from pathway.domain.stages import WAITING
+from pathway.domain.vocabulary import PRIORITIES
 from pathway.services import episodes
 from pathway.services.auth import Actor
 
@@ -20,7 +21,6 @@ TREND_WEEKS = 8
 # The board's words for the engine's keys, in every table, legend and heading alike.
 # The board shows only waiting stages, so a stage is named by its conversation.
 STAGE_LABELS = {"c1_waiting": "Conversation 1", "c2_waiting": "Conversation 2 (crisis)", "c3_waiting": "Conversation 3"}
-PRIORITY_LABELS = {"crisis": "crisis", "high": "high", "normal": "normal", "low": "low"}
 
 
 def label(key: str) -> str:
@@ -101,9 +101,8 @@ def board_data(engine, team: str, actor: Actor) -> dict:
         "generated_at": engine.now().astimezone(days.LONDON).isoformat(timespec="seconds"),
         "viewer": {"role": actor.role, "worker": actor.worker, "can_take_next": actor.role == "duty"},
         "stages": list(WAITING), "client_groups": list(engine.settings.client_groups),
-        "labels": {"stages": STAGE_LABELS, "priorities": PRIORITY_LABELS,
+        "labels": {"stages": STAGE_LABELS, "priorities": {p: label(p) for p in PRIORITIES},
                    "client_groups": {g: label(g) for g in engine.settings.client_groups}},
-        "thresholds": {stage: engine.settings.threshold(stage) for stage in WAITING},
         "targets": targets(engine),
         "waits": waits,
         "waiting_total": queue["total"], "crises_total": queue["crises"],
