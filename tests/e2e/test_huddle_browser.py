@@ -163,6 +163,7 @@ def test_a_board_that_cannot_refresh_says_so(browser, team, clock):
     assert page.evaluate("() => getComputedStyle(document.querySelector('.panel.queue')).backgroundColor") \
         == "rgb(240, 240, 240)"
     assert page.evaluate("() => getComputedStyle(document.querySelector('#waits-chart')).filter") != "none"
+    assert overflowing(page) == {"height": 1080, "width": 1920, "panels": []}  # still one screen, nothing cut
     board.screenshot("huddle-stale.png")
     board.close()
 

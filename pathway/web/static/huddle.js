@@ -244,6 +244,7 @@
     banner.textContent = "NOT UP TO DATE: the board cannot reach the server (" + why + "). The figures are from " +
       clock(state.lastGood) + " on " + state.lastGood.slice(0, 10) + ", the last good refresh. Trying again.";
     banner.hidden = false;
+    render(state.data);  // the banner takes room: the lists show again what fits
   }
   function setFresh() {
     state.stale = false;
