@@ -37,11 +37,11 @@ def queue_head(engine, team: str, actor: Actor, loads: list[dict], limit: int = 
         total, crises = uow.reports.waiting_and_crises(team)
     now = engine.now()
     mode = engine.settings.day_mode
-    load, cap = 0, 1  # a worker with room
+    mine = {"caseload": 0, "cap": 1}  # a worker with room
     if actor.role == "duty":
-        mine = next(c for c in loads if c["worker"] == actor.worker)
-        load, cap = mine["caseload"], mine["cap"]
-    chosen = next_for(states, load, cap, engine.settings.caseload.crisis_over_cap)
+        # None: a worker no longer of this team, who takes nothing from its queue
+        mine = next((c for c in loads if c["worker"] == actor.worker), None)
+    chosen = mine and next_for(states, mine["caseload"], mine["cap"], engine.settings.caseload.crisis_over_cap)
     rows = []
     for position, s in enumerate(states, start=1):
         waited = s.days_waiting(now, mode)

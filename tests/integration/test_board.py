@@ -69,3 +69,10 @@ def test_the_figures_carry_their_targets_names_and_partial_week(busy):
     assert [t["partial"] for t in d["trend"]] == [False] * 7 + [True]
     assert d["labels"]["stages"]["c1_waiting"] == "Conversation 1"
     assert d["generated_at"].startswith("2026-05-20T12:00")
+
+
+def test_a_duty_worker_moved_to_another_team_is_shown_no_next(busy):
+    engine, _ = busy
+    stale_token_actor = Actor(role="duty", name="cara", worker="cara", team="north")  # cara is of south
+    d = board_data(engine, "north", stale_token_actor)
+    assert d["next_episode_id"] is None and not any(r["next"] for r in d["queue"])
