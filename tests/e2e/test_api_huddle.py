@@ -129,3 +129,14 @@ def test_a_revoked_token_ends_its_sessions(api):
     assert api.delete(f"/tokens/{token_id}", "admin").status_code == 200
     assert_error(api.client.get("/huddle/north/data"), 401, "session_ended", "revoked")
     assert "revoked" in api.client.get("/huddle/north").text
+
+
+def test_the_sign_in_and_out_forms_refuse_posts_from_another_site(api):
+    elsewhere = {"Sec-Fetch-Site": "cross-site"}
+    r = api.client.post("/huddle/north/session", data={"token": api.tokens["manager"]}, headers=elsewhere,
+                        follow_redirects=False)
+    assert r.status_code == 403 and "set-cookie" not in r.headers and "own pages" in r.text
+    api.get("/huddle/north", params={"token": api.tokens["manager"]})
+    r = api.client.post("/huddle/north/logout", headers=elsewhere, follow_redirects=False)
+    assert r.status_code == 403
+    assert api.client.get("/huddle/north/data").status_code == 200  # still signed in

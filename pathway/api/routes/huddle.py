@@ -90,15 +90,29 @@ def huddle(request: Request, team: str = TeamKey(),
     return templates.TemplateResponse(request, "huddle.html", {"team": team, "data": data, "actor": actor})
 
 
+# Browsers say where a form was posted from; the board's forms are posted only from its own pages, so
+# another site cannot sign a browser in to a session of its choosing, or out.
+OWN_FORMS = (None, "same-origin", "none")
+
+
+def _from_elsewhere(request: Request, team: str) -> HTMLResponse | None:
+    if request.headers.get("sec-fetch-site") in OWN_FORMS:
+        return None
+    return _login(request, team, "The board's sign-in and sign-out forms work only from the board's own pages.", 403)
+
+
 @router.post("/huddle/{team}/session", status_code=303, include_in_schema=False)
 def sign_in(request: Request, team: str = TeamKey(), token: str = Form(max_length=200), engine=Depends(get_engine)):
     """The sign-in form: the token travels in the body, then the browser goes to the board."""
-    return _sign_in(request, engine, team, token)
+    return _from_elsewhere(request, team) or _sign_in(request, engine, team, token)
 
 
 @router.post("/huddle/{team}/logout", status_code=303, include_in_schema=False)
 def sign_out(request: Request, team: str = TeamKey(), engine=Depends(get_engine)):
     """Sign the board out on this browser: the session ends on the server and the cookie is removed."""
+    refused = _from_elsewhere(request, team)
+    if refused:
+        return refused
     found, from_cookie = bearer(request)
     if found and from_cookie:
         close_session(engine, found)
