@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import ipaddress
 import logging
+import re
 import threading
 import time
 import traceback
@@ -23,17 +24,17 @@ import traceback
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from pathway.api.deps import COOKIE, GUARD_ACTOR, bearer_token
+from pathway.api.deps import COOKIE, GUARD_ACTOR, actor_of, bearer_token
 from pathway.api.errors import error_response
 from pathway.errors import PathwayError
-from pathway.services.auth import authenticate
 from pathway.settings import Security
 
 log = logging.getLogger("pathway.http")
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Writes that need no sign-in: leaving the board only forgets its cookie.
-OPEN_WRITES = frozenset({"/huddle/logout"})
+# Writes that need no sign-in before the body: the board's sign-in form carries its token in the body
+# (the route checks it), and signing out only ends the session the cookie names.
+OPEN_WRITES = re.compile(r"/huddle/[^/]+/(?:session|logout)")
 IMPORT_PATHS = frozenset({"/imports"})
 
 
@@ -171,12 +172,13 @@ class Guard:
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isascii() or not declared.isdigit() or int(declared) > size):
             return error_response(413, "too_large", too_large(size, what).detail)
-        if scope["method"] not in BODY_METHODS or scope["path"] in OPEN_WRITES:
+        if scope["method"] not in BODY_METHODS or OPEN_WRITES.fullmatch(scope["path"]):
             return None
+        header = _header(scope, b"authorization")
+        cookie = None if header else _cookie(scope)
         try:
-            actor = await run_in_threadpool(authenticate, self.engine, bearer_token(_header(scope, b"authorization"),
-                                                                                     _cookie(scope)))
-        except PathwayError as exc:  # Unauthorized: no token, or one unknown, revoked or expired
+            actor = await run_in_threadpool(actor_of, self.engine, bearer_token(header, cookie), cookie is not None)
+        except PathwayError as exc:  # Unauthorized: no token, or one unknown, revoked or expired, or no live session
             return error_response(exc.http_status, exc.code, exc.detail)
         scope.setdefault("state", {})[GUARD_ACTOR] = actor
         return None
