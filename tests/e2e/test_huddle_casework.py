@@ -85,6 +85,6 @@ def test_the_casework_panels_in_chromium(browser, council, clock):  # noqa: F811
         page.fill("#discussed-form input[name=next_action]", "book OT")
         page.fill("#discussed-form input[name=due]", "2026-05-22")
         page.get_by_role("button", name="Record discussion").click()
-        page.wait_for_function("document.querySelectorAll('#for-discussion tbody tr').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('#for-discussion tbody tr').length === 1")
         assert "carer at breaking point" in page.locator("#for-discussion tbody tr").inner_text()
         assert errors == []
