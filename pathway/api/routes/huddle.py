@@ -102,15 +102,21 @@ def _from_elsewhere(request: Request, team: str) -> HTMLResponse | None:
     return _login(request, team, "The board's sign-in and sign-out forms work only from the board's own pages.", 403)
 
 
-@router.post("/huddle/{team}/session", status_code=303, include_in_schema=False)
+SIGN_FORMS = {303: {"description": "to the board, or to its sign-in page saying why not"},
+              403: {"content": {"text/html": {}}, "description": "a form posted from another site"}}
+
+
+@router.post("/huddle/{team}/session", status_code=303, responses=SIGN_FORMS)
 def sign_in(request: Request, team: str = TeamKey(), token: str = Form(max_length=200), engine=Depends(get_engine)):
-    """The sign-in form: the token travels in the body, then the browser goes to the board."""
+    """The board's sign-in form (anyone: the token in the form field ``token`` decides): the token travels in
+    the body, a session opens, then the browser goes to the board."""
     return _from_elsewhere(request, team) or _sign_in(request, engine, team, token)
 
 
-@router.post("/huddle/{team}/logout", status_code=303, include_in_schema=False)
+@router.post("/huddle/{team}/logout", status_code=303, responses=SIGN_FORMS)
 def sign_out(request: Request, team: str = TeamKey(), engine=Depends(get_engine)):
-    """Sign the board out on this browser: the session ends on the server and the cookie is removed."""
+    """Sign the board out on this browser (anyone): the session its cookie names ends on the server and the
+    cookie is removed."""
     refused = _from_elsewhere(request, team)
     if refused:
         return refused
