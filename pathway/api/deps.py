@@ -19,6 +19,9 @@ COOKIE = "pathway_board"
 BOARD_HEADER = "x-pathway-board"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 GUARD_ACTOR = "pathway_actor"  # where pathway.api.guard leaves the Actor of a write it authenticated
+# Set by the board's sign-in when it refused the token (it answers with a redirect, not a 401): the
+# guard counts it as a refused sign-in all the same (pathway.api.guard.SignInLimit).
+SIGN_IN_REFUSED = "pathway_sign_in_refused"
 
 
 def get_engine(request: Request):

@@ -24,7 +24,7 @@ import traceback
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from pathway.api.deps import COOKIE, GUARD_ACTOR, actor_of, bearer_token
+from pathway.api.deps import COOKIE, GUARD_ACTOR, SIGN_IN_REFUSED, actor_of, bearer_token
 from pathway.api.errors import error_response
 from pathway.errors import PathwayError
 from pathway.settings import Security
@@ -35,6 +35,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Writes that need no sign-in before the body: the board's sign-in form carries its token in the body
 # (the route checks it), and signing out only ends the session the cookie names.
 OPEN_WRITES = re.compile(r"/huddle/[^/]+/(?:session|logout)")
+SIGN_IN_FORM = re.compile(r"/huddle/[^/]+/session")  # carries a token in its body
 IMPORT_PATHS = frozenset({"/imports"})
 
 
@@ -140,12 +141,14 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if message["status"] == 401 and credentials:
+                refused = message["status"] == 401 or scope.get("state", {}).get(SIGN_IN_REFUSED)
+                if refused and credentials:
                     self.limit.failed(address)
             await send(message)
 
         address = client_address(scope, self.security)
         credentials = _carries_credentials(scope)
+        scope.setdefault("state", {})  # shared with the route, which may mark a refused sign-in
         try:
             early = await self.refuse_early(scope, address, credentials)
             if early is not None:
@@ -208,7 +211,8 @@ class Guard:
 
 def _carries_credentials(scope) -> bool:
     return (_header(scope, b"authorization") is not None or _cookie(scope) is not None
-            or b"token=" in scope.get("query_string", b""))
+            or b"token=" in scope.get("query_string", b"")
+            or (scope["method"] == "POST" and SIGN_IN_FORM.fullmatch(scope["path"]) is not None))
 
 
 def _cookie(scope) -> str | None:

@@ -131,6 +131,22 @@ def test_a_revoked_token_ends_its_sessions(api):
     assert "revoked" in api.client.get("/huddle/north").text
 
 
+def test_an_expired_token_ends_its_sessions(api, clock):
+    """A session dies with its token when the token expires, as when it is revoked, though the session's
+    own 12 hours have not passed."""
+    made = api.post("/tokens", "admin", json={"role": "manager", "team": "north", "name": "tv", "expires": "1h"})
+    assert made.status_code == 201, made.text
+    api.get("/huddle/north", params={"token": made.json()["token"]})
+    assert api.client.get("/huddle/north/data").status_code == 200
+    clock.advance(hours=1, minutes=1)
+    assert_error(api.client.get("/huddle/north/data"), 401, "session_ended", "expired")
+    # nor can the cookie write: the guard checks the session before the body
+    r = api.client.post("/teams/north/queue/claim", headers={"X-Pathway-Board": "1"})
+    assert_error(r, 401, "session_ended", "expired")
+    page = api.client.get("/huddle/north")  # says why, and removes the dead cookie
+    assert page.status_code == 401 and "expired" in page.text and '<form method="post"' in page.text
+
+
 def test_the_sign_in_and_out_forms_refuse_posts_from_another_site(api):
     elsewhere = {"Sec-Fetch-Site": "cross-site"}
     r = api.client.post("/huddle/north/session", data={"token": api.tokens["manager"]}, headers=elsewhere,
@@ -140,3 +156,17 @@ def test_the_sign_in_and_out_forms_refuse_posts_from_another_site(api):
     r = api.client.post("/huddle/north/logout", headers=elsewhere, follow_redirects=False)
     assert r.status_code == 403
     assert api.client.get("/huddle/north/data").status_code == 200  # still signed in
+
+
+def test_refused_sign_ins_on_the_board_form_are_limited_per_address(council, clock):
+    """The sign-in form answers a bad token with a redirect, not a 401: it is counted all the same."""
+    council.settings = council.settings.model_copy(update={"security": council.settings.security.model_copy(
+        update={"auth_failures": 3})})
+    api = make_api(council)
+    huddle_council(council, clock)
+    for _ in range(3):
+        r = api.client.post("/huddle/north/session", data={"token": "pw_wrong"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].endswith("?signin=unauthorized")
+    blocked = api.client.post("/huddle/north/session", data={"token": api.tokens["manager"]}, follow_redirects=False)
+    assert_error(blocked, 429, "too_many_requests", "seconds")
+    assert "pathway_board" not in blocked.cookies

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from pathway.api import schemas
 from pathway.api.app_paths import TEMPLATES
-from pathway.api.deps import COOKIE, bearer, get_access, get_engine
+from pathway.api.deps import COOKIE, SIGN_IN_REFUSED, bearer, get_access, get_engine
 from pathway.api.guard import came_over_https
 from pathway.api.security import asset_url
 from pathway.errors import PathwayError
@@ -55,6 +55,8 @@ def _sign_in(request: Request, engine, team: str, token: str) -> RedirectRespons
         secret, actor = open_session(engine, token, team)
     except PathwayError as exc:
         code = exc.code if exc.code in SIGNIN else "unauthorized"
+        if exc.http_status == 401:  # counted against the address like any refused sign-in (429 past the limit)
+            setattr(request.state, SIGN_IN_REFUSED, True)
         return RedirectResponse(f"/huddle/{team}?signin={code}", status_code=303)
     request.state.actor = actor.label
     response = RedirectResponse(f"/huddle/{team}", status_code=303)
