@@ -76,3 +76,25 @@ def test_a_duty_worker_moved_to_another_team_is_shown_no_next(busy):
     stale_token_actor = Actor(role="duty", name="cara", worker="cara", team="north")  # cara is of south
     d = board_data(engine, "north", stale_token_actor)
     assert d["next_episode_id"] is None and not any(r["next"] for r in d["queue"])
+
+
+def test_the_marked_next_follows_skills_and_absence_as_the_claim_does(busy):
+    """Sensory support needs the sensory skill (board_support.SKILL_RULES): until ben has it, his NEXT
+    passes over them as his claim does; a worker away today is marked nobody."""
+    engine, ids = busy
+    for _ in range(2):  # the two crises go
+        engine.claim_next("north", "chloe")
+    queue = board_data(engine, "north", MANAGER)["queue"]
+    sensory = [r["episode_id"] for r in queue if r["client_group"] == "sensory_support"]
+    ahead = next(i for i, r in enumerate(queue) if r["episode_id"] == sensory[0])
+    for _ in range(ahead):  # those ahead of the first sensory person are taken: it heads the queue
+        engine.claim_next("north", "dev")
+    d = board_data(engine, "north", BEN)
+    assert d["queue"][0]["episode_id"] == sensory[0] and d["next_episode_id"] != sensory[0]
+    assert engine.claim_next("north", "ben").id == d["next_episode_id"]
+    engine.workforce.set_skills("gus", ["sensory"], actor="test")
+    gus = Actor(role="duty", name="gus", worker="gus", team="north")
+    assert board_data(engine, "north", gus)["next_episode_id"] == sensory[0]
+    today = engine.now().date()
+    engine.workforce.add_absence("gus", today, today, "leave", actor="test")
+    assert board_data(engine, "north", gus)["next_episode_id"] is None
