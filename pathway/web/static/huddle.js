@@ -206,7 +206,7 @@
       return tr;
     });
     fill(document.querySelector("#forecast tbody"), rows, "No forecast available.", 4);
-    document.getElementById("targets").textContent = "Targets, days to allocation: " + d.stages.map(function (s) {
+    document.getElementById("targets").textContent = "Targets, days on the clock (the front door, then each wait to allocation): " + d.stages.map(function (s) {
       return stageName(d, s) + " " + targetText(d, s);
     }).join("; ") + ".";
   }
