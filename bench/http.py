@@ -77,7 +77,7 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "PATHWAY_DATABASE_URL": url}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "pathway.api.serve:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(workers), "--no-access-log",
+                             "--port", str(port), "--workers", str(workers), "--no-access-log", "--no-server-header",
                              # a pooled connection may sit idle longer than uvicorn's default 5 s
                              # while 50 clients share the pool; a closed one fails the next request
                              "--timeout-keep-alive", "60", "--log-level", "warning"], env=env)

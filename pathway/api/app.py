@@ -7,6 +7,7 @@ import logging
 import time
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from pathway.api import docs, errors, guard, imports
@@ -25,6 +26,7 @@ from pathway.api.routes import (
     staff,
     workforce,
 )
+from pathway.api.security import SecurityHeaders
 
 log = logging.getLogger("pathway.http")
 
@@ -81,5 +83,7 @@ def create_app(engine=None) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(guard.Guard, engine=engine)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(SecurityHeaders)  # every response (pathway/api/security.py)
     app.add_middleware(RequestLog)
     return app

@@ -10,13 +10,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pathway.api.schemas import MAX_INT
 from pathway.errors import Forbidden, ValidationError
 from pathway.services.auth import Access, Actor, authenticate
+from pathway.services.sessions import session_actor
 
-COOKIE = "pathway_token"
+# The board's cookie holds its session's secret (pathway.services.sessions), never a token.
+COOKIE = "pathway_board"
 # A write made with the board's cookie must also carry this header: a page on another site cannot
 # add it, so a cookie alone never moves an episode (the cookie is SameSite=Strict as well).
 BOARD_HEADER = "x-pathway-board"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 GUARD_ACTOR = "pathway_actor"  # where pathway.api.guard leaves the Actor of a write it authenticated
+# Set by the board's sign-in when it refused the token (it answers with a redirect, not a 401): the
+# guard counts it as a refused sign-in all the same (pathway.api.guard.SignInLimit).
+SIGN_IN_REFUSED = "pathway_sign_in_refused"
 
 
 def get_engine(request: Request):
@@ -24,7 +29,8 @@ def get_engine(request: Request):
 
 
 def bearer_token(header: str | None, cookie: str | None) -> str | None:
-    """The token of a request: its Authorization header's bearer token, else the board's cookie."""
+    """The credential of a request: its Authorization header's bearer token, else the board's cookie
+    (the secret of a board session)."""
     if header:
         scheme, _, token = header.partition(" ")
         return token.strip() if scheme.lower() == "bearer" else None
@@ -32,10 +38,15 @@ def bearer_token(header: str | None, cookie: str | None) -> str | None:
 
 
 def bearer(request: Request) -> tuple[str | None, bool]:
-    """The token and whether it came from the board's cookie."""
+    """The bearer token, or else the board's session secret from its cookie, and whether it is the latter."""
     header = request.headers.get("authorization")
     cookie = None if header else request.cookies.get(COOKIE)
     return bearer_token(header, cookie), cookie is not None
+
+
+def actor_of(engine, credential: str | None, from_cookie: bool) -> Actor:
+    """The Actor of a bearer token, or of a live board session when the credential is the cookie's."""
+    return session_actor(engine, credential) if from_cookie else authenticate(engine, credential)
 
 
 # Declared so the OpenAPI document says how to authenticate; the header is read by ``bearer``.
@@ -46,7 +57,7 @@ def get_actor(request: Request, engine=Depends(get_engine),
               _credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)) -> Actor:
     token, from_cookie = bearer(request)
     # A write was authenticated by the guard before its body was read (pathway.api.guard).
-    actor = getattr(request.state, GUARD_ACTOR, None) or authenticate(engine, token)
+    actor = getattr(request.state, GUARD_ACTOR, None) or actor_of(engine, token, from_cookie)
     if from_cookie and request.method not in SAFE_METHODS and request.headers.get(BOARD_HEADER) != "1":
         raise Forbidden("a write signed in by the board's cookie must send the header X-Pathway-Board: 1")
     request.state.actor = actor.label

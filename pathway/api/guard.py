@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import ipaddress
 import logging
+import re
 import threading
 import time
 import traceback
@@ -23,17 +24,18 @@ import traceback
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from pathway.api.deps import COOKIE, GUARD_ACTOR, bearer_token
+from pathway.api.deps import COOKIE, GUARD_ACTOR, SIGN_IN_REFUSED, actor_of, bearer_token
 from pathway.api.errors import error_response
 from pathway.errors import PathwayError
-from pathway.services.auth import authenticate
 from pathway.settings import Security
 
 log = logging.getLogger("pathway.http")
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Writes that need no sign-in: leaving the board only forgets its cookie.
-OPEN_WRITES = frozenset({"/huddle/logout"})
+# Writes that need no sign-in before the body: the board's sign-in form carries its token in the body
+# (the route checks it), and signing out only ends the session the cookie names.
+OPEN_WRITES = re.compile(r"/huddle/[^/]+/(?:session|logout)")
+SIGN_IN_FORM = re.compile(r"/huddle/[^/]+/session")  # carries a token in its body
 IMPORT_PATHS = frozenset({"/imports"})
 
 
@@ -139,12 +141,14 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if message["status"] == 401 and credentials:
+                refused = message["status"] == 401 or scope.get("state", {}).get(SIGN_IN_REFUSED)
+                if refused and credentials:
                     self.limit.failed(address)
             await send(message)
 
         address = client_address(scope, self.security)
         credentials = _carries_credentials(scope)
+        scope.setdefault("state", {})  # shared with the route, which may mark a refused sign-in
         try:
             early = await self.refuse_early(scope, address, credentials)
             if early is not None:
@@ -171,12 +175,13 @@ class Guard:
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isascii() or not declared.isdigit() or int(declared) > size):
             return error_response(413, "too_large", too_large(size, what).detail)
-        if scope["method"] not in BODY_METHODS or scope["path"] in OPEN_WRITES:
+        if scope["method"] not in BODY_METHODS or OPEN_WRITES.fullmatch(scope["path"]):
             return None
+        header = _header(scope, b"authorization")
+        cookie = None if header else _cookie(scope)
         try:
-            actor = await run_in_threadpool(authenticate, self.engine, bearer_token(_header(scope, b"authorization"),
-                                                                                     _cookie(scope)))
-        except PathwayError as exc:  # Unauthorized: no token, or one unknown, revoked or expired
+            actor = await run_in_threadpool(actor_of, self.engine, bearer_token(header, cookie), cookie is not None)
+        except PathwayError as exc:  # Unauthorized: no token, or one unknown, revoked or expired, or no live session
             return error_response(exc.http_status, exc.code, exc.detail)
         scope.setdefault("state", {})[GUARD_ACTOR] = actor
         return None
@@ -206,7 +211,8 @@ class Guard:
 
 def _carries_credentials(scope) -> bool:
     return (_header(scope, b"authorization") is not None or _cookie(scope) is not None
-            or b"token=" in scope.get("query_string", b""))
+            or b"token=" in scope.get("query_string", b"")
+            or (scope["method"] == "POST" and SIGN_IN_FORM.fullmatch(scope["path"]) is not None))
 
 
 def _cookie(scope) -> str | None:

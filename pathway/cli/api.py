@@ -31,7 +31,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     migrate_on_start()  # once, before uvicorn's workers start
     # uvicorn's own access log is off: it would print query strings, and the board's first visit has a token.
     uvicorn.run("pathway.api.serve:app", host=host, port=port, workers=workers, access_log=False,
-                log_level="info")
+                log_level="info", server_header=False)  # no "server: uvicorn" banner
 
 
 @token_app.command("create")

@@ -48,15 +48,23 @@ def cap_of(worker_row: dict, default_cap: int, weighted: bool = False) -> float:
     return cap * (worker_row.get("fte") or 1.0) if weighted else cap
 
 
+def may_take(state: EpisodeState, load: float, cap: float, crisis_over_cap: bool) -> bool:
+    """The one caseload rule: a worker at cap takes nothing more, except a crisis when configured."""
+    return load < cap or (crisis_over_cap and is_crisis(state.stage, state.priority))
+
+
+def next_for(queue: list[EpisodeState], load: float, cap: float, crisis_over_cap: bool) -> EpisodeState | None:
+    """The one a worker's claim of the next would take from ``queue`` (in claim order), by the caseload rule."""
+    return next((s for s in queue if may_take(s, load, cap, crisis_over_cap)), None)
+
+
 def enforce_cap(state: EpisodeState, worker_row: dict, load: float, *, default_cap: int,
                 crisis_over_cap: bool, weighted: bool = False) -> None:
-    """The one caseload rule: a worker at cap takes nothing more, except a crisis when configured.
-    With weighting (``weighted``) the load is the sum of their active episodes' weights and the cap is
-    scaled by their FTE; otherwise the load is the number of active episodes."""
+    """:func:`may_take`, or CaseloadFull saying why not. With weighting (``weighted``) the load is the sum
+    of their active episodes' weights and the cap is scaled by their FTE; otherwise the load is the number
+    of active episodes."""
     cap = cap_of(worker_row, default_cap, weighted)
-    if load < cap:
-        return
-    if crisis_over_cap and is_crisis(state.stage, state.priority):
+    if may_take(state, load, cap, crisis_over_cap):
         return
     crisis_note = ("" if crisis_over_cap
                    else "; crisis contacts may not be taken over cap either (caseload.crisis_over_cap is false)")

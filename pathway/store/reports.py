@@ -39,7 +39,7 @@ from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import CLOCKED, STAGES, WAITING
 from pathway.domain.vocabulary import PRIORITIES
 from pathway.store.calendar import working_days_sql
-from pathway.store.duty import IS_CRISIS
+from pathway.store.duty import CLAIM_ORDER, IS_CRISIS
 from pathway.store.episodes import STATE_COLUMNS
 from pathway.store.tables import EPISODE, EVENT, TEAM
 
@@ -571,11 +571,11 @@ def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filte
 
 # -- the huddle board -------------------------------------------------------------------------------
 
-# The team's waiting episodes (parameter: team): the board lists crises first, then the longest waits.
+# The team's waiting episodes (parameter: team): the board lists the head of the queue in claim order,
+# the order Take next takes them in.
 _WAITING_IN_TEAM = sa.and_(EPISODE.c.team == sa.bindparam("team"), EPISODE.c.stage.in_(WAITING))
-LONGEST_WAITING = (sa.select(*STATE_COLUMNS).where(_WAITING_IN_TEAM)
-                   .order_by(sa.case((IS_CRISIS, 0), else_=1), EPISODE.c.wait_from.asc(), EPISODE.c.id.asc())
-                   .limit(sa.bindparam("limit")))
+QUEUE_HEAD = (sa.select(*STATE_COLUMNS).where(_WAITING_IN_TEAM).order_by(*CLAIM_ORDER)
+              .limit(sa.bindparam("limit")))
 WAITING_AND_CRISES = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((IS_CRISIS, 1), else_=0)), 0)
                                ).where(_WAITING_IN_TEAM)
 
@@ -623,9 +623,9 @@ class Reports:
         """First allocations of the waits that began from ``first`` to ``last``, per group."""
         return self._rows(began_select(first, last, group_by, terms, mode))
 
-    def longest_waiting(self, team: str, limit: int) -> list[EpisodeState]:
-        """The team's waiting episodes, crises first and then the longest waits, at most ``limit``."""
-        rows = self.conn.execute(LONGEST_WAITING, {"team": team, "limit": limit})
+    def queue_head(self, team: str, limit: int) -> list[EpisodeState]:
+        """The first ``limit`` of the team's waiting episodes, in claim order."""
+        rows = self.conn.execute(QUEUE_HEAD, {"team": team, "limit": limit})
         return [EpisodeState(*row) for row in rows]
 
     def waiting_and_crises(self, team: str) -> tuple[int, int]:

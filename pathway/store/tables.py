@@ -443,6 +443,20 @@ class WorkforceEvent(SQLModel, table=True):
     recorded_at: dt.datetime
 
 
+class BoardSession(SQLModel, table=True):
+    """The huddle board signed in on one browser: its cookie holds the session's secret, stored only as a
+    hash; the session lives while its token does, until it expires or is signed out."""
+
+    __tablename__ = "board_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(unique=True, max_length=64)  # sha256 hex of the cookie's secret
+    token_id: int = Field(foreign_key="api_token.id", index=True)
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    ended_at: dt.datetime | None = None  # signed out
+
+
 # The tables as SQLAlchemy Core sees them: what every statement in the store is built from.
 TEAM = Team.__table__
 WORKER = Worker.__table__
@@ -468,3 +482,4 @@ EPISODE_WEIGHT = EpisodeWeight.__table__
 AUDIT_SAMPLE = AuditSample.__table__
 AUDIT_SAMPLED = AuditSampled.__table__
 AUDIT = Audit.__table__
+BOARD_SESSION = BoardSession.__table__

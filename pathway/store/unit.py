@@ -25,6 +25,7 @@ from pathway.store import (
     progression,
     reports,
     scrutiny,
+    sessions,
     snapshots,
     tokens,
     webhooks,
@@ -48,6 +49,7 @@ PARTS = {
     "scrutiny": (scrutiny.Scrutiny, scrutiny.Scrutiny),
     "audits": (audits.Audits, audits.Audits),
     "access": (access.Access, access.Access),
+    "sessions": (sessions.Sessions, sessions.Sessions),
 }
 
 
@@ -138,6 +140,10 @@ class Unit:
     @cached_property
     def tokens(self) -> tokens.Tokens:
         return self.store.parts["tokens"](self.conn)
+
+    @cached_property
+    def sessions(self) -> sessions.Sessions:
+        return self.store.parts["sessions"](self.conn)
 
     @cached_property
     def bulk(self) -> bulk.Bulk:

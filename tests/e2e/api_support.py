@@ -100,7 +100,7 @@ def live_server(engine):
     """The API on a real uvicorn server in a thread, on a free local port; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+                                           access_log=False, server_header=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):

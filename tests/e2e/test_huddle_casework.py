@@ -44,9 +44,10 @@ def test_the_board_data_has_both_panels_and_a_manager_records_a_discussion(counc
     assert data["can_record_discussion"] is True
     assert api.get("/huddle/north/data", "amira").json()["can_record_discussion"] is False
 
-    # The manager records it from the board (the board's cookie and header).
+    # The manager records it from the board (signed in: the board's session cookie, and its header).
     client = api.client
-    client.cookies.set("pathway_token", api.tokens["manager"])
+    signed_in = client.post("/huddle/north/session", data={"token": api.tokens["manager"]}, follow_redirects=False)
+    assert signed_in.status_code == 303 and client.cookies.get("pathway_board")
     body = {"trigger": "discussed", "where": "huddle", "decision": "OT visit this week",
             "next_action": "book OT", "due": "2026-05-22"}
     r = client.post(f"/episodes/{ids['LAS-108']}/events", json=body, headers={"X-Pathway-Board": "1"})
@@ -84,6 +85,6 @@ def test_the_casework_panels_in_chromium(browser, council, clock):  # noqa: F811
         page.fill("#discussed-form input[name=next_action]", "book OT")
         page.fill("#discussed-form input[name=due]", "2026-05-22")
         page.get_by_role("button", name="Record discussion").click()
-        page.wait_for_function("document.querySelectorAll('#for-discussion tbody tr').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('#for-discussion tbody tr').length === 1")
         assert "carer at breaking point" in page.locator("#for-discussion tbody tr").inner_text()
         assert errors == []

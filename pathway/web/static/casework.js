@@ -1,37 +1,42 @@
 // The huddle board's casework panels: "for discussion" and "standing still", drawn from the board's JSON
-// each time huddle.js renders it; a manager records a discussion from the first (POST /episodes/{id}/events).
+// each time huddle.js renders it (on the TV showing the rows that fit, and how many more); a manager records
+// a discussion from the first (POST /episodes/{id}/events).
 (function () {
   "use strict";
   var main = document.getElementById("main");
   var form = document.getElementById("discussed-form");
   var chosen = null;
 
-  var el = window.huddle.ui.el, label = window.huddle.ui.label, fill = window.huddle.ui.fill;
+  var ui = window.huddle.ui;
+  var el = ui.el, label = ui.label, fill = ui.fill;
   function days(n) { return n === null || n === undefined ? "" : n + (n === 1 ? " day" : " days"); }
 
   function render(d) {
     var canRecord = Boolean(d.can_record_discussion);
-    fill(document.querySelector("#for-discussion tbody"), d.for_discussion.map(function (p) {
+    var flagged = document.querySelector("#for-discussion tbody");
+    fill(flagged, d.for_discussion.map(function (p) {
       var tr = el("tr"); tr.dataset.episode = p.episode_id;
-      tr.append(el("td", p.person_ref), el("td", p.worker || "—"), el("td", label(p.stage)),
+      tr.append(el("td", p.person_ref, "ref"), el("td", p.worker || "—"), el("td", label(p.stage)),
                 el("td", (p.flagged_at || "").slice(0, 10)), el("td", p.flag_reason));
       if (canRecord) {
-        var td = el("td"); var b = el("button", "Discussed…"); b.type = "button";
-        b.style.padding = "0.1rem 0.4rem"; b.style.fontSize = "0.85rem";
+        var td = el("td"); var b = el("button", "Discussed…", "small"); b.type = "button";
         b.addEventListener("click", function () { open(p); });
         td.append(b); tr.append(td);
       }
       return tr;
     }), "Nothing flagged for discussion.", canRecord ? 6 : 5);
-    fill(document.querySelector("#standing-still tbody"), d.standing_still.map(function (p) {
+    ui.fitRows(flagged.closest(".panel"), flagged, document.getElementById("discussion-more"), 0, "flagged");
+    var still = document.querySelector("#standing-still tbody");
+    fill(still, d.standing_still.map(function (p) {
       var tr = el("tr", null, p.next_action_overdue ? "breach" : ""); tr.dataset.episode = p.episode_id;
       var next = p.next_action ? p.next_action + " (due " + p.next_action_due + ")" : "—";
       var nextCell = el("td", next);
-      if (p.next_action_overdue) nextCell.append(" ", el("span", "OVERDUE", "flag breach"));
-      tr.append(el("td", p.person_ref), el("td", p.worker || "—"), el("td", label(p.stage)),
+      if (p.next_action_overdue) nextCell.append(" ", el("span", "OVERDUE", "flag overdue"));
+      tr.append(el("td", p.person_ref, "ref"), el("td", p.worker || "—"), el("td", label(p.stage)),
                 el("td", label(p.last_event) + ", " + days(p.days_since_last_event) + " ago"), nextCell);
       return tr;
     }), "Nothing standing still.", 5);
+    ui.fitRows(still.closest(".panel"), still, document.getElementById("still-more"), 0, "standing still");
   }
 
   function open(p) {
@@ -44,7 +49,10 @@
   }
 
   if (form) {
-    document.getElementById("discussed-cancel").addEventListener("click", function () { form.hidden = true; });
+    document.getElementById("discussed-cancel").addEventListener("click", function () {
+      form.hidden = true;
+      window.huddle.layout();  // the panel may take its turn again
+    });
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var out = document.getElementById("discussed-result");
@@ -61,6 +69,7 @@
           if (res.status === 200) {
             out.textContent = "Recorded.";
             form.hidden = true;
+            window.huddle.layout();
             return window.huddle.refresh();
           }
           out.textContent = res.body.detail || ("Could not record it (HTTP " + res.status + ").");
