@@ -219,7 +219,7 @@ def test_a_caseload_counted_before_the_workers_lock_is_counted_again_by_the_move
         waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                           "AND wait_event_type = 'Lock'")
         with engine.db.connect() as watch:
-            for _ in range(500):  # until the second desk's pick waits on the worker's row
+            for _ in range(3000):  # until the second desk's pick waits on the worker's row
                 if watch.execute(waiting).scalar_one():
                     break
                 threading.Event().wait(0.01)
