@@ -417,7 +417,10 @@ class Access:
 
     def audit_sample(self, start, end, rate, seed, stratify=None) -> dict:
         require(self.actor, "manager", "auditor", "admin", doing="draw audit samples")
-        return self.engine.audit_sample(start, end, rate, seed=seed, stratify=stratify, actor=self.actor.label)
+        drawn = self.engine.audit_sample(start, end, rate, seed=seed, stratify=stratify, actor=self.actor.label)
+        if self.actor.role == "manager":  # the sample is the council's; a manager sees their own team's part
+            drawn = {**drawn, "episodes": [e for e in drawn["episodes"] if e["team"] == self.actor.team]}
+        return drawn
 
     def record_audit(self, episode_id: int, rating: str, **fields) -> dict:
         """A manager audits their own team's case files; an auditor any team's."""

@@ -86,7 +86,11 @@ def test_audits_over_http(api):
     assert r.status_code == 200, r.text
     drawn = r.json()
     assert (drawn["population"], drawn["sampled"]) == (3, 2)  # north 2 → 1, south 1 → 1
-    assert api.post("/audits/samples", "manager", json=body).json()["episodes"] == drawn["episodes"]
+    # The same draw again; a manager sees their own team's part of it, never another team's people.
+    again = api.post("/audits/samples", "manager", json=body).json()
+    assert again["episodes"] == [e for e in drawn["episodes"] if e["team"] == "north"]
+    assert [e["team"] for e in api.post("/audits/samples", "manager_south", json=body).json()["episodes"]] == ["south"]
+    assert count(api.engine, "audit_sample") == 1
     north = next(e["episode_id"] for e in drawn["episodes"] if e["team"] == "north")
     south = next(e["episode_id"] for e in drawn["episodes"] if e["team"] == "south")
     assert_error(api.post("/audits", "manager", json={"episode_id": south, "rating": "good"}), 403, "forbidden")
