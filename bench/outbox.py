@@ -54,7 +54,8 @@ GOAL_FOUR_SLOW = 1.5
 
 
 class Receiver:
-    """A threaded HTTP/1.1 receiver on 127.0.0.1 that counts posts (waiting ``delay`` seconds each)."""
+    """A threaded HTTP/1.1 receiver on 127.0.0.1 that counts posts (waiting ``delay`` seconds each);
+    a subclass notes more of each post in :meth:`received`."""
 
     def __init__(self, delay: float = 0.0):
         self.count = 0
@@ -65,11 +66,13 @@ class Receiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                at = time.monotonic()
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if delay:
                     time.sleep(delay)
                 with receiver.lock:
                     receiver.count += 1
+                    receiver.received(body, at)
                 self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -81,6 +84,9 @@ class Receiver:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def received(self, body: bytes, at: float) -> None:
+        """One post's body and the monotonic time it arrived (called under the lock)."""
 
     def wait_for(self, n: int, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout

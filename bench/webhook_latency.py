@@ -15,19 +15,18 @@ floor is a plain POST's latency to the same receiver. Percentiles are interpolat
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 
+from bench import outbox
 from bench.common import parser, report, scratch_database
 from bench.outbox import LOCAL, LOCAL_ENV, REDIS_URL, ROOT, SECRET, clean_redis, start_workers, stop
 from pathway import Engine
@@ -39,33 +38,15 @@ GOAL_P50_MS = 1000.0
 GOAL_P99_MS = 3000.0
 
 
-class Receiver:
+class Receiver(outbox.Receiver):
     """Notes the monotonic time each person's first delivery arrives."""
 
     def __init__(self):
         self.arrived: dict[str, float] = {}
-        self.lock = threading.Lock()
-        receiver = self
+        super().__init__()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                at = time.monotonic()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                with receiver.lock:
-                    receiver.arrived.setdefault(body["data"]["person_ref"], at)
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def received(self, body: bytes, at: float) -> None:
+        self.arrived.setdefault(json.loads(body)["data"]["person_ref"], at)
 
 
 def start_beat(url: str, queue: str, log: Path) -> subprocess.Popen:
