@@ -153,7 +153,9 @@ def claim(uow: Unit, settings: Settings, episode_id: int, worker: str, *, actor:
           now: dt.datetime) -> EpisodeState:
     """Allocate that one episode to ``worker``; a second claimer gets Conflict naming who has it."""
     # The worker's row before the episode's, as every allocation does: one lock order, no deadlock.
-    worker_row = episodes.get_worker(uow, worker, lock=True)
+    worker_row = uow.episodes.allocatee(worker, days.london_date(now))
+    if worker_row is None:
+        raise NotFound(unknown_worker(worker), field="worker")
     # Wait for (not skip) a claimer holding this episode, then look at what it left behind.
     state = uow.duty.episode_for_update(episode_id)
     if state is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from pathway.domain import checks, events
+from pathway.domain import checks, days, events
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.duty import enforce_active, enforce_cap
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
@@ -215,12 +215,14 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
     fact, new = plan(settings, state, command, now)
     if command.trigger == "allocate":
         if worker_row is None or worker_row["key"] != command.worker:
-            worker_row = get_worker(uow, command.worker, lock=True)
+            worker_row = uow.episodes.allocatee(command.worker, days.london_date(now))
+            if worker_row is None:
+                raise NotFound(checks.unknown_worker(command.worker), field="worker")
         if worker_row["team"] != state.team:
             raise ValidationError(f"worker {command.worker!r} is in team {worker_row['team']!r}, "
                                   f"not the episode's team {state.team!r}", field="worker")
         enforce_active(worker_row)
-        check_allocation(uow, settings, state, command.worker, command.override, now)
+        check_allocation(uow, settings, state, command.worker, command.override, now, away=worker_row.get("away"))
         if load is None:
             load = load_of(uow, settings, command.worker)  # after the worker's lock: exact
         enforce_cap(state, worker_row, load, default_cap=settings.caseload.default_cap,

@@ -28,10 +28,12 @@ def load_of(uow: Unit, settings: Settings, worker: str) -> float:
 
 
 def check_allocation(uow: Unit, settings: Settings, state: EpisodeState, worker: str, override: str | None,
-                     now: dt.datetime) -> None:
+                     now: dt.datetime, away: bool | None = None) -> None:
     """Forbidden when ``worker`` is away today, or lacks the skill the person needs (unless ``override``,
-    a manager's reason, is given)."""
-    if uow.workforce.away(worker, days.london_date(now)):
+    a manager's reason, is given). ``away``: whether they are away, when the caller has read it already."""
+    if away is None:
+        away = uow.workforce.away(worker, days.london_date(now))
+    if away:
         raise away_refusal(worker)
     rules = settings.workforce.rules
     need = required_skill(rules, state.team, state.client_group, state.stage) if rules else None

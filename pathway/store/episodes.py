@@ -19,7 +19,7 @@ from pathway.domain import days
 from pathway.domain.episode import EpisodeState, Fact
 from pathway.domain.stages import ACTIVE
 from pathway.store.db import driven
-from pathway.store.tables import EPISODE, EVENT, OUTBOX, TEAM, WORKER
+from pathway.store.tables import ABSENCE, EPISODE, EVENT, OUTBOX, TEAM, WORKER
 
 STATE_FIELDS = [f.name for f in dataclasses.fields(EpisodeState)]
 STATE_COLUMNS = [EPISODE.c[name] for name in STATE_FIELDS]
@@ -29,6 +29,14 @@ LOAD_STATE = sa.select(*STATE_COLUMNS).where(EPISODE.c.id == sa.bindparam("b_id"
 GET_WORKER = sa.select(WORKER).where(WORKER.c.key == sa.bindparam("b_key"))
 # The same row held until the transaction ends: every allocation locks its worker first (one lock order).
 LOCK_WORKER = GET_WORKER.with_for_update()
+# The worker (parameter: worker) is away on the London date ``today``.
+AWAY = sa.exists().where(ABSENCE.c.worker == sa.bindparam("worker"), ABSENCE.c.start <= sa.bindparam("today"),
+                         ABSENCE.c.end >= sa.bindparam("today"))
+# An allocation's worker, locked, and whether they are away on the London date ``today``: one round trip.
+# The absence is read in the statement's snapshot (an absence recorded while the lock is awaited counts
+# from the next allocation on); the caseload, which a concurrent claim can change, is counted after the lock.
+LOCK_ALLOCATEE = (sa.select(WORKER, AWAY.label("away")).where(WORKER.c.key == sa.bindparam("worker"))
+                  .with_for_update(of=WORKER))
 GET_TEAM = sa.select(TEAM).where(TEAM.c.key == sa.bindparam("b_key"))
 # The episode row moves on only from the version that was read.
 GUARDED_UPDATE = EPISODE.update().where(EPISODE.c.id == sa.bindparam("b_id"),
@@ -161,6 +169,11 @@ class Episodes:
         statement = LOCK_WORKER if lock else GET_WORKER
         row = self._first(statement, {"b_key": key})
         return None if row is None else dict(zip(driven(statement).keys, row, strict=True))
+
+    def allocatee(self, key: str, today: dt.date) -> dict | None:
+        """The worker's row, locked as :meth:`worker` locks it, with ``away``: whether they are away on ``today``."""
+        row = self._first(LOCK_ALLOCATEE, {"worker": key, "today": today})
+        return None if row is None else dict(zip(driven(LOCK_ALLOCATEE).keys, row, strict=True))
 
     def workers(self, team: str | None = None) -> list[dict]:
         q = sa.select(WORKER).order_by(WORKER.c.team, WORKER.c.key)

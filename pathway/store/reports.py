@@ -287,7 +287,11 @@ def group_on(episode_id, current, day=None, seq=None):
     first = (sa.select(later.c.data[("from", "client_group")].as_string())
              .where(later.c.episode_id == episode_id, later.c.trigger == "reclassify", after)
              .order_by(later.c.seq).limit(1).scalar_subquery())
-    return sa.func.coalesce(first, current).label("client_group")
+    # Few episodes are ever reclassified: the set of those is read once (an uncorrelated IN, which
+    # PostgreSQL hashes and SQLite indexes), so the lookup above runs for them alone, not every row.
+    ever = EVENT.alias("ever_reclassified")
+    reclassified = episode_id.in_(sa.select(ever.c.episode_id).where(ever.c.trigger == "reclassify"))
+    return sa.case((reclassified, sa.func.coalesce(first, current)), else_=current).label("client_group")
 
 
 def _waiting_rows(as_at, until, mode: str, filters: Filters, group_by: Sequence[str] = GROUPINGS,

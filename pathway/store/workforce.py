@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from pathway.domain.episode import EpisodeState
 from pathway.domain.stages import ACTIVE
 from pathway.domain.workforce import Rule, ordered
-from pathway.store.episodes import STATE_COLUMNS
+from pathway.store.episodes import AWAY, STATE_COLUMNS
 from pathway.store.tables import (
     ABSENCE,
     EPISODE,
@@ -27,9 +27,6 @@ from pathway.store.tables import (
     WORKFORCE_EVENT,
 )
 
-# The worker (parameter: worker) is away on the London date ``today``.
-AWAY = sa.exists().where(ABSENCE.c.worker == sa.bindparam("worker"), ABSENCE.c.start <= sa.bindparam("today"),
-                         ABSENCE.c.end >= sa.bindparam("today"))
 WORKER_SKILLS = sa.select(WORKER_SKILL.c.skill).where(WORKER_SKILL.c.worker == sa.bindparam("worker"))
 # An episode's weight in its worker's caseload: 1 unless reweighed.
 WEIGHT = sa.func.coalesce(EPISODE_WEIGHT.c.weight, sa.literal(1.0, sa.Float))
