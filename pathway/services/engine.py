@@ -55,6 +55,21 @@ class EpisodeCasework(EpisodeOut, tray.Casework):
 
 # The fields an EpisodeOut copies from the episode's state (the days are worked out).
 _STATE_OUT = tuple(k for k in EpisodeOut.model_fields if k in EpisodeState.__dataclass_fields__)
+_FIELDS = {cls: tuple(cls.model_fields.items()) for cls in (EpisodeOut, EpisodeCasework)}
+
+
+def constructed(cls: type[EpisodeOut], values: dict) -> EpisodeOut:
+    """``cls(**values)`` for values the engine has just read from its own store or worked out (of their
+    fields' types already): what pydantic's ``model_construct`` makes (no validation, the fields not
+    given at their defaults), without its walk over every field, a tenth of its time. A page of the
+    listing builds 50 of these, and every move one."""
+    made = cls.__new__(cls)
+    # In the fields' order, as validation would give them (JSON keys come out in this order).
+    object.__setattr__(made, "__dict__", {k: values[k] if k in values else f.default for k, f in _FIELDS[cls]})
+    object.__setattr__(made, "__pydantic_fields_set__", set(values))
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
 
 
 class Engine:
@@ -91,11 +106,10 @@ class Engine:
 
     def episode_out(self, state: EpisodeState, as_at: dt.datetime | None = None) -> EpisodeOut:
         mode = self.settings.day_mode
-        return EpisodeOut(
-            **{k: getattr(state, k) for k in _STATE_OUT},
-            days_waiting=state.days_waiting(as_at or self.now(), mode),
-            days_to_allocation=state.days_to_allocation(mode),
-        )
+        values = {k: getattr(state, k) for k in _STATE_OUT}
+        values["days_waiting"] = state.days_waiting(as_at or self.now(), mode)
+        values["days_to_allocation"] = state.days_to_allocation(mode)
+        return constructed(EpisodeOut, values)
 
     def _on_horizon(self, *dates: tuple[dt.date | None, str]) -> None:
         """Refuse a date (ValidationError naming ``field``) outside the ones reports and returns cover."""
@@ -273,10 +287,11 @@ class Engine:
     def _casework(self, state, last, progress) -> EpisodeCasework:
         now, mode = self.now(), self.settings.day_mode
         # Built from a row the store just read: constructed, not validated again (a page has 50 of them).
-        return EpisodeCasework.model_construct(
-            **{k: getattr(state, k) for k in _STATE_OUT}, days_waiting=state.days_waiting(now, mode),
-            days_to_allocation=state.days_to_allocation(mode),
-            **tray.casework(state, last, progress, self.settings, now))
+        values = {k: getattr(state, k) for k in _STATE_OUT}
+        values["days_waiting"] = state.days_waiting(now, mode)
+        values["days_to_allocation"] = state.days_to_allocation(mode)
+        values.update(tray.casework(state, last, progress, self.settings, now))
+        return constructed(EpisodeCasework, values)
 
     def caseloads(self, team: str | None = None) -> list[dict]:
         """Each worker's caseload (episodes in ``*_active`` stages) against their cap."""

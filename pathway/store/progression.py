@@ -16,6 +16,7 @@ from pathway.domain.episode import EpisodeState
 from pathway.domain.events import PROGRESS_FIELDS, Progress
 from pathway.domain.stages import ACTIVE
 from pathway.store import reports as rp
+from pathway.store.db import driven
 from pathway.store.episodes import STATE_COLUMNS
 from pathway.store.tables import EPISODE, EVENT, PROGRESS
 
@@ -134,10 +135,10 @@ class Progression:
             self.conn.execute(INSERT, params)
 
     def front_door(self, team: str, limit: int) -> list[EpisodeState]:
-        return [EpisodeState(*row) for row in self.conn.execute(FRONT_DOOR, {"team": team, "limit": limit})]
+        return [EpisodeState(*row) for row in driven(FRONT_DOOR).all(self.conn, {"team": team, "limit": limit})]
 
     def tray(self, worker: str) -> list[tuple[EpisodeState, dict, Progress]]:
-        return [_row(row) for row in self.conn.execute(TRAY, {"worker": worker})]
+        return [_row(row) for row in driven(TRAY).all(self.conn, {"worker": worker})]
 
     def progression(self, as_at: dt.date, group_by: tuple[str, ...], stale_days: tuple[tuple[str, int], ...],
                     mode: str, team: str | None) -> list[dict]:
@@ -159,8 +160,8 @@ class Progression:
 
     def listing(self, ask: Listing) -> list[tuple[EpisodeState, dict, Progress]]:
         values = {k: v for k, v in dataclasses.asdict(ask).items() if v is not None and k != "flagged"}
-        statement = listing_select(tuple(sorted(values)), ask.flagged)
-        return [_row(row) for row in self.conn.execute(statement, values)]
+        statement = listing_select(tuple(sorted(values)), ask.flagged)  # built once per shape: driven once too
+        return [_row(row) for row in driven(statement).all(self.conn, values)]
 
 
 # -- case progression and the front door's report --------------------------------------------------
