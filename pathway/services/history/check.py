@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from pathway.domain import days
 from pathway.domain.checks import NOTE_LENGTH, REF_PATTERN, Horizon, RefPolicy, unknown_team, unknown_worker
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
@@ -24,6 +25,8 @@ CONTACT = ("person_ref", "client_group", "team")
 ALLOCATIONS = ("self", "manager")
 # The longest value of each column (any column not named: 64 characters, a code's or a reference's length).
 LONGEST = {"note": NOTE_LENGTH, "actor": 200, "occurred_at": 64, "to": 2}
+# Each column's longest value, in the order of a row's values (64 unless LONGEST says otherwise).
+_LIMITS = tuple(LONGEST.get(field, 64) for field in COLUMNS)
 
 
 class RowRefused(Exception):
@@ -61,15 +64,17 @@ class Rules:
         self.horizon = horizon or Security().horizon
         self.ref_policy = ref_policy or Security().ref_policy
         self.checked_refs: set[str] = set()  # people's references already found good (one person has many rows)
+        # The horizon's ends as instants, worked out once: a row inside them needs no more asking.
+        self._earliest = dt.datetime.combine(self.horizon.earliest, dt.time(), tzinfo=days.LONDON)
+        self._latest = now + self.horizon.slack
 
     # -- one row on its own
 
     def check_row(self, row: Row) -> None:
         """Every value of the row on its own (codes, references, lengths, not in the future)."""
         problems = list(row.problems)
-        for field, value in zip(COLUMNS, row.given, strict=True):
-            longest = LONGEST.get(field, 64)
-            if isinstance(value, str) and len(value) > longest:
+        for field, value, longest in zip(COLUMNS, row.given, _LIMITS, strict=True):
+            if value.__class__ is str and len(value) > longest:
                 problems.append(f"{field} is longer than {longest} characters")
         if row.ref is None:
             problems.append("episode_ref is blank")
@@ -81,8 +86,8 @@ class Rules:
             problems.append("trigger is blank")
         elif row.trigger not in _TRIGGERS:
             problems.append(self.unknown(row, "trigger", ALL_TRIGGERS))
-        if row.at is not None and (late := self.horizon.problem(row.at, self.now, "occurred_at")) is not None:
-            problems.append(late)
+        if row.at is not None and not self._earliest <= row.at <= self._latest:
+            problems.append(self.horizon.problem(row.at, self.now, "occurred_at"))
         if row.person_ref is not None and row.person_ref not in self.checked_refs:
             refused = self.ref_policy.problem(row.person_ref)
             if refused is None:
