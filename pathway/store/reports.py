@@ -488,23 +488,40 @@ def began_select(first: dt.date, last: dt.date, group_by: Sequence[str], terms: 
 
 # -- flow: contacts, conversations, closures and outcomes by month ---------------------------------
 
-def repeat_contacts(contact, contacts_in, first: dt.date, repeat_days: int):
-    """The ids of the contact events (``contact``, an alias of the event table, meeting ``contacts_in``)
-    made within ``repeat_days`` after the closure of another episode of the same person (such a
-    closure is on or after ``first - repeat_days``), joined on person_ref once."""
-    own = EPISODE.alias("contact_episode")
+def repeats_among(contacts, first: dt.date, repeat_days: int, last=None):
+    """The ids (``id``) of the ``contacts`` (a selectable of contact_id, episode_id, person_ref,
+    occurred_at and occurred_on) made within ``repeat_days`` after the closure of another episode of
+    the same person (such a closure is on or after ``first - repeat_days``, and on or before ``last``
+    when given).
+
+    The closures that can count are read first, on their own (a CTE that PostgreSQL materialises):
+    a bounded range of dates, each with its person, so the contacts meet them in one hash join
+    rather than by looking up each contact's person's other episodes one by one."""
     earlier = EPISODE.alias("earlier_episode")
     closes = EVENT.alias("earlier_close")
+    window = [closes.c.to_stage == "closed", closes.c.occurred_on >= date_param(first - dt.timedelta(days=repeat_days))]
+    if last is not None:
+        window.append(closes.c.occurred_on <= last)
+    closed = (sa.select(earlier.c.person_ref, closes.c.episode_id, closes.c.occurred_at, closes.c.occurred_on)
+              .select_from(closes.join(earlier, earlier.c.id == closes.c.episode_id)).where(*window)
+              .cte("closed").prefix_with("MATERIALIZED", dialect="postgresql"))
     return (
-        sa.select(contact.c.id)
-        .select_from(contact.join(own, own.c.id == contact.c.episode_id)
-                     .join(earlier, sa.and_(earlier.c.person_ref == own.c.person_ref, earlier.c.id != own.c.id))
-                     .join(closes, closes.c.episode_id == earlier.c.id))
-        .where(contacts_in, closes.c.to_stage == "closed",
-               closes.c.occurred_on >= date_param(first - dt.timedelta(days=repeat_days)),
-               closes.c.occurred_at < contact.c.occurred_at,
-               calendar_days(closes.c.occurred_on, contact.c.occurred_on) <= repeat_days)
-        .group_by(contact.c.id).subquery("repeats"))
+        sa.select(contacts.c.contact_id.label("id"))
+        .select_from(contacts.join(closed, sa.and_(closed.c.person_ref == contacts.c.person_ref,
+                                                   closed.c.episode_id != contacts.c.episode_id)))
+        .where(closed.c.occurred_at < contacts.c.occurred_at,
+               calendar_days(closed.c.occurred_on, contacts.c.occurred_on) <= repeat_days)
+        .group_by(contacts.c.contact_id).subquery("repeats"))
+
+
+def repeat_contacts(contact, contacts_in, first: dt.date, repeat_days: int, last=None):
+    """:func:`repeats_among` the contact events ``contact`` (an alias of the event table) meeting ``contacts_in``."""
+    own = EPISODE.alias("contact_episode")
+    contacts = (sa.select(contact.c.id.label("contact_id"), contact.c.episode_id, own.c.person_ref,
+                          contact.c.occurred_at, contact.c.occurred_on)
+                .select_from(contact.join(own, own.c.id == contact.c.episode_id)).where(contacts_in)
+                .subquery("contacts_of"))
+    return repeats_among(contacts, first, repeat_days, last)
 
 
 def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filters,

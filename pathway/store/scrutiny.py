@@ -29,7 +29,7 @@ from pathway.store.reports import (
     one_of,
     percentile,
     periods_table,
-    repeat_contacts,
+    repeats_among,
 )
 from pathway.store.tables import EPISODE, EVENT
 
@@ -109,6 +109,11 @@ def _first_held(first, last, mode: str, team: str | None):
     return q.subquery("first_held")
 
 
+# The stages an event of a contact's episode must enter to set one of its flags (resolve and the
+# closures enter closed).
+FLAGGED_STAGES = ("closed", "c2_waiting", "c2_active", "c3_waiting", "c3_active")
+
+
 def three_conversations_select(spans, split: Split, repeat_days: int, mode: str, team: str | None = None):
     """The period's contacts followed to wherever their episodes have gone so far, per period (of
     the contact) and cohort: contacts, resolved at contact, met at c1, needing c2, going on to c3,
@@ -116,30 +121,40 @@ def three_conversations_select(spans, split: Split, repeat_days: int, mode: str,
     periods = periods_table(spans)
     first, last = date_param(spans[0][0]), date_param(spans[-1][1])
     contact = EVENT.alias("contact")
-    contacts_in = sa.and_(contact.c.trigger == "record_contact", contact.c.occurred_on >= first,
-                          contact.c.occurred_on <= last)
+    # The period's contacts with their episode's person and cohort, read once (materialised on
+    # PostgreSQL) for both the flags and the repeats.
+    contacts = (sa.select(contact.c.id.label("contact_id"), contact.c.episode_id, contact.c.occurred_at,
+                          contact.c.occurred_on, EPISODE.c.person_ref, split.label(EPISODE).label("cohort"))
+                .select_from(contact.join(EPISODE, EPISODE.c.id == contact.c.episode_id))
+                .where(contact.c.trigger == "record_contact", contact.c.occurred_on >= first,
+                       contact.c.occurred_on <= last))
+    if team is not None:
+        contacts = contacts.where(EPISODE.c.team == team)
+    contacts = contacts.cte("contacts_in").prefix_with("MATERIALIZED", dialect="postgresql")
     later = EVENT.alias("later")
     closed_with = lambda outcome: sa.and_(later.c.to_stage == "closed", later.c.outcome == outcome)  # noqa: E731
     flags = (
-        sa.select(contact.c.id.label("contact_id"), contact.c.episode_id, contact.c.occurred_on,
+        sa.select(contacts.c.contact_id, contacts.c.occurred_on, contacts.c.cohort,
                   sa.func.max(_flag(later.c.trigger == "resolve")).label("resolved"),
                   sa.func.max(_flag(closed_with("met_at_c1"))).label("met_at_c1"),
                   sa.func.max(_flag(one_of(later.c.to_stage, ["c2_waiting", "c2_active"]))).label("c2"),
                   sa.func.max(_flag(one_of(later.c.to_stage, ["c3_waiting", "c3_active"]))).label("c3"),
                   sa.func.max(_flag(closed_with("long_term_support"))).label("lts"))
-        .select_from(contact.join(later, later.c.episode_id == contact.c.episode_id))
-        .where(contacts_in).group_by(contact.c.id, contact.c.episode_id, contact.c.occurred_on)
+        # Only the events that can set a flag, and none before the period: an episode's events come no
+        # earlier than its contact (so the database can read the period's events by date, not them all).
+        # An outer join: a contact whose episode has gone nowhere yet is still a contact.
+        .select_from(contacts.outerjoin(later, sa.and_(later.c.episode_id == contacts.c.episode_id,
+                                                       later.c.occurred_on >= first,
+                                                       one_of(later.c.to_stage, FLAGGED_STAGES))))
+        .group_by(contacts.c.contact_id, contacts.c.occurred_on, contacts.c.cohort)
         .subquery("flags"))
-    repeats = repeat_contacts(contact, contacts_in, spans[0][0], repeat_days)
-    rows = (sa.select(periods.c.period_start, split.label(EPISODE).label("cohort"), flags.c.resolved,
+    repeats = repeats_among(contacts, spans[0][0], repeat_days, last)
+    rows = (sa.select(periods.c.period_start, flags.c.cohort, flags.c.resolved,
                       flags.c.met_at_c1, flags.c.c2, flags.c.c3, flags.c.lts,
                       _flag(repeats.c.id.is_not(None)).label("repeat"))
-            .select_from(flags.join(EPISODE, EPISODE.c.id == flags.c.episode_id)
-                         .join(periods, sa.and_(flags.c.occurred_on >= periods.c.period_start,
-                                                flags.c.occurred_on <= periods.c.period_end))
+            .select_from(flags.join(periods, sa.and_(flags.c.occurred_on >= periods.c.period_start,
+                                                     flags.c.occurred_on <= periods.c.period_end))
                          .outerjoin(repeats, repeats.c.id == flags.c.contact_id)))
-    if team is not None:
-        rows = rows.where(EPISODE.c.team == team)
     rows = rows.subquery("contacts")
     agg = (sa.select(rows.c.period_start, rows.c.cohort, sa.func.count().label("contacts"),
                      *(sa.func.sum(rows.c[k]).label(k) for k in ("resolved", "met_at_c1", "c2", "c3", "lts", "repeat")))
