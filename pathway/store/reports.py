@@ -548,10 +548,15 @@ def outcomes_select(spans, group_by: Sequence[str], terms: Terms, filters: Filte
                   sa.func.max(flag(sa.and_(later.c.to_stage == "closed", later.c.outcome == "met_at_c1")))
                   .label("met_at_c1"),
                   sa.func.max(flag(one_of(later.c.to_stage, ["c3_waiting", "c3_active"]))).label("c3"))
-        .select_from(contact.join(later, later.c.episode_id == contact.c.episode_id))
+        # Only events that can set a flag, none before the period (none of an episode's comes before
+        # its contact): the database reads the period's events by date, not every event of the log.
+        # An episode with none of them has no row here, and counts 0 (the COALESCEs below).
+        .select_from(contact.join(later, sa.and_(later.c.episode_id == contact.c.episode_id,
+                                                 later.c.occurred_on >= first,
+                                                 one_of(later.c.to_stage, ("closed", "c3_waiting", "c3_active")))))
         .where(contacts_in).group_by(contact.c.episode_id).subquery("cohort"))
     # ... and those that came within ``repeat_days`` of the closure of another episode of the same person.
-    repeats = repeat_contacts(contact, contacts_in, spans[0][0], repeat_days)
+    repeats = repeat_contacts(contact, contacts_in, spans[0][0], repeat_days, last)
 
     rows = sa.select(
         periods.c.period_start, EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority,
