@@ -28,14 +28,21 @@ from pathway.store.db import make_engine
 GOAL = 0.7
 SAMPLE = {"small": 400, "council": 2000, "decade": 2000}
 ACTIVE = "('c1_active', 'c2_active', 'c3_active')"
-CASEWORK = """
-SELECT e.id, e.stage, ev.trigger AS last_event, p.flagged_at IS NOT NULL AS flagged, p.next_action_due
+# The floors read the columns the engine returns an episode from (its row, its last event and its
+# casework), so that both sides fetch the same data.
+EPISODE_COLUMNS = ("id, person_ref, client_group, team, priority, route, stage, worker, contact_at, stage_at, "
+                   "wait_from, allocated_at, outcome, closed_at, version, external_ref")
+CASEWORK = f"""
+SELECT {', '.join('e.' + c.strip() for c in EPISODE_COLUMNS.split(','))},
+       ev.trigger AS last_event, ev.occurred_at AS last_event_at, ev.occurred_on AS last_event_on,
+       p.flagged_at IS NOT NULL AS flagged, p.flagged_at, p.flag_reason, p.next_action, p.next_action_due,
+       p.discussed_at, p.discussed_where
 FROM episode e JOIN event ev ON ev.episode_id = e.id AND ev.seq = e.version
 LEFT JOIN episode_progress p ON p.episode_id = e.id
 """
 FLOOR_TRAY = CASEWORK + f"WHERE e.worker = :worker AND e.stage IN {ACTIVE} ORDER BY e.allocated_at, e.id"
-FLOOR_FRONT_DOOR = """
-SELECT id FROM episode WHERE team = :team AND stage = 'contact'
+FLOOR_FRONT_DOOR = f"""
+SELECT {EPISODE_COLUMNS} FROM episode WHERE team = :team AND stage = 'contact'
 ORDER BY CASE WHEN priority = 'crisis' THEN 0 ELSE 1 END, contact_at, id LIMIT 500
 """
 FLOOR_PAGE = CASEWORK + "WHERE e.team = :team AND e.id > :after ORDER BY e.id LIMIT 51"
