@@ -117,18 +117,23 @@ def _json_type(annotation):
     return annotation
 
 
-def command_model(command: type, name: str, doc: str, *, exclude: tuple[str, ...] = ()) -> type[Request]:
+def command_model(command: type, name: str, doc: str, *, exclude: tuple[str, ...] = (),
+                  required: tuple[str, ...] = ()) -> type[Request]:
     """The request body of a command object (pathway.domain.commands): its fields' names, types and
     defaults, and their metadata's description, min_length, max_length and examples, so a field added to the
-    command reaches HTTP with no other change. ``exclude``: fields that HTTP carries elsewhere."""
+    command reaches HTTP with no other change. ``exclude``: fields that HTTP carries elsewhere (or that a
+    narrower body does not take); ``required``: fields this body must have though the command need not."""
     hints = typing.get_type_hints(command)
     fields = {}
     for f in fields_of(command):
         if f.name in exclude:
             continue
         meta = dict(f.metadata)
-        default = ... if f.default is dataclasses.MISSING else f.default
-        fields[f.name] = (_json_type(hints[f.name]),
+        default = ... if f.default is dataclasses.MISSING or f.name in required else f.default
+        kind = _json_type(hints[f.name])
+        if f.name in required:  # no null either
+            kind = functools.reduce(operator.or_, (a for a in typing.get_args(kind) if a is not type(None)))
+        fields[f.name] = (kind,
                           Field(default, description=meta.get("description"), min_length=meta.get("min_length"),
                                 max_length=meta.get("max_length"), examples=meta.get("examples")))
     return create_model(name, __base__=Request, __doc__=doc, **fields)

@@ -167,11 +167,12 @@ def conversation(episode: int = typer.Argument(..., help="the episode"),
                  occurred_at: str = typer.Option(None, "--occurred-at", help="when (default now)"),
                  note: str = typer.Option(None, "--note"),
                  actor: str = typer.Option("cli", "--actor", help="who records it")) -> None:
-    """Record a conversation with the person; the episode's stage stays as it is."""
+    """Record a conversation with the person; the episode's stage stays as it is (the same event as
+    pathway episode fire ID conversation --status STATUS …)."""
     engine = get_engine()
     try:
-        ep = engine.record_conversation(episode, status, mode=mode, at=at, minutes=minutes, occurred_at=occurred_at,
-                                        note=note, actor=actor)
+        ep = engine.fire(episode, "conversation", status=status, mode=mode, at=at, minutes=minutes,
+                         occurred_at=occurred_at, note=note, actor=actor)
     except PathwayError as exc:
         fail(exc)
     finally:

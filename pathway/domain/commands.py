@@ -11,12 +11,20 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
+from pathway.domain import conversations
 from pathway.domain.checks import request_hash
-from pathway.domain.events import KIND_FIELDS
+from pathway.domain.events import KIND_FIELDS, KINDS
+from pathway.domain.scrutiny import OUTREACH_OUTCOMES
+from pathway.domain.stages import TRIGGERS
 
 
 def _doc(description: str, max_length: int | None = None, **more) -> dict:
     return {"description": description, "max_length": max_length, **more}
+
+
+def _either(words) -> str:
+    *rest, last = words
+    return f"{', '.join(rest)} or {last}"
 
 
 @dataclass(frozen=True)
@@ -24,15 +32,15 @@ class Move:
     """Move an episode on by a trigger (pathway.domain.stages.TRIGGERS)."""
 
     trigger: str = field(metadata=_doc(
-        "resolve, refer, allocate, release, crisis, stabilise, plan or close; or an event that keeps the stage: "
-        "note, flag, unflag, discussed, next_action, reprioritise, reclassify or transfer", 32,
+        f"{_either(TRIGGERS)}; or an event that keeps the stage: {_either(KINDS)}", 32,
         examples=["refer"], min_length=1))
     occurred_at: str | dt.datetime | None = field(
         default=None, metadata=_doc("ISO 8601; a bare date is midnight Europe/London; default now", 64))
     worker: str | None = field(default=None, metadata=_doc("allocate: the worker who takes the person", 64,
                                                            min_length=1))
-    outcome: str | None = field(default=None, metadata=_doc("resolve and close: how the episode ended", 64,
-                                                            min_length=1))
+    outcome: str | None = field(default=None, metadata=_doc(
+        f"resolve and close: how the episode ended; welfare_check: {_either(OUTREACH_OUTCOMES)}", 64,
+        min_length=1))
     keep_worker: bool = field(default=False, metadata=_doc(
         "crisis: the allocated worker keeps the person through the crisis (c2_active, no wait)"))
     to: str | None = field(default=None, metadata=_doc(
@@ -60,6 +68,14 @@ class Move:
                                                                  min_length=1))
     team: str | None = field(default=None, metadata=_doc(
         "transfer: the team the person moves to (from contact or a waiting stage)", 64, min_length=1))
+    status: str | None = field(default=None, metadata=_doc(
+        f"conversation: {_either(conversations.STATUSES)}", 16, min_length=1))
+    mode: str | None = field(default=None, metadata=_doc(
+        f"conversation: {_either(conversations.MODES)} (booked and held: required)", 32, min_length=1))
+    at: str | dt.datetime | None = field(default=None, metadata=_doc(
+        "conversation booked: the time it is booked for (ISO 8601; not before the contact)", 64, min_length=1))
+    minutes: int | None = field(default=None, metadata=_doc(
+        f"conversation held: how long it took, 1 to {conversations.MAX_MINUTES}"))
     idempotency_key: str | None = field(default=None, metadata=_doc(
         "repeat a request with the same key to get the first reply; the same key with another body is 409", 200,
         min_length=1))

@@ -73,21 +73,12 @@ def move_for(state: EpisodeState, fact: Fact) -> Probe:
                 keep_worker=bool(fact.data.get("keep_worker")), to=fact.data.get("to"))
 
 
-# Event kinds that are recorded in the log but keep the episode's stage: a conversation held
-# (pathway.domain.conversations) and a welfare check made (pathway.domain.scrutiny).
-KEEPS_STAGE = ("conversation", "welfare_check")
-
-
 def apply(state: EpisodeState, fact: Fact) -> EpisodeState:
     """The episode after ``fact``; raises a PathwayError if the pathway does not allow the move."""
     kind = events.KINDS.get(fact.trigger)
     if kind is not None:  # an event that keeps the stage (pathway.domain.events), checked by the services
         after = object.__new__(EpisodeState)
         after.__dict__.update(state.__dict__, version=state.version + 1, **events.changes(kind, fact.data))
-        return after
-    if fact.trigger in KEEPS_STAGE:
-        after = object.__new__(EpisodeState)
-        after.__dict__.update(state.__dict__, version=state.version + 1)
         return after
     dest = next_stage(move_for(state, fact), fact.trigger)
     at = fact.occurred_at

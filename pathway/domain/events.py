@@ -1,5 +1,6 @@
 """Event kinds that keep the stage: a note, a flag for the huddle, a discussion, a next action, a new
-priority, client group or team. Each is one row of :data:`KINDS`, beside the pathway table.
+priority, client group or team, a conversation with the person, a welfare check. Each is one row of
+:data:`KINDS`, beside the pathway table.
 
 A kind is declared once, as data: the move fields it takes (required and optional), the stages it
 may be recorded from, whether a closed episode takes it, the episode fields it changes, and the
@@ -7,9 +8,10 @@ named checks it makes (:data:`RULES`). The fold (:func:`apply`), the services' c
 interfaces' validation and the reference page all read the table, so a new kind is one row here,
 its fields on :class:`pathway.domain.commands.Move`, and its checks in :data:`RULES`.
 
-Besides the episode row, the kinds keep a small projection of their own, :class:`Progress` (the
-open flag, the open next action, the last discussion and the last such event): replaying the
-episode's events rebuilds it exactly, as it rebuilds the episode.
+Besides the episode row, the casework kinds keep a small projection of their own, :class:`Progress`
+(the open flag, the open next action, the last discussion and the last such event): replaying the
+episode's events rebuilds it exactly, as it rebuilds the episode. Conversations and welfare checks
+leave it as it is (``progress=False``): they may be recorded in any order within the stage.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pathway.domain import conversations
+from pathway.domain.scrutiny import OUTREACH_OUTCOMES, WELFARE_CHECK, outreach_outcome_problem
 from pathway.domain.stages import OPEN, WAITING
 from pathway.domain.vocabulary import PRIORITIES
 from pathway.errors import InvalidTransition, ValidationError
@@ -39,6 +43,8 @@ class Kind:
     from_stages: tuple[str, ...] = OPEN  # the stages it may be recorded from (closed: see on_closed)
     sets: tuple[str, ...] = ()  # episode fields it changes, each from the Move field of the same name
     rules: tuple[str, ...] = ()  # named checks (RULES) on the episode, its Progress and the fields
+    progress: bool = True  # it moves the episode's Progress on (and may not be back-dated before its last_at)
+    records: tuple[tuple[str, str], ...] = ()  # data every event of the kind recorded on its own carries
 
     def stages(self) -> tuple[str, ...]:
         return (*self.from_stages, "closed") if self.on_closed else self.from_stages
@@ -67,6 +73,15 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                      "clock keeps running, so the new team's queue sees the original wait",
          required=("team", "reason"), from_stages=("contact", *WAITING), sets=("team",),
          rules=("team_changes",)),
+    Kind(conversations.KIND, "a conversation with the person: booked (in a mode, and for a time if given), held "
+                             "(in a mode, for some minutes), cancelled or not attended",
+         required=("status",), optional=("mode", "at", "minutes"),
+         rules=("conversation_status", "conversation_mode", "conversation_minutes", "conversation_at"),
+         progress=False),
+    Kind(WELFARE_CHECK, "a welfare check made on the person, with its outcome; checks made in bulk come in by the "
+                        "outreach import, which opens a contact for a person with no open episode",
+         required=("outcome",), rules=("welfare_check_outcome",), progress=False,
+         records=(("placed", "open_episode"),)),
 )}
 
 # Every Move field some kind takes, with the kinds that take it: a field given to another trigger is refused.
@@ -76,7 +91,10 @@ for _kind in KINDS.values():
         FIELD_KINDS[_name] = (*FIELD_KINDS.get(_name, ()), _kind.name)
 # The note is free text any event may carry; as a kind of its own it is required.
 SHARED = ("note",)
-KIND_FIELDS = tuple(f for f in FIELD_KINDS if f not in SHARED)
+# The fields of the pathway's own moves: a kind may take one too (a welfare check's outcome), so given to
+# a move they are the move's, never refused as another kind's.
+MOVE_FIELDS = ("worker", "outcome", "keep_worker", "to")
+KIND_FIELDS = tuple(f for f in FIELD_KINDS if f not in SHARED and f not in MOVE_FIELDS)
 
 
 def is_kind(trigger: str) -> bool:
@@ -109,13 +127,14 @@ PROGRESS_FIELDS = tuple(f.name for f in dataclasses.fields(Progress))
 @dataclass(frozen=True)
 class Asked:
     """What a check sees: the kind, the episode's stage and its changed fields' current values, its
-    Progress and the event's fields (``data``)."""
+    Progress, the event's fields (``data``) and when the episode's contact was made."""
 
     kind: str
     stage: str
     current: dict
     progress: Progress
     data: dict
+    contact_at: dt.datetime | None = None
 
 
 def _not_flagged(a: Asked) -> str | None:
@@ -155,6 +174,10 @@ def _priority(a: Asked) -> str | None:
     return _changes("priority")(a)
 
 
+def _welfare_check_outcome(a: Asked) -> str | None:
+    return outreach_outcome_problem(a.data["outcome"])
+
+
 # A check returns what is wrong (with the field it is about), or None. Client groups and teams are the
 # configuration's and the database's: the services check those exist before these run.
 RULES: dict[str, tuple[str, Callable[[Asked], str | None]]] = {
@@ -165,12 +188,19 @@ RULES: dict[str, tuple[str, Callable[[Asked], str | None]]] = {
     "priority_changes": ("priority", _priority),
     "client_group_changes": ("client_group", _changes("client_group")),
     "team_changes": ("team", _changes("team")),
+    "conversation_status": ("status", conversations.status),
+    "conversation_mode": ("mode", conversations.mode),
+    "conversation_minutes": ("minutes", conversations.minutes),
+    "conversation_at": ("at", conversations.booked_for),
+    "welfare_check_outcome": ("outcome", _welfare_check_outcome),
 }
 
 
-def check(kind: Kind, stage: str, current: dict, progress: Progress, data: dict, today: dt.date) -> None:
+def check(kind: Kind, stage: str, current: dict, progress: Progress, data: dict, today: dt.date,
+          contact_at: dt.datetime | None = None) -> None:
     """Refuse the event (a PathwayError naming what is wrong and what is allowed) unless it may be recorded
-    (``today``: the London date now, which a due date may not be before)."""
+    (``today``: the London date now, which a due date may not be before; ``contact_at``: the episode's
+    contact, which a conversation may not be booked before)."""
     if stage not in kind.stages():
         allowed = [k for k, spec in KINDS.items() if stage in spec.stages()]
         raise InvalidTransition(stage, kind.name, allowed)
@@ -183,7 +213,7 @@ def check(kind: Kind, stage: str, current: dict, progress: Progress, data: dict,
                               "a due date is today or later", field="due")
     for rule in kind.rules:
         field, test = RULES[rule]
-        wrong = test(Asked(kind.name, stage, current, progress, data))
+        wrong = test(Asked(kind.name, stage, current, progress, data, contact_at))
         if wrong:
             raise ValidationError(f"{kind.name}: {wrong}", field=field)
 
@@ -231,7 +261,8 @@ def replay(facts) -> Progress:
     """The Progress rebuilt from an episode's whole log (``facts``: trigger, occurred_at and data)."""
     progress = Progress()
     for fact in facts:
-        if fact.trigger in KINDS:
+        kind = KINDS.get(fact.trigger)
+        if kind is not None and kind.progress:
             progress = advance(progress, fact.trigger, fact.occurred_at, fact.data)
     return progress
 
@@ -258,6 +289,11 @@ def _names(names) -> str:
     return ", ".join(f"`{n}`" for n in dict.fromkeys(names)) or "—"
 
 
+def _or(words) -> str:
+    *rest, last = [f"`{w}`" for w in words]
+    return f"{', '.join(rest)} or {last}"
+
+
 # How each named check reads on the reference page.
 RULE_TEXT = {
     "not_flagged": "already flagged",
@@ -267,4 +303,9 @@ RULE_TEXT = {
     "priority_changes": "an unknown priority, or the one it has",
     "client_group_changes": "an unknown client group, or the one it has",
     "team_changes": "an unknown team, or its own",
+    "conversation_status": f"a `status` not {_or(conversations.STATUSES)}",
+    "conversation_mode": f"a `mode` not {_or(conversations.MODES)}, or none on `booked` or `held`",
+    "conversation_minutes": f"`minutes` on anything but `held`, or not from 1 to {conversations.MAX_MINUTES}",
+    "conversation_at": "`at` (the time booked for) on anything but `booked`, or before the contact",
+    "welfare_check_outcome": f"an `outcome` not {_or(OUTREACH_OUTCOMES)}",
 }

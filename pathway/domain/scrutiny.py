@@ -15,6 +15,7 @@ RATINGS = ("outstanding", "good", "requires_improvement", "inadequate")
 GOOD_OR_BETTER = ("outstanding", "good")
 MAX_THEMES = 20
 STRATA = ("client_group", "team")
+WELFARE_CHECK = "welfare_check"  # the event kind of a check made (pathway.domain.events.KINDS)
 OUTREACH_OUTCOMES = ("spoken", "no_answer", "needs_follow_up")
 
 
@@ -126,8 +127,15 @@ def draw(population: list[tuple[int, tuple]], rate: float, seed: int) -> list[tu
 
 # -- welfare checks and outreach -------------------------------------------------------------------
 
-def check_outreach_outcome(value: str) -> str:
+def outreach_outcome_problem(value) -> str | None:
+    """Why ``value`` is not a welfare check's outcome, or None."""
     if value not in OUTREACH_OUTCOMES:
-        raise ValidationError(f"unknown outcome {value!r}; a check's outcome is one of: "
-                              f"{', '.join(OUTREACH_OUTCOMES)}", field="outcome")
+        return f"unknown outcome {value!r}; a check's outcome is one of: {', '.join(OUTREACH_OUTCOMES)}"
+    return None
+
+
+def check_outreach_outcome(value: str) -> str:
+    problem = outreach_outcome_problem(value)
+    if problem is not None:
+        raise ValidationError(problem, field="outcome")
     return value

@@ -408,12 +408,7 @@ class Access:
         require(self.actor, "manager", "duty", doing="open the huddle board")
         require_team(self.actor, team, "open the huddle board")
 
-    # the scrutiny panel: conversations, audits, outreach, its reports and the pack
-
-    def record_conversation(self, episode_id: int, **fields):
-        require(self.actor, "integration", "duty", "manager", doing="record conversations")
-        require_team(self.actor, self._readable(episode_id).team, "record conversations")
-        return self.engine.record_conversation(episode_id, **fields, actor=self.actor.label)
+    # the scrutiny panel: audits, outreach, its reports and the pack (a conversation is a move's event kind)
 
     def audit_sample(self, start, end, rate, seed, stratify=None) -> dict:
         require(self.actor, "manager", "auditor", "admin", doing="draw audit samples")

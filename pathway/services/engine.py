@@ -178,9 +178,10 @@ class Engine:
         return self.episode_out(state)
 
     def fire(self, episode_id: int, trigger: str, *, actor: str | None = None, **fields) -> EpisodeOut:
-        """Move an episode on: ``trigger`` is one of pathway.domain.stages.TRIGGERS; ``fields`` are the
+        """Move an episode on: ``trigger`` is one of pathway.domain.stages.TRIGGERS, or records an event that
+        keeps the stage (pathway.domain.events.KINDS: a note, a flag, a conversation, …); ``fields`` are the
         rest of a :class:`pathway.domain.commands.Move` (worker, outcome, keep_worker, to, note,
-        occurred_at, idempotency_key, expected_version)."""
+        occurred_at, idempotency_key, expected_version, and the kinds' fields)."""
         return self.move(episode_id, Move(trigger=trigger, **fields), actor=actor)
 
     def move(self, episode_id: int, command: Move, *, actor: str | None = None) -> EpisodeOut:
@@ -446,18 +447,13 @@ class Engine:
 
     def record_conversation(self, episode_id: int, status: str, *, mode: str | None = None, at=None,
                             minutes: int | None = None, occurred_at=None, note: str | None = None,
-                            actor: str | None = None) -> EpisodeOut:
+                            actor: str | None = None, **fields) -> EpisodeOut:
         """A conversation with the person: booked (for ``at``, in a ``mode``), held (``mode``, ``minutes``),
-        cancelled or not_attended. The episode's stage stays as it is."""
-        from pathway.domain.conversations import Conversation
-        from pathway.services import scrutiny
-
-        conv = Conversation(status=status, mode=mode, at=at, minutes=minutes, occurred_at=occurred_at, note=note)
-        with self.store.unit() as uow:
-            state = scrutiny.record_conversation(uow, self.settings, episode_id, conv, actor=actor or self.actor,
-                                                 now=self.now())
-        self.nudge()
-        return self.episode_out(state)
+        cancelled or not_attended; the episode's stage stays as it is. The same event as
+        ``fire(episode_id, "conversation", status=…)``; ``fields`` are the rest of a Move (idempotency_key,
+        expected_version)."""
+        return self.fire(episode_id, "conversation", actor=actor, status=status, mode=mode, at=at, minutes=minutes,
+                         occurred_at=occurred_at, note=note, **fields)
 
     def audit_sample(self, start, end, rate, *, seed: int, stratify=None, actor: str | None = None) -> dict:
         """A reproducible stratified sample of the episodes active or closed from ``start`` to ``end``."""

@@ -2,7 +2,8 @@
 
 Each row is a check made on a person (``person_ref, team, when, outcome`` and, optionally, the
 ``client_group`` a new contact is recorded under). A check on a person with an open episode is a
-``welfare_check`` event of that episode (the stage stays as it is); for anybody else it is a new
+``welfare_check`` event of that episode (an event kind that keeps the stage, pathway.domain.events.KINDS,
+which a worker may also record on its own); for anybody else it is a new
 contact with the check as its first event, resolved at once with ``welfare_check_done`` when the
 person was spoken to or did not answer, and left open at the front door when they need a follow-up.
 Every row is checked first, with every bad row listed by line; only a clean file is written, in one
@@ -22,13 +23,11 @@ from pathlib import Path
 from pathway.domain import checks, days
 from pathway.domain.commands import Move, RecordContact
 from pathway.domain.episode import EpisodeState
-from pathway.domain.scrutiny import check_outreach_outcome
+from pathway.domain.scrutiny import WELFARE_CHECK, check_outreach_outcome
 from pathway.errors import Forbidden, PathwayError, ValidationError
-from pathway.services import episodes
+from pathway.services import episodes, kinds
 from pathway.services.history.run import refused
-from pathway.services.scrutiny import append_keeping_stage
 from pathway.settings import Settings
-from pathway.store.scrutiny import WELFARE_CHECK
 from pathway.store.unit import Unit
 
 COLUMNS = ("person_ref", "team", "when", "outcome")
@@ -154,16 +153,16 @@ def _write(uow: Unit, settings: Settings, c: Check, state: EpisodeState | None, 
     if state is None:
         state = uow.scrutiny.open_episode(c.person_ref)  # a follow-up contact an earlier row opened
     if state is not None:
-        append_keeping_stage(uow, state, WELFARE_CHECK, c.when, {**data, "placed": "open_episode"}, note=None,
-                             actor=actor, now=now, idempotency_key=c.key)
+        kinds.append(uow, state, WELFARE_CHECK, c.when, {**data, "placed": "open_episode"}, note=None, actor=actor,
+                     now=now, key=c.key)
         summary.on_open_episode += 1
         return
     contact = episodes.record_contact(uow, settings, RecordContact(
         person_ref=c.person_ref, client_group=c.client_group, team=c.team, occurred_at=c.when, route=ROUTE),
         actor=actor, now=now)
     placed = "follow_up_contact" if c.outcome == "needs_follow_up" else "resolved_contact"
-    state = append_keeping_stage(uow, contact, WELFARE_CHECK, c.when, {**data, "placed": placed}, note=None,
-                                 actor=actor, now=now, idempotency_key=c.key)
+    state = kinds.append(uow, contact, WELFARE_CHECK, c.when, {**data, "placed": placed}, note=None, actor=actor,
+                         now=now, key=c.key)
     if placed == "resolved_contact":
         episodes.move(uow, settings, state.id, Move("resolve", outcome="welfare_check_done", occurred_at=c.when),
                       actor=actor, now=now, loaded=state)

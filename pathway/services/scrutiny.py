@@ -1,6 +1,6 @@
 """The scrutiny panel's measures: Three Conversations by period and cohort with Wilson intervals,
-days to the first conversation held, conversations held by mode, welfare checks made; and the
-write of a conversation held.
+days to the first conversation held, conversations held by mode, welfare checks made. (A conversation
+or a welfare check is recorded as every event that keeps the stage is: pathway.services.kinds.)
 
 The figures are counted by set-based SQL (pathway.store.scrutiny); here the questions are checked
 and the rates, their 95 % Wilson intervals and the rounded medians are worked out. Each figure is
@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pathway.domain import conversations, scrutiny
-from pathway.domain.episode import EpisodeState, Fact, apply
-from pathway.errors import Conflict, ValidationError
-from pathway.services.episodes import load_state
+from pathway.domain import scrutiny
+from pathway.errors import ValidationError
 from pathway.services.reports import PERIODS, Shape, one_decimal, period_spans
 from pathway.settings import Settings
-from pathway.store.episodes import event_row
 from pathway.store.scrutiny import Split
-from pathway.store.unit import Unit
 
 BY = (*PERIODS, "period")  # a week, a month, or the whole period as one row
 DAYS = float | None
@@ -144,25 +140,3 @@ def welfare_checks(reports, start=None, end=None, by: str | None = "week", team:
         rows = uow.scrutiny.welfare_checks(spans, team)
     return [SHAPES["welfare_checks"].row(r, ()) for r in rows]
 
-
-# -- the write: a conversation ----------------------------------------------------------------------
-
-def append_keeping_stage(uow: Unit, state: EpisodeState, kind: str, at: dt.datetime, data: dict, *, note: str | None,
-                         actor: str, now: dt.datetime, idempotency_key: str | None = None) -> EpisodeState:
-    """Append one event of a kind that keeps the stage (pathway.domain.episode.KEEPS_STAGE) to the
-    episode's log, from the version read. The one place such an event is written, so a general
-    mechanism for events that keep the stage can take it over unchanged."""
-    fact = Fact(kind, at, data=data)
-    new = apply(state, fact)
-    event = event_row(state, new, fact, actor, note, None, idempotency_key, None, now)
-    if not uow.episodes.move(state, new, event, now):
-        raise Conflict(f"episode {state.id} was changed by someone else; try again", episode_id=state.id)
-    return new
-
-
-def record_conversation(uow: Unit, settings: Settings, episode_id: int, conv: conversations.Conversation, *,
-                        actor: str, now: dt.datetime) -> EpisodeState:
-    """Append one ``conversation`` event to the episode's log; the stage stays as it is."""
-    state = load_state(uow, episode_id)
-    at, data = conversations.check(conv, state, now, settings.security.horizon)
-    return append_keeping_stage(uow, state, conversations.KIND, at, data, note=conv.note, actor=actor, now=now)

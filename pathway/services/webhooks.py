@@ -28,7 +28,6 @@ from collections.abc import Callable
 
 from pathway.domain import checks
 from pathway.domain.destinations import check_destination, mask
-from pathway.domain.episode import KEEPS_STAGE
 from pathway.domain.events import KINDS
 from pathway.domain.stages import TRIGGERS
 from pathway.errors import NotFound, ValidationError
@@ -39,9 +38,8 @@ from pathway.store.unit import Store, Unit
 log = logging.getLogger("pathway.webhooks")
 
 # Every kind of message the outbox carries: one per pathway trigger, per event kind that keeps the
-# stage (pathway.domain.events.KINDS, and the conversations and welfare checks of KEEPS_STAGE), and
-# breach alerts.
-EVENT_KINDS = tuple(f"episode.{t}" for t in ("record_contact", *TRIGGERS, *KINDS, *KEEPS_STAGE)) + ("breach",)
+# stage (pathway.domain.events.KINDS), and breach alerts.
+EVENT_KINDS = tuple(f"episode.{t}" for t in ("record_contact", *TRIGGERS, *KINDS)) + ("breach",)
 ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "webhook-id", "webhook-timestamp", "webhook-signature"
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = (24, 64)  # a secret's key: at least 192 bits, as Standard Webhooks recommends

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from pathway.domain.conversations import KIND as CONVERSATION
 from pathway.domain.conversations import MODES
 from pathway.domain.episode import EpisodeState
-from pathway.domain.scrutiny import OUTREACH_OUTCOMES
+from pathway.domain.scrutiny import OUTREACH_OUTCOMES, WELFARE_CHECK
 from pathway.domain.stages import CONVERSATIONS
 from pathway.store.episodes import STATE_COLUMNS
 from pathway.store.reports import (
@@ -32,8 +32,6 @@ from pathway.store.reports import (
     repeats_among,
 )
 from pathway.store.tables import EPISODE, EVENT
-
-WELFARE_CHECK = "welfare_check"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -60,6 +60,50 @@ def test_a_conversation_over_http(api):
         [("c1", "mental_health", 1, 5.0)]
 
 
+def test_a_conversation_is_an_event_of_the_episode_over_either_route(api):
+    """POST /episodes/{id}/events with trigger conversation and POST /episodes/{id}/conversations are one write:
+    the same event, the same refusals, idempotency keys and If-Match."""
+    one, _ = api.ids
+    body = {"status": "booked", "mode": "video", "at": "2026-05-22T10:00:00+01:00", "occurred_at": "2026-05-07"}
+    by_events = api.post(f"/episodes/{one}/events", "integration", json={"trigger": "conversation", **body},
+                         headers={"Idempotency-Key": "talk-1"})
+    assert by_events.status_code == 200, by_events.text
+    by_route = api.post(f"/episodes/{one}/conversations", "integration", json=body, headers={"If-Match": '"4"'})
+    assert by_route.status_code == 200, by_route.text
+    assert (by_events.headers["ETag"], by_route.headers["ETag"]) == ('"4"', '"5"')
+    log = api.get(f"/episodes/{one}/events", "integration").json()
+    assert [{k: e[k] for k in ("trigger", "from_stage", "to_stage", "occurred_at", "data")} for e in log[-2:]] == [
+        {"trigger": "conversation", "from_stage": "c1_active", "to_stage": "c1_active",
+         "occurred_at": "2026-05-06T23:00:00Z",
+         "data": {"status": "booked", "mode": "video", "at": "2026-05-22T09:00:00+00:00"}}] * 2  # stored in UTC
+    # A retry with the key is the first reply; a stale If-Match is 412; nothing more is written.
+    again = api.post(f"/episodes/{one}/events", "integration", json={"trigger": "conversation", **body},
+                     headers={"Idempotency-Key": "talk-1"})
+    assert (again.status_code, again.headers["ETag"]) == (200, '"4"')
+    assert_error(api.post(f"/episodes/{one}/conversations", "integration", json=body, headers={"If-Match": '"4"'}),
+                 412, "stale_version")
+    # The same refusal, word for word, by either route.
+    for bad, words in (({"status": "held", "mode": "phone", "minutes": 0}, "minutes must be a whole number"),
+                       ({"status": "held", "mode": "phone", "occurred_at": "2026-06-01"}, "in the future"),
+                       ({"status": "booked", "mode": "phone", "at": "2026-04-01"}, "before the episode's contact")):
+        a = assert_error(api.post(f"/episodes/{one}/events", "integration", json={"trigger": "conversation", **bad}),
+                         422, "validation_error", words)
+        b = assert_error(api.post(f"/episodes/{one}/conversations", "integration", json=bad), 422,
+                         "validation_error", words)
+        assert a == b
+    # The route's own body: a status, and the conversation's fields only.
+    assert_error(api.post(f"/episodes/{one}/conversations", "integration", json={"mode": "phone"}), 422,
+                 "validation_error", "status")
+    assert_error(api.post(f"/episodes/{one}/conversations", "integration", json={"status": "held", "mode": "phone",
+                                                                                  "reason": "x"}),
+                 422, "validation_error", "reason")
+    assert len(api.get(f"/episodes/{one}/events", "integration").json()) == len(log)
+    api.fire(one, "close", outcome="met_at_c1")
+    closed = assert_error(api.post(f"/episodes/{one}/conversations", "integration",
+                                   json={"status": "held", "mode": "phone"}), 409, "invalid_transition")
+    assert (closed["stage"], closed["allowed"]) == ("closed", ["note"])
+
+
 def test_the_three_conversations_report_over_http(api):
     rows = api.get("/reports/three_conversations", "integration",
                    params={"from": "2026-05-01", "to": "2026-05-31", "by": "period", "cohort": "site"}).json()

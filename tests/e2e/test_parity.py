@@ -157,7 +157,8 @@ def a_move_with_every_field() -> Move:
               "to": "c3", "note": "seen at home", "override": "only worker free", "idempotency_key": "k-1",
               "expected_version": 7,
               "reason": "stress", "where": "huddle", "decision": "visit", "next_action": "ring GP", "text": "visit",
-              "due": "2099-01-01", "priority": "high", "client_group": "mental_health", "team": "south"}
+              "due": "2099-01-01", "priority": "high", "client_group": "mental_health", "team": "south",
+              "status": "booked", "mode": "video", "at": "2099-01-02T10:00:00+00:00", "minutes": 45}
     missing = {f.name for f in fields_of(Move)} - set(values)
     assert not missing, f"Move has fields this test does not give a value: {missing}"
     move = Move(**values)

@@ -34,7 +34,16 @@ EXAMPLES = {
     "reprioritise": ({"priority": "high", "reason": "lives alone"}, []),
     "reclassify": ({"client_group": "learning_disability", "reason": "assessment found"}, []),
     "transfer": ({"team": "south", "reason": "moved to Southtown"}, []),
+    "conversation": ({"status": "held", "mode": "home_visit", "minutes": 50}, []),
+    "welfare_check": ({"outcome": "spoken"}, []),
 }
+# More of a conversation than one example shows: each status with its fields.
+CONVERSATIONS = [
+    {"status": "booked", "mode": "video", "at": "2026-06-03T10:00:00+00:00"},
+    {"status": "booked", "mode": "phone"},
+    {"status": "cancelled"},
+    {"status": "not_attended", "mode": "community_venue", "note": "nobody answered the door"},
+]
 # Refusals: (kind, fields, stage the episode is at, steps before, error class, HTTP status).
 REFUSALS = [
     ("flag", {"reason": "x"}, "closed", [], "InvalidTransition", 409),
@@ -53,6 +62,28 @@ REFUSALS = [
     ("discussed", {"where": "pub", "decision": "x"}, "contact", [], "ValidationError", 422),
     ("note", {"note": "x", "outcome": "died"}, "contact", [], "ValidationError", 422),
     ("refer", {"reason": "x"}, "contact", [], "ValidationError", 422),
+    ("conversation", {"status": "held", "mode": "phone"}, "closed", [], "InvalidTransition", 409),
+    ("conversation", {"status": "chatted", "mode": "phone"}, "contact", [], "ValidationError", 422),
+    ("conversation", {"status": "held", "mode": "fax"}, "contact", [], "ValidationError", 422),
+    ("conversation", {"status": "held"}, "contact", [], "ValidationError", 422),
+    ("conversation", {"mode": "phone"}, "contact", [], "ValidationError", 422),
+    ("conversation", {"status": "held", "mode": "phone", "minutes": 0}, "contact", [], "ValidationError", 422),
+    ("conversation", {"status": "held", "mode": "phone", "minutes": 1441}, "c1_active", [], "ValidationError", 422),
+    ("conversation", {"status": "booked", "mode": "phone", "minutes": 30}, "contact", [], "ValidationError", 422),
+    ("conversation", {"status": "held", "mode": "phone", "at": AT}, "contact", [], "ValidationError", 422),
+    ("conversation", {"status": "booked", "mode": "phone", "at": "2026-05-01T09:00:00+00:00"}, "contact", [],
+     "ValidationError", 422),
+    ("conversation", {"status": "held", "mode": "phone", "occurred_at": "2026-05-31T09:00:00+00:00"}, "contact", [],
+     "ValidationError", 422),  # before the contact
+    ("conversation", {"status": "held", "mode": "phone", "occurred_at": "2099-01-01T09:00:00+00:00"}, "c1_waiting", [],
+     "ValidationError", 422),  # in the future
+    ("conversation", {"status": "held", "mode": "phone", "outcome": "died"}, "contact", [], "ValidationError", 422),
+    ("flag", {"reason": "x", "status": "held"}, "contact", [], "ValidationError", 422),
+    ("close", {"outcome": "declined", "mode": "phone"}, "contact", [], "ValidationError", 422),
+    ("welfare_check", {"outcome": "spoken"}, "closed", [], "InvalidTransition", 409),
+    ("welfare_check", {"outcome": "died"}, "contact", [], "ValidationError", 422),
+    ("welfare_check", {}, "contact", [], "ValidationError", 422),
+    ("welfare_check", {"outcome": "spoken", "reason": "x"}, "contact", [], "ValidationError", 422),
 ]
 PATHS = {"contact": [], "c1_waiting": [("refer", {})], "c1_active": [("refer", {}), ("allocate", {"worker": "ben"})],
          "closed": [("resolve", {"outcome": "signposted"})]}
@@ -82,7 +113,12 @@ def test_every_kind_is_the_same_through_the_library_http_and_the_command_line(co
            for n, way in enumerate(("library", "http", "cli"), start=1)}
     version = engine.get(ids["library"]).version
     move = Move(trigger=kind, occurred_at=AT, idempotency_key=f"k-{kind}", expected_version=version, **fields)
+    _same_three_ways(engine, api, ids, move, version)
 
+
+def _same_three_ways(engine, api, ids, move, version):
+    """``move`` on each of ``ids``, one per way in: the same event, episode and Progress; replay and a retry hold."""
+    kind = move.trigger
     engine.move(ids["library"], move)
     r = http_move(api, ids["http"], move)
     assert r.status_code == 200, r.text
@@ -119,7 +155,7 @@ def test_every_refusal_is_the_same_and_writes_nothing(council, db_url, monkeypat
     monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
     ep = _at(engine, stage, "P-900", before)
     trace = _trace(engine, ep)
-    move = Move(trigger=kind, occurred_at=AT, **fields)
+    move = Move(**{"trigger": kind, "occurred_at": AT, **fields})
 
     with pytest.raises(PathwayError) as refused:
         engine.move(ep, move)
@@ -132,6 +168,21 @@ def test_every_refusal_is_the_same_and_writes_nothing(council, db_url, monkeypat
     # The same words (the command line's clock is the real one, so a date in the message may differ).
     assert " ".join(str(refused.value).split()[:5]) in " ".join(done.output.split())
     assert _trace(engine, ep) == trace
+
+
+@pytest.mark.parametrize("fields", CONVERSATIONS, ids=lambda f: f["status"] + ("+at" if "at" in f else ""))
+def test_every_status_of_a_conversation_is_the_same_through_the_library_http_and_the_command_line(
+        council, db_url, monkeypatch, fields):
+    engine = council
+    api = make_api(engine)
+    monkeypatch.setenv("PATHWAY_DATABASE_URL", db_url)
+    ids = {way: _at(engine, "contact", f"P-{n}-{way.upper()}", [])
+           for n, way in enumerate(("library", "http", "cli"), start=1)}
+    version = engine.get(ids["library"]).version
+    move = Move(trigger="conversation", occurred_at=AT, idempotency_key="k-talk", expected_version=version, **fields)
+    _same_three_ways(engine, api, ids, move, version)
+    data = engine.history(ids["library"])[-1]["data"]
+    assert data == {k: v for k, v in fields.items() if k != "note"}
 
 
 def test_a_note_is_taken_on_a_closed_episode_and_a_transfer_keeps_the_wait(council):

@@ -121,7 +121,8 @@ def test_the_front_door_waits_breaches_and_snapshots(team):
 
 # -- the same figures from the event log in plain Python ------------------------------------------------
 
-KIND_MOVES = st.lists(st.tuples(st.integers(0, 9), st.sampled_from(["flag", "discussed", "next_action", "note"]),
+KIND_MOVES = st.lists(st.tuples(st.integers(0, 9), st.sampled_from(["flag", "discussed", "next_action", "note",
+                                                                    "conversation"]),
                                 st.integers(0, 40), st.integers(-5, 20)), max_size=12)
 
 
@@ -137,7 +138,8 @@ def add_kinds(engine, plan) -> None:
             continue
         due = (days.london_date(NOW) + dt.timedelta(days=due_in)).isoformat()
         fields = {"flag": {"reason": "r"}, "note": {"note": "n"}, "next_action": {"text": "t", "due": due},
-                  "discussed": {"where": "huddle", "decision": "d", "next_action": "t", "due": due}}[kind]
+                  "discussed": {"where": "huddle", "decision": "d", "next_action": "t", "due": due},
+                  "conversation": {"status": "held", "mode": "phone", "minutes": 20}}[kind]
         try:
             engine.fire(ep.id, kind, occurred_at=when, **fields)
         except PathwayError:
@@ -206,6 +208,9 @@ def test_progression_and_the_front_door_equal_a_plain_computation(engine, clock,
     clear(engine)
     build(engine, plan)
     add_kinds(engine, kinds)
+    for ep in engine.episodes(limit=500)["items"]:  # the log is the truth, conversations among the kinds
+        assert engine.replay(ep.id) == engine.get(ep.id)
+        assert engine.progress(ep.id, replayed=True) == engine.progress(ep.id)
     today = days.london_date(NOW)
     rows = engine.reports.progression()
     want = plain_progression(engine, today, engine.settings.progression.stale_days)

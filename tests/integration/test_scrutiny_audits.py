@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from pathway.errors import Forbidden, NotFound, ValidationError
+from pathway.errors import Forbidden, InvalidTransition, NotFound, ValidationError
 
 NOW = dt.datetime(2026, 6, 30, 16, 0, tzinfo=dt.UTC)
 
@@ -150,6 +150,33 @@ def test_welfare_checks_in_bulk_all_or_nothing(files, tmp_path):
         files.import_outreach("person_ref,team,when\nA-1,north,2026-06-01\n")
 
 
+def test_one_welfare_check_recorded_on_its_own_counts_with_the_bulk_ones(files):
+    """A worker's single check is the event kind the outreach import writes, on an open episode."""
+    before = files.get(6)
+    after = files.fire(6, "welfare_check", outcome="needs_follow_up", occurred_at="2026-06-05T11:00:00+00:00",
+                       note="neighbour worried", idempotency_key="wc-6")
+    assert (after.stage, after.version) == (before.stage, before.version + 1)
+    last = files.history(6)[-1]
+    assert (last["trigger"], last["from_stage"], last["to_stage"], last["outcome"], last["note"], last["data"]) == (
+        "welfare_check", "c1_waiting", "c1_waiting", None, "neighbour worried",
+        {"outcome": "needs_follow_up", "placed": "open_episode"})
+    assert files.replay(6) == files.get(6)
+    assert files.progress(6) == files.progress(6, replayed=True)
+    assert files.fire(6, "welfare_check", outcome="needs_follow_up", occurred_at="2026-06-05T11:00:00+00:00",
+                      note="neighbour worried", idempotency_key="wc-6") == after  # a retry writes nothing
+    rows = files.reports.welfare_checks(start="2026-06-01", end="2026-06-07", by="week")
+    assert [(r["outcome"], r["checks"], r["open_episode"]) for r in rows if r["checks"]] == [
+        ("needs_follow_up", 1, 1)]
+    events = {ep: len(files.history(ep)) for ep in (1, 6)}
+    with pytest.raises(InvalidTransition, match="cannot welfare_check from stage closed"):
+        files.fire(1, "welfare_check", outcome="spoken")
+    with pytest.raises(ValidationError, match="a check's outcome is one of: spoken, no_answer, needs_follow_up"):
+        files.fire(6, "welfare_check", outcome="met_at_c1")
+    with pytest.raises(ValidationError, match="outcome is not taken by flag"):
+        files.fire(6, "flag", reason="r", outcome="spoken")
+    assert {ep: len(files.history(ep)) for ep in (1, 6)} == events
+
+
 class _Borrowed:
     """The test's engine, lent to a command that disposes of the engine it is given."""
 
@@ -189,6 +216,10 @@ def test_the_scrutiny_commands(files, monkeypatch, tmp_path):
     out = runner.invoke(app, ["episode", "conversation", "7", "held", "--mode", "phone", "--minutes", "20",
                               "--occurred-at", "2026-06-10"])
     assert out.exit_code == 0, out.output
+    assert files.history(7)[-1]["data"] == {"status": "held", "mode": "phone", "minutes": 20}
+    out = runner.invoke(app, ["episode", "conversation", "7", "held", "--mode", "fax"])
+    assert out.exit_code == 1 and "modes are: phone, video, home_visit, community_venue" in out.output
+    assert len(files.history(7)) == 3
     out = runner.invoke(app, ["report", "three-conversations", "--from", "2026-04-01", "--to", "2026-06-30",
                               "--by", "period", "--format", "json"])
     row = json.loads(out.stdout)[0]

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from pathway.errors import NotFound, ValidationError
+from pathway.errors import Conflict, InvalidTransition, NotFound, StaleVersion, ValidationError
 from pathway.settings import Cohort, Scrutiny, Settings
 
 D = dt.date.fromisoformat
@@ -151,12 +151,42 @@ def test_a_conversation_keeps_the_stage_and_replays(panel):
     assert last["data"] == {"status": "booked", "mode": "community_venue", "at": "2026-07-02T09:00:00+00:00"}
 
 
+def test_a_conversation_is_fired_as_any_kind_outside_the_casework_order(panel):
+    p4 = panel.ids["p4"]  # referred on 20 June, a conversation held on 21 June
+    panel.fire(p4, "flag", reason="carer unwell", occurred_at=at("06-25"))
+    progress = panel.progress(p4)
+    # A booking recorded late, back-dated before the flag: taken, and the open flag stays as it is.
+    booked = panel.fire(p4, "conversation", status="booked", mode="phone", at=at("06-26"), occurred_at=at("06-22"),
+                        idempotency_key="b-1")
+    assert panel.progress(p4) == progress == panel.progress(p4, replayed=True)
+    assert panel.replay(p4) == panel.get(p4)
+    # Casework keeps its own order: a note may not go back before the flag.
+    with pytest.raises(ValidationError, match="not out of order"):
+        panel.fire(p4, "note", note="rang", occurred_at=at("06-24"))
+    # The same key and body: the first reply, nothing written; the key with another body, or a stale version,
+    # is refused.
+    events = len(panel.history(p4))
+    again = panel.record_conversation(p4, "booked", mode="phone", at=at("06-26"), occurred_at=at("06-22"),
+                                      idempotency_key="b-1")
+    assert again == booked and len(panel.history(p4)) == events
+    with pytest.raises(Conflict):
+        panel.fire(p4, "conversation", status="held", mode="phone", idempotency_key="b-1")
+    with pytest.raises(StaleVersion):
+        panel.record_conversation(p4, "held", mode="phone", expected_version=booked.version - 1)
+    assert len(panel.history(p4)) == events
+
+
 @pytest.mark.parametrize("fields, field", [
     ({"status": "chatted", "mode": "phone"}, "status"),
     ({"status": "held", "mode": "carrier_pigeon"}, "mode"),
     ({"status": "held"}, "mode"),
     ({"status": "held", "mode": "phone", "minutes": 0}, "minutes"),
     ({"status": "booked", "mode": "phone", "minutes": 30}, "minutes"),
+    ({"status": "held", "mode": "phone", "minutes": 1441}, "minutes"),
+    ({"status": "held", "mode": "phone", "at": at("06-22")}, "at"),
+    ({"status": "booked", "mode": "phone", "at": at("06-19")}, "at"),  # booked for before the contact
+    ({"status": "booked", "mode": "phone", "at": "next Tuesday"}, "at"),
+    ({"status": "cancelled", "mode": "telepathy"}, "mode"),
     ({"status": "held", "mode": "phone", "occurred_at": at("06-19")}, "occurred_at"),  # before the contact
     ({"status": "held", "mode": "phone", "occurred_at": "2026-07-02T09:00:00+00:00"}, "occurred_at"),  # future
 ])
@@ -170,8 +200,13 @@ def test_a_bad_conversation_is_refused_and_writes_nothing(panel, fields, field):
 
 
 def test_no_conversation_on_a_closed_or_missing_episode(panel):
-    with pytest.raises(ValidationError, match="closed"):
-        panel.record_conversation(panel.ids["p1"], "held", mode="phone")
+    closed = panel.ids["p1"]
+    events = len(panel.history(closed))
+    # A closed episode takes no conversation: its stage and the kinds it takes are named, as for any kind.
+    with pytest.raises(InvalidTransition, match="from stage closed; allowed from closed: note") as err:
+        panel.record_conversation(closed, "held", mode="phone")
+    assert (err.value.stage, err.value.allowed) == ("closed", ["note"])
+    assert len(panel.history(closed)) == events
     with pytest.raises(NotFound):
         panel.record_conversation(9999, "held", mode="phone")
 

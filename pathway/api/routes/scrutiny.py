@@ -11,11 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from pathway.api import schemas
-from pathway.api.deps import etag, get_access
+from pathway.api.deps import IdempotencyHeader, IfMatchHeader, etag, expected_version, get_access, idempotency_key
 from pathway.api.report_schemas import REPLIES
 from pathway.api.routes.episodes import ERRORS
 from pathway.api.routes.reports import REPLY, From, Text, To
-from pathway.domain.conversations import MAX_MINUTES
+from pathway.domain.commands import Move, fields_of
+from pathway.domain.conversations import KIND as CONVERSATION
+from pathway.domain.events import KINDS
 from pathway.errors import ValidationError
 from pathway.services.auth import Access
 
@@ -73,25 +75,25 @@ def pack(access: Access = Depends(get_access), start: str | None = From(), end: 
     return HTMLResponse(access.report("pack", start=start, end=end, team=team, cohort=cohort))
 
 
-class ConversationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: str = Field(min_length=1, max_length=16, description="booked, held, cancelled or not_attended")
-    mode: str | None = Field(default=None, min_length=1, max_length=32,
-                             description="phone, video, home_visit or community_venue")
-    at: str | None = Field(default=None, min_length=1, max_length=64, description="booked: the time booked for")
-    minutes: int | None = Field(default=None, ge=1, le=MAX_MINUTES, description="held: how long it took")
-    occurred_at: str | None = Field(default=None, min_length=1, max_length=64,
-                                    description="ISO 8601; a bare date is midnight Europe/London; default now")
-    note: str | None = Field(default=None, max_length=4000)
+# The conversation's own body: the fields of a move of kind conversation (pathway.domain.events.KINDS).
+ConversationCreate = schemas.command_model(
+    Move, "ConversationCreate", "A conversation with the person: a move of kind conversation without its trigger.",
+    exclude=tuple(f.name for f in fields_of(Move)
+                  if f.name not in (*KINDS[CONVERSATION].takes(), "occurred_at", "note", "idempotency_key")),
+    required=("status",))
 
 
 @router.post("/episodes/{episode_id}/conversations", response_model=schemas.EpisodePublic, responses=ERRORS)
 def record_conversation(body: ConversationCreate, response: Response, episode_id: schemas.EpisodeId,
-                        access: Access = Depends(get_access)):
+                        access: Access = Depends(get_access), header_key: str | None = IdempotencyHeader(),
+                        if_match: str | None = IfMatchHeader()):
     """A conversation with the person (integration, duty or manager of its team); the stage stays as it is.
-    The reply's ``ETag`` is the episode's new version."""
-    ep = access.record_conversation(episode_id, **body.model_dump())
+    The same as ``POST /episodes/{id}/events`` with ``trigger: conversation``. The reply's ``ETag`` is the
+    episode's new version."""
+    command = Move(**{**body.model_dump(), "trigger": CONVERSATION,
+                      "idempotency_key": idempotency_key(body.idempotency_key, header_key),
+                      "expected_version": expected_version(if_match)})
+    ep = access.move(episode_id, command)
     response.headers["ETag"] = etag(ep.version)
     return ep
 
