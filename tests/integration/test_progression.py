@@ -209,14 +209,16 @@ def plain_front_door(engine, start: dt.date, end: dt.date) -> dict:
             # The front door's days, in the mode the settings give the stage (working days by default).
             mode = engine.settings.day_mode_by_stage.get("contact", engine.settings.day_mode)
             waited = decision and days.days_between(contact_on, decision["occurred_on"], mode)
-            by_day[contact_on].append(decision and (decision["trigger"], waited))
+            by_day[contact_on].append(decision and (decision["trigger"], waited, decision["occurred_on"]))
     for day, found in by_day.items():
         decided = sorted(d[1] for d in found if d)
         median = p90 = None
         if decided:
             median = statistics.median(decided)
             p90 = statistics.quantiles(decided, n=10, method="inclusive")[8] if len(decided) > 1 else decided[0]
-        out[day] = {"contacts": len(found), "decided": len(decided), "decided_same_day": decided.count(0),
+        # The same day is the date, not 0 days: a Saturday's contact decided on Sunday is 0 working days later.
+        same_day = sum(1 for d in found if d and d[2] == day)
+        out[day] = {"contacts": len(found), "decided": len(decided), "decided_same_day": same_day,
                     "median_days_to_decision": one_decimal(median), "p90_days_to_decision": one_decimal(p90),
                     "resolved_at_contact": sum(1 for d in found if d and d[0] == "resolve")}
     return out
