@@ -2,7 +2,8 @@
 against the floor of one hand-written PostgreSQL query computing the same numbers, in the same run.
 
 The floor reads the episode projection for today's waits (``stage IN (…waiting)``, London dates
-by ``AT TIME ZONE``) and PostgreSQL's own ``percentile_cont``; the engine answers from the event
+by ``AT TIME ZONE``, the front door's days in working days from the ``calendar_day`` table as the
+engine's default counts them) and PostgreSQL's own ``percentile_cont``; the engine answers from the event
 log with its portable SQL (the same query runs on SQLite). Both are run ``REPEAT`` times, taking
 turns, each on its own pooled connection, and the best time of each is kept: by then psycopg has prepared
 each side's statement and PostgreSQL has settled on its plan, as for a board asking every minute.
@@ -152,7 +153,12 @@ SELECT client_group, stage, count(*) AS waiting,
        sum(CASE WHEN d > CASE stage WHEN 'contact' THEN 2 WHEN 'c1_waiting' THEN 11 WHEN 'c2_waiting' THEN 1
                               ELSE 28 END
            THEN 1 ELSE 0 END) AS over_threshold
-FROM (SELECT client_group, stage, CAST(:as_at AS date) - CAST(wait_from AT TIME ZONE 'Europe/London' AS date) AS d
+FROM (SELECT client_group, stage,
+             CASE WHEN stage = 'contact'
+                  THEN (SELECT working_index FROM calendar_day WHERE day = CAST(:as_at AS date))
+                       - (SELECT working_index FROM calendar_day
+                          WHERE day = CAST(wait_from AT TIME ZONE 'Europe/London' AS date))
+                  ELSE CAST(:as_at AS date) - CAST(wait_from AT TIME ZONE 'Europe/London' AS date) END AS d
       FROM episode WHERE stage IN ('contact', 'c1_waiting', 'c2_waiting', 'c3_waiting')) AS w
 GROUP BY client_group, stage
 """

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pathway.domain.checks import Horizon, RefPolicy
-from pathway.domain.stages import WAITING
+from pathway.domain.days import MODES, DayModes
+from pathway.domain.stages import CLOCKED, WAITING
 from pathway.domain.vocabulary import CLIENT_GROUPS, OUTCOMES, PRIORITIES  # noqa: F401  (re-exported)
 from pathway.errors import SetupError, ValidationError
 
@@ -21,6 +22,10 @@ from pathway.errors import SetupError, ValidationError
 # within 2 days; conversation 1 allocated within 11 days is what scrutiny panels praised; a crisis
 # waits a day at most.
 DEFAULT_THRESHOLDS = {"contact": 2, "c1_waiting": 11, "c2_waiting": 1, "c3_waiting": 28}
+# Stages whose days are counted in a mode of their own, whatever the council's day_mode: the front door's
+# decision is promised within working days, so a contact made on Friday afternoon is not over its 2 days on
+# Monday morning. The queues count in the council's day_mode.
+DEFAULT_DAY_MODE_BY_STAGE = {"contact": "working"}
 
 
 class Thresholds(BaseModel):
@@ -264,6 +269,9 @@ class Settings(BaseSettings):
     # Files the engine keeps for itself (Celery beat's schedule): PATHWAY_STATE_DIR.
     state_dir: str = Field(default_factory=default_state_dir)
     day_mode: Literal["calendar", "working"] = "calendar"
+    # The stages (of those with a clock) counted in a mode of their own; the others count in day_mode.
+    # A council's own entries are laid over DEFAULT_DAY_MODE_BY_STAGE: {"contact": "calendar"} undoes it.
+    day_mode_by_stage: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DAY_MODE_BY_STAGE))
     extra_client_groups: list[str] = Field(default_factory=list)
     extra_outcomes: list[str] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -279,6 +287,29 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_broker_is_none(cls, v):
         return v or None
+
+    @field_validator("day_mode_by_stage", mode="before")
+    @classmethod
+    def _clocked_stages_and_known_modes(cls, value):
+        if not isinstance(value, dict):
+            return value  # pydantic says what type it wants
+        for stage, mode in value.items():
+            if stage not in CLOCKED:
+                raise ValueError(f"day_mode_by_stage ([days] by_stage) names stage {stage!r}; the stages whose "
+                                 f"days are counted are {', '.join(CLOCKED)}")
+            if mode not in MODES:
+                raise ValueError(f"day_mode_by_stage ([days] by_stage) gives stage {stage!r} the day mode {mode!r}; "
+                                 f"use {' or '.join(map(repr, MODES))}")
+        return {**DEFAULT_DAY_MODE_BY_STAGE, **value}
+
+    @property
+    def day_modes(self) -> DayModes:
+        """The unit each stage's days are counted in: its own (``day_mode_by_stage``), else ``day_mode``."""
+        return DayModes.of_council(self.day_mode, self.day_mode_by_stage)
+
+    def day_mode_of(self, stage: str) -> str:
+        """The unit one stage's days are counted in (and its threshold is set in): calendar or working."""
+        return self.day_modes.of(stage)
 
     @property
     def client_groups(self) -> tuple[str, ...]:
@@ -324,6 +355,8 @@ def _from_toml(path: Path) -> dict:
         out["import_errors_listed"] = data["import"]["errors_listed"]
     if "days" in data:
         out["day_mode"] = data["days"].get("mode", "calendar")
+        if "by_stage" in data["days"]:
+            out["day_mode_by_stage"] = data["days"]["by_stage"]
     out["extra_client_groups"] = list(data.get("client_groups", {}).get("extra", []))
     out["extra_outcomes"] = list(data.get("outcomes", {}).get("extra", []))
     thresholds = dict(data.get("thresholds", {}))
@@ -349,8 +382,8 @@ def load_settings(config_file: str | os.PathLike | None = None, **overrides) -> 
                              "file, or unset it for the defaults")
         values.update(_from_toml(Path(path)))
     # The environment wins over the file for the deployment settings.
-    for name in ("database_url", "database_pool_size", "broker_url", "day_mode", "state_dir", "migrate_on_start",
-                 "import_errors_listed"):
+    for name in ("database_url", "database_pool_size", "broker_url", "day_mode", "day_mode_by_stage", "state_dir",
+                 "migrate_on_start", "import_errors_listed"):
         if f"PATHWAY_{name.upper()}" in os.environ:
             values[name] = getattr(env, name)
     for table, variables in ENVIRONMENT.items():

@@ -32,7 +32,8 @@ AS_AT = typer.Option(None, "--as-at", help="the day (YYYY-MM-DD, default today);
 FROM = typer.Option(None, "--from", help="first day (YYYY-MM-DD)")
 TO = typer.Option(None, "--to", help="last day (YYYY-MM-DD, default today)")
 FORMAT = typer.Option(Format.table, "--format", help="table, json or csv")
-DAYS = typer.Option(None, "--days", help="calendar or working days (default: the day_mode setting)")
+DAYS = typer.Option(None, "--days", help="calendar or working days for every stage (default: each stage's own, "
+                                         "the day_mode and day_mode_by_stage settings)")
 
 
 def _run(title: str, fmt: Format, call) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -12,6 +14,7 @@ from pathway.errors import ValidationError
 
 LONDON = ZoneInfo("Europe/London")
 UTC = dt.UTC
+MODES = ("calendar", "working")
 
 
 def parse_time(value: str | dt.datetime | dt.date | None, field: str = "occurred_at") -> dt.datetime | None:
@@ -81,7 +84,7 @@ def days_between(start: dt.date, end: dt.date, mode: str = "calendar") -> int:
     if mode == "calendar":
         return (end - start).days
     if mode != "working":
-        raise ValidationError(f"day mode {mode!r}: use 'calendar' or 'working'", field="day_mode")
+        raise ValidationError(f"day mode {mode!r}: use {' or '.join(map(repr, MODES))}", field="day_mode")
     sign = 1
     if end < start:
         start, end, sign = end, start, -1
@@ -96,3 +99,31 @@ def days_between(start: dt.date, end: dt.date, mode: str = "calendar") -> int:
 def days_from(start: dt.datetime, end: dt.datetime, mode: str = "calendar") -> int:
     """Whole days between two instants, on their London dates."""
     return days_between(london_date(start), london_date(end), mode)
+
+
+@dataclass(frozen=True)
+class DayModes:
+    """The unit each stage's days are counted in: ``default`` (the council's day mode), but for the
+    stages in ``own``, (stage, mode) pairs of those counted otherwise. Hashable, so a report's statement
+    is built once per set of day modes."""
+
+    default: str = "calendar"
+    own: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of_council(cls, default: str, by_stage: Mapping[str, str]) -> DayModes:
+        """The council's ``default`` mode and its stages' own (only those that differ are kept, so two
+        councils that count alike compare equal)."""
+        return cls(default, tuple(sorted((s, m) for s, m in by_stage.items() if m != default)))
+
+    def of(self, stage: str) -> str:
+        """The mode a stage's days are counted in: its own, else the council's."""
+        for name, mode in self.own:
+            if name == stage:
+                return mode
+        return self.default
+
+    def among(self, stages: Iterable[str]) -> str | None:
+        """The one mode the days of every stage in ``stages`` are counted in; None when they differ."""
+        found = {self.of(s) for s in stages}
+        return found.pop() if len(found) == 1 else None

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from pathway.domain import days, events
-from pathway.domain.stages import CLOCKED, Probe, next_stage
+from pathway.domain.stages import CLOCKED, Probe, conversation, next_stage
 
 
 @dataclass(frozen=True)
@@ -43,17 +43,21 @@ class EpisodeState:
     version: int
     external_ref: str | None = None  # the back end's own case id, if it gave one
 
-    def days_waiting(self, as_at: dt.datetime, mode: str = "calendar") -> int | None:
-        """Whole days the person has waited at the front door or in the current conversation's queue, if so."""
+    def days_waiting(self, as_at: dt.datetime, modes: days.DayModes = days.DayModes()) -> int | None:
+        """Whole days the person has waited at the front door or in the current conversation's queue, if so,
+        counted in the mode of the stage."""
         if self.stage not in CLOCKED or self.wait_from is None:
             return None
-        return days.days_from(self.wait_from, as_at, mode)
+        return days.days_from(self.wait_from, as_at, modes.of(self.stage))
 
-    def days_to_allocation(self, mode: str = "calendar") -> int | None:
-        """Days from the current conversation's wait start to its first allocation, once allocated."""
+    def days_to_allocation(self, modes: days.DayModes = days.DayModes()) -> int | None:
+        """Days from the current conversation's wait start to its first allocation, once allocated, counted
+        in the mode of that conversation's queue (once closed, the conversation is no longer known here: the
+        council's own mode)."""
         if self.allocated_at is None or self.wait_from is None:
             return None
-        return days.days_from(self.wait_from, self.allocated_at, mode)
+        conv = conversation(self.stage)
+        return days.days_from(self.wait_from, self.allocated_at, modes.of(f"{conv}_waiting" if conv else self.stage))
 
 
 def start(episode_id: int | None, fact: Fact) -> EpisodeState:

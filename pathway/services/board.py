@@ -42,14 +42,14 @@ def queue_head(engine, team: str, actor: Actor, limit: int = QUEUE_ROWS) -> dict
         total, crises = uow.reports.waiting_and_crises(team)
         if actor.role == "duty":
             states_for_me = _takeable(uow, settings, team, actor.worker, states, days.london_date(now))
-    mode = settings.day_mode
+    modes = settings.day_modes
     if actor.role == "duty":
         chosen = None if states_for_me is None else next_for(*states_for_me, settings.caseload.crisis_over_cap)
     else:  # a worker with room, skilled for anyone
         chosen = next_for(states, 0, 1, settings.caseload.crisis_over_cap)
     rows = []
     for position, s in enumerate(states, start=1):
-        waited = s.days_waiting(now, mode)
+        waited = s.days_waiting(now, modes)
         target = engine.settings.threshold(s.stage, s.client_group)
         rows.append({"position": position, "episode_id": s.id, "person_ref": s.person_ref,
                      "client_group": s.client_group, "stage": s.stage, "priority": s.priority,
@@ -112,13 +112,14 @@ def casework_panels(engine, team: str) -> dict:
 
 
 def targets(engine) -> dict:
-    """Per stage on the clock (the front door and the waits), the target days and the client groups whose
-    target differs."""
+    """Per stage on the clock (the front door and the waits), the target days, the day mode they are counted
+    in (calendar or working) and the client groups whose target differs."""
     out = {}
     for stage in CLOCKED:
         default = engine.settings.threshold(stage)
         by_group = {g: engine.settings.threshold(stage, g) for g in engine.settings.client_groups}
-        out[stage] = {"days": default, "by_client_group": {g: n for g, n in by_group.items() if n != default}}
+        out[stage] = {"days": default, "day_mode": engine.settings.day_mode_of(stage),
+                      "by_client_group": {g: n for g, n in by_group.items() if n != default}}
     return out
 
 

@@ -105,10 +105,10 @@ class Engine:
         return self.clock()
 
     def episode_out(self, state: EpisodeState, as_at: dt.datetime | None = None) -> EpisodeOut:
-        mode = self.settings.day_mode
+        modes = self.settings.day_modes
         values = {k: getattr(state, k) for k in _STATE_OUT}
-        values["days_waiting"] = state.days_waiting(as_at or self.now(), mode)
-        values["days_to_allocation"] = state.days_to_allocation(mode)
+        values["days_waiting"] = state.days_waiting(as_at or self.now(), modes)
+        values["days_to_allocation"] = state.days_to_allocation(modes)
         return constructed(EpisodeOut, values)
 
     def _on_horizon(self, *dates: tuple[dt.date | None, str]) -> None:
@@ -221,14 +221,15 @@ class Engine:
 
     def allocations(self, episode_id: int) -> list[dict]:
         """Every wait of the episode that ended in an allocation: conversation, start, allocation, days."""
-        mode = self.settings.day_mode
+        modes = self.settings.day_modes
         out = []
         for ev in self.history(episode_id):
             if ev["first_allocation"]:
-                out.append({"conversation": conversation(ev["to_stage"]), "wait_from": ev["wait_from"],
+                conv = conversation(ev["to_stage"])
+                out.append({"conversation": conv, "wait_from": ev["wait_from"],
                             "allocated_at": ev["occurred_at"], "worker": ev["worker"],
-                            "allocation": ev["allocation"],
-                            "days": days.days_from(ev["wait_from"], ev["occurred_at"], mode)})
+                            "allocation": ev["allocation"],  # days in the mode of the queue the wait was in
+                            "days": days.days_from(ev["wait_from"], ev["occurred_at"], modes.of(f"{conv}_waiting"))})
         return out
 
     # -- duty desk: queues and self-allocation (pathway/services/duty.py) ----------------------------
@@ -286,11 +287,11 @@ class Engine:
         return {"items": [self._casework(*row) for row in rows], "next_cursor": next_cursor}
 
     def _casework(self, state, last, progress) -> EpisodeCasework:
-        now, mode = self.now(), self.settings.day_mode
+        now, modes = self.now(), self.settings.day_modes
         # Built from a row the store just read: constructed, not validated again (a page has 50 of them).
         values = {k: getattr(state, k) for k in _STATE_OUT}
-        values["days_waiting"] = state.days_waiting(now, mode)
-        values["days_to_allocation"] = state.days_to_allocation(mode)
+        values["days_waiting"] = state.days_waiting(now, modes)
+        values["days_to_allocation"] = state.days_to_allocation(modes)
         values.update(tray.casework(state, last, progress, self.settings, now))
         return constructed(EpisodeCasework, values)
 

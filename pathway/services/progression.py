@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathway.domain.stages import ACTIVE
 from pathway.errors import ValidationError
 from pathway.services.reports import SHAPES, Reports, one_decimal
-from pathway.store.progression import PROGRESSION_GROUPINGS
+from pathway.store.progression import FRONT_DOOR_STAGE, PROGRESSION_GROUPINGS
 
 
 def check_groupings(group_by: Sequence[str] | str | None) -> tuple[str, ...]:
@@ -44,9 +44,9 @@ def front_door(reports: Reports, team: str | None = None, start=None, end=None, 
                day_mode: str | None = None) -> list[dict]:
     """Per day from ``start`` to ``end`` (default the 28 days to today), the contacts made that day: how
     many, decided so far, decided the same day, median and 90th percentile days to decision, resolved at
-    contact and its share (per cent)."""
+    contact and its share (per cent). Days to decision are the front door's days, in its stage's mode."""
     first, last = reports.period(start, end)
-    mode = reports._check_mode(day_mode, (first, "from"), (last, "to"))
+    mode = reports._check_modes(day_mode, (first, "from"), (last, "to"), stages=[FRONT_DOOR_STAGE]).of(FRONT_DOOR_STAGE)
     if client_group is not None:
         reports.settings.check_client_group(client_group)
     with reports._unit() as uow:

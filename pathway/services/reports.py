@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pathway.domain import days
 from pathway.domain.checks import FUTURE_SLACK, unknown_team
-from pathway.domain.stages import CLOCKED
+from pathway.domain.stages import CLOCKED, WAITING
 from pathway.errors import ValidationError
 from pathway.services import duty
 from pathway.settings import PRIORITIES, Settings
@@ -24,7 +24,7 @@ from pathway.store.calendar import ensure as ensure_calendar
 from pathway.store.reports import GROUPINGS, Filters, Terms
 from pathway.store.unit import Unit
 
-DAY_MODES = ("calendar", "working")
+DAY_MODES = days.MODES
 PERIODS = ("week", "month")
 MAX_PERIODS = 2000
 DAYS = float | None  # a rounded median, 90th percentile or mean: None when there is nothing to measure
@@ -131,6 +131,14 @@ def check_day_mode(mode: str | None, settings: Settings) -> str:
     return mode
 
 
+def check_day_modes(mode: str | None, settings: Settings) -> days.DayModes:
+    """The unit each stage's days are counted in for a report: the mode asked for, for every stage, else
+    each stage's own (the settings)."""
+    if mode is None:
+        return settings.day_modes
+    return days.DayModes(check_day_mode(mode, settings))
+
+
 def check_priority(value: str | None) -> str | None:
     if value is not None and value not in PRIORITIES:
         raise ValidationError(f"unknown priority {value!r}; priorities are: {', '.join(PRIORITIES)}",
@@ -200,6 +208,9 @@ class Reports:
 
     def __init__(self, engine):
         self.engine = engine
+        # The working-day calendar is checked (and filled if it was found empty) once per engine: every
+        # waits report counts the front door's working days by default.
+        self._calendar_filled = False
 
     @property
     def settings(self) -> Settings:
@@ -211,14 +222,15 @@ class Reports:
     def _unit(self):
         return self.engine.store.unit(write=False)
 
-    def _waits(self, uow: Unit, day: dt.date, group_by: list[str], filters: Filters, mode: str) -> list[dict]:
+    def _waits(self, uow: Unit, day: dt.date, group_by: list[str], filters: Filters,
+               modes: days.DayModes) -> list[dict]:
         # A past day also reads the events of every episode changed since: that can be heavy.
-        return uow.reports.waits(day, group_by, terms(self.settings), filters, mode,
+        return uow.reports.waits(day, group_by, terms(self.settings), filters, modes,
                                  settled=settled(day, self.engine.now()), heavy=day < self.today())
 
     def _allocation(self, uow: Unit, start: dt.date, end: dt.date, group_by: list[str], filters: Filters,
-                    mode: str) -> list[dict]:
-        return uow.reports.allocation(start, end, group_by, terms(self.settings), filters, mode)
+                    modes: days.DayModes) -> list[dict]:
+        return uow.reports.allocation(start, end, group_by, terms(self.settings), filters, modes)
 
     def _check_team(self, uow: Unit, team: str | None) -> None:
         if team is not None and uow.episodes.team(team) is None:
@@ -232,12 +244,30 @@ class Reports:
                        stage=check_stage(stage))
 
     def _check_mode(self, day_mode: str | None, *dates: tuple[dt.date, str]) -> str:
+        """The mode of a report whose days are of no stage with a clock (case progression, scrutiny)."""
         mode = check_day_mode(day_mode, self.settings)
         if mode == "working":
-            for value, field in dates:
-                check_covered(value, field)
-            ensure_calendar(self.engine.store.db)
+            self._working_days(dates)
         return mode
+
+    def _check_modes(self, day_mode: str | None, *dates: tuple[dt.date, str],
+                     stages: Sequence[str] = CLOCKED) -> days.DayModes:
+        """The mode each of ``stages`` counts its days in for a report (:func:`check_day_modes`)."""
+        modes = check_day_modes(day_mode, self.settings)
+        working = [s for s in stages if modes.of(s) == "working"]
+        if working:
+            self._working_days(dates, [s for s in working if modes.of(s) != modes.default])
+        return modes
+
+    def _working_days(self, dates: Sequence[tuple[dt.date, str]], stages: Sequence[str] | None = None) -> None:
+        """Working days are counted on these dates: each must be in the working-day calendar, and the calendar
+        filled. ``stages``: those counted in working days by a mode of their own, named in a refusal."""
+        why = f", in which the settings count the days of {', '.join(stages)} (day_mode_by_stage)" if stages else ""
+        for value, field in dates:
+            check_covered(value, field, why)
+        if not self._calendar_filled:
+            ensure_calendar(self.engine.store.db)
+            self._calendar_filled = True
 
     def as_at(self, value) -> dt.date:
         """The report date: today (London) by default; never in the future."""
@@ -270,10 +300,10 @@ class Reports:
         group_by = check_group_by(("client_group", "stage") if group_by is None else group_by)
         day = self.as_at(as_at)
         filters = self._filters(team, client_group, priority, stage)
-        mode = self._check_mode(day_mode, (day, "as_at"))
+        modes = self._check_modes(day_mode, (day, "as_at"), stages=[stage] if stage else CLOCKED)
         with self._unit() as uow:
             self._check_team(uow, team)
-            rows = self._waits(uow, day, group_by, filters, mode)
+            rows = self._waits(uow, day, group_by, filters, modes)
         for row in rows:  # the board asks every minute: rounded in place
             row["median_days"] = one_decimal(row["median_days"])
             row["p90_days"] = one_decimal(row["p90_days"])
@@ -291,10 +321,10 @@ class Reports:
         group_by = check_group_by(("client_group", "stage") if group_by is None else group_by)
         start_day, end_day = self.period(start, end)
         filters = self._filters(team, client_group, priority, stage)
-        mode = self._check_mode(day_mode, (start_day, "from"), (end_day, "to"))
+        modes = self._check_modes(day_mode, (start_day, "from"), (end_day, "to"), stages=[stage] if stage else WAITING)
         with self._unit() as uow:
             self._check_team(uow, team)
-            rows = self._allocation(uow, start_day, end_day, group_by, filters, mode)
+            rows = self._allocation(uow, start_day, end_day, group_by, filters, modes)
         shape = SHAPES["allocation"]
         return [shape.row({**row, "mean_days": one_decimal((row["days_total"], row["allocated"])),
                            "median_days": one_decimal(row["median_days"]),
@@ -318,11 +348,11 @@ class Reports:
                                   field="from")
         end_day = min(end_day, today)
         filters = self._filters(team, client_group, priority, stage)
-        mode = self._check_mode(day_mode, (start_day, "from"), (end_day, "to"))
+        modes = self._check_modes(day_mode, (start_day, "from"), (end_day, "to"), stages=[stage] if stage else CLOCKED)
         spans = period_spans(start_day, end_day, period, today)
         with self._unit() as uow:
             self._check_team(uow, team)
-            waits, allocs = uow.reports.trends(spans, group_by, terms(self.settings), filters, mode)
+            waits, allocs = uow.reports.trends(spans, group_by, terms(self.settings), filters, modes)
         shape = SHAPES["trends"]
         return [shape.row({**w, "median_days": one_decimal(w["median_days"]), "p90_days": one_decimal(w["p90_days"]),
                            "allocated": a["allocated"],
@@ -400,12 +430,12 @@ class Reports:
         group_by = check_group_by(("team", "stage") if group_by is None else group_by)
         day = self.as_at(as_at)
         filters = self._filters(team, client_group, priority, stage)
-        mode = self._check_mode(day_mode, (day, "as_at"))
+        modes = self._check_modes(day_mode, (day, "as_at"), stages=[stage] if stage else CLOCKED)
         start = day - dt.timedelta(days=window_days - 1)
         with self._unit() as uow:
             self._check_team(uow, team)
-            waits = self._waits(uow, day, group_by, filters, mode)
-            allocs = self._allocation(uow, start, day, group_by, filters, mode)
+            waits = self._waits(uow, day, group_by, filters, modes)
+            allocs = self._allocation(uow, start, day, group_by, filters, modes)
         # The same groups, in the same order; the front door is no queue for allocation, so it has no row.
         return [SHAPES["forecast"].row(self._expected(w, a["allocated"], window_days), group_by)
                 for w, a in zip(waits, allocs, strict=True) if w.get("stage") != "contact"]
@@ -444,7 +474,7 @@ class Reports:
             forecast = self.forecast(group_by=group_by, as_at=day, window_days=window_days)
             with self._unit() as uow:
                 actual = [a for a in uow.reports.began(day, day + dt.timedelta(days=horizon_days - 1), group_by,
-                                                       terms(self.settings), self.settings.day_mode)
+                                                       terms(self.settings), self.settings.day_modes)
                           if a.get("stage") != "contact"]  # as the forecast, without the front door
             for f, a in zip(forecast, actual, strict=True):
                 if f["expected_days"] is None or not a["allocated"]:

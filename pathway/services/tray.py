@@ -1,7 +1,8 @@
 """Reading episodes for the people who work them and the systems that embed the engine: a team's front
 door, a worker's tray, and the listing of episodes with its filters and cursor.
 
-Days here are whole days on London dates, counted in the configured day mode, as everywhere.
+Days here are whole days on London dates, counted in the configured day mode as everywhere (an episode's days
+waiting in its stage's own mode: the front door's in working days by default).
 """
 
 from __future__ import annotations

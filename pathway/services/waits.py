@@ -36,7 +36,7 @@ def snapshot(uow: Unit, settings: Settings, day: dt.date, now: dt.datetime, team
     a day that was tracked is told apart from a day that was missed. A finished day's rows are
     only ever inserted where missing, never rewritten. ``today``'s rows follow the day until it
     ends: a later run updates a row whose figures have changed since (and touches no other)."""
-    return uow.snapshots.write(day, terms(settings), Filters(team=team), settings.day_mode, now, today=today)
+    return uow.snapshots.write(day, terms(settings), Filters(team=team), settings.day_modes, now, today=today)
 
 
 def days_to_snapshot(uow: Unit, as_at: dt.date, team: str | None = None,
@@ -48,7 +48,8 @@ def days_to_snapshot(uow: Unit, as_at: dt.date, team: str | None = None,
 
 
 def latest_start(as_at: dt.date, threshold: int, mode: str) -> dt.date:
-    """The latest wait start that is over ``threshold`` days by ``as_at`` (days counted as pathway.domain.days does)."""
+    """The latest wait start that is over ``threshold`` days by ``as_at`` (days counted in ``mode`` as
+    pathway.domain.days does)."""
     start = as_at - dt.timedelta(days=threshold + 1)
     while days.days_between(start, as_at, mode) <= threshold:  # working days: step back over weekends
         start -= dt.timedelta(days=1)
@@ -58,16 +59,18 @@ def latest_start(as_at: dt.date, threshold: int, mode: str) -> dt.date:
 def detect_breaches(uow: Unit, settings: Settings, as_at: dt.date, now: dt.datetime,
                     team: str | None = None) -> list[int]:
     """Record a breach (and its outbox alert, in this same unit of work) for every episode waiting longer
-    than its threshold that has no breach for this wait and threshold yet; returns the new breach ids."""
+    than its threshold (in the days of its stage's mode) that has no breach for this wait and threshold yet;
+    returns the new breach ids."""
     rules = []  # (stage, client group, threshold days, the latest wait start over it)
     for stage in CLOCKED:
+        mode = settings.day_mode_of(stage)
         for group in settings.client_groups:
             limit = settings.threshold(stage, group)
             if limit is not None:
-                rules.append((stage, group, limit, latest_start(as_at, limit, settings.day_mode)))
+                rules.append((stage, group, limit, latest_start(as_at, limit, mode)))
     if not rules:
         return []
-    new = uow.snapshots.add_breaches(rules, as_at, now, settings.day_mode, team)
+    new = uow.snapshots.add_breaches(rules, as_at, now, settings.day_modes, team)
     if not new:
         return []
     # The alerts, in the same unit of work: a breach is never recorded without its outbox row.

@@ -59,13 +59,13 @@ def ensure(db) -> None:
             fill(conn)
 
 
-def check_covered(day: dt.date, field: str) -> None:
-    """Working days can be counted only inside the calendar's range."""
+def check_covered(day: dt.date, field: str, why: str = "") -> None:
+    """Working days can be counted only inside the calendar's range (``why``: what counts them, for the refusal)."""
     from pathway.errors import ValidationError
 
     if not FIRST_DAY <= day <= LAST_DAY:
         raise ValidationError(f"{field} {day.isoformat()} is outside the working-day calendar "
-                              f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})", field=field)
+                              f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}){why}", field=field)
 
 
 def working_days_sql(start, end):

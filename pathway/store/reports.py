@@ -4,20 +4,22 @@ Definitions (the README's "Reports" section says the same):
 
 - **Days** are whole days between Europe/London dates: calendar days, or working days
   (weekdays that are not England and Wales bank holidays) counted in (start, end] through
-  the ``calendar_day`` table.
+  the ``calendar_day`` table. Each stage's days are counted in that stage's mode
+  (:class:`~pathway.domain.days.DayModes`; by default the front door's in working days), and
+  its threshold is in the same unit.
 - **Percentiles** are interpolated, as PostgreSQL's ``percentile_cont``: the p-th percentile
   of n sorted values v1..vn is v[lo] + f * (v[lo+1] - v[lo]) where lo + f = 1 + p * (n - 1)
   (the median of 3 and 11 is 7). Both databases run the same SQL: ROW_NUMBER and COUNT
   windows pick the two ranks and integer arithmetic gives the weights, so the figures agree
   exactly. The statements return them unrounded; the service rounds them.
 - **Waiting on a date** (``as_at``): an episode's stage that day is the ``to_stage`` of its
-  last event with ``occurred_on <= as_at``; it waits if that stage is ``c1_waiting``,
-  ``c2_waiting`` or ``c3_waiting``, for ``as_at - wait_from_on`` days (a release does not
-  restart the clock). Today is answered by the same query.
+  last event with ``occurred_on <= as_at``; it waits if that stage has a clock (``contact``,
+  ``c1_waiting``, ``c2_waiting`` or ``c3_waiting``), for the days from ``wait_from_on`` to
+  ``as_at`` (a release does not restart the clock). Today is answered by the same query.
 - **Over threshold**: days waiting strictly greater than the threshold of the stage and client
   group (:class:`Terms`).
 - **Days to allocation**: per first allocation of a wait (``trigger = 'allocate' AND
-  first_allocation``) made in [start, end], ``occurred_on - wait_from_on``.
+  first_allocation``) made in [start, end], the days from ``wait_from_on`` to ``occurred_on``.
 
 The statements take the configuration they depend on as values (:class:`Terms`, :class:`Filters`)
 and trust them: the service checks what was asked before it calls the store.
@@ -127,6 +129,18 @@ def one_of(column, values: Sequence[str]):
     """``column IN (values)`` with the values in the statement, not an expanding parameter that
     SQLAlchemy renders again on every execution."""
     return column.in_([text_value(v) for v in values])
+
+
+def stage_day_count(start, end, stage, modes: days.DayModes, stages: Sequence[str]):
+    """SQL for the days from ``start`` to ``end`` of a row in ``stage`` (a column holding one of ``stages``),
+    each counted in its stage's mode. When every one of ``stages`` counts alike, that is the one count of
+    :func:`day_count`; only when they differ is it a CASE over the stage."""
+    mode = modes.among(stages)
+    if mode is not None:
+        return day_count(start, end, mode)
+    own = [s for s in stages if modes.of(s) != modes.default]  # one mode: there are only two
+    return sa.case((one_of(stage, own), day_count(start, end, modes.of(own[0]))),
+                   else_=day_count(start, end, modes.default))
 
 
 # -- percentiles in SQL --------------------------------------------------------------------------
@@ -294,11 +308,11 @@ def group_on(episode_id, current, day=None, seq=None):
     return sa.case((reclassified, sa.func.coalesce(first, current)), else_=current).label("client_group")
 
 
-def _waiting_rows(as_at, until, mode: str, filters: Filters, group_by: Sequence[str] = GROUPINGS,
+def _waiting_rows(as_at, until, modes: days.DayModes, filters: Filters, group_by: Sequence[str] = GROUPINGS,
                   settled: bool = False):
     """One row per episode waiting at the end of the day ``as_at``: its client group, stage, the
-    other groupings in ``group_by``, and days waiting (``as_at`` and ``until``, the first instant
-    after that London day, are SQL parameters).
+    other groupings in ``group_by``, and days waiting in its stage's mode (``as_at`` and ``until``, the
+    first instant after that London day, are SQL parameters).
 
     An episode whose last event (``stage_at``) is on or before the day is as it is now: the
     episode row alone answers (its ``wait_from_on`` is its last event's). Only the episodes changed
@@ -331,11 +345,12 @@ def _waiting_rows(as_at, until, mode: str, filters: Filters, group_by: Sequence[
     # The stages once, for both: the database takes the condition into each part (into the episode
     # index scan; above the window, which it must not cut short, in the other).
     return sa.select(
-        *(both.c[g] for g in kept), both.c.stage, day_count(both.c.wait_from_on, as_at, mode).label("days"),
+        *(both.c[g] for g in kept), both.c.stage,
+        stage_day_count(both.c.wait_from_on, as_at, both.c.stage, modes, stages).label("days"),
     ).where(one_of(both.c.stage, stages)).subquery("waiting")
 
 
-def _waiting_rows_in(periods, first_day, last_day, mode: str, filters: Filters):
+def _waiting_rows_in(periods, first_day, last_day, modes: days.DayModes, filters: Filters):
     """One row per episode and period waiting at the period's ``as_at``: each event holds from its
     day until the next event's day, so the state on a day is the event whose span covers it."""
     cand = _candidates(first_day, last_day, filters)
@@ -349,11 +364,11 @@ def _waiting_rows_in(periods, first_day, last_day, mode: str, filters: Filters):
     )
     covers = sa.and_(spans.c.occurred_on <= periods.c.as_at,
                      sa.or_(spans.c.next_on.is_(None), spans.c.next_on > periods.c.as_at))
+    stages = [filters.stage] if filters.stage else list(CLOCKED)
     return sa.select(
         periods.c.period_start, spans.c.client_group, spans.c.team, spans.c.priority, spans.c.stage,
-        day_count(spans.c.wait_from_on, periods.c.as_at, mode).label("days"),
-    ).select_from(spans.join(periods, covers)).where(
-        one_of(spans.c.stage, [filters.stage] if filters.stage else CLOCKED)).subquery("waiting")
+        stage_day_count(spans.c.wait_from_on, periods.c.as_at, spans.c.stage, modes, stages).label("days"),
+    ).select_from(spans.join(periods, covers)).where(one_of(spans.c.stage, stages)).subquery("waiting")
 
 
 WAIT_INPUTS = ("stage", "client_group", "days")  # the threshold depends on stage and client group
@@ -374,11 +389,18 @@ def _wait_measures(terms: Terms) -> dict:
     }
 
 
-def _allocation_rows(start, end, mode: str, filters: Filters, periods=None):
+def _allocation_days(modes: days.DayModes, stage: str | None = None):
+    """SQL for the days to a first allocation (a row of the event table), counted in the mode of the queue
+    it was made from (``stage``, else any of the waiting stages)."""
+    return stage_day_count(EVENT.c.wait_from_on, EVENT.c.occurred_on, EVENT.c.from_stage, modes,
+                           [stage] if stage else WAITING)
+
+
+def _allocation_rows(start, end, modes: days.DayModes, filters: Filters, periods=None):
     """One row per first allocation made in [start, end] (or in each period)."""
     cols = [group_on(EPISODE.c.id, EPISODE.c.client_group, seq=EVENT.c.seq), EPISODE.c.team,
             EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
-            EVENT.c.allocation, day_count(EVENT.c.wait_from_on, EVENT.c.occurred_on, mode).label("days")]
+            EVENT.c.allocation, _allocation_days(modes, filters.stage).label("days")]
     source = EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)
     if periods is not None:
         cols.insert(0, periods.c.period_start)
@@ -416,16 +438,16 @@ END = sa.bindparam("end", type_=sa.Date())
 _STATEMENTS: dict[tuple, sa.Select] = {}
 
 
-def _statement(kind: str, group_by: Sequence[str], terms: Terms, filters: Filters, mode: str,
+def _statement(kind: str, group_by: Sequence[str], terms: Terms, filters: Filters, modes: days.DayModes,
                settled: bool = False) -> sa.Select:
-    key = (kind, tuple(group_by), terms, filters, mode, settled)
+    key = (kind, tuple(group_by), terms, filters, modes, settled)
     statement = _STATEMENTS.get(key)
     if statement is None:
         if kind == "waits":
-            rows = _waiting_rows(AS_AT, UNTIL, mode, filters, group_by, settled)
+            rows = _waiting_rows(AS_AT, UNTIL, modes, filters, group_by, settled)
             statement = _summarise(rows, group_by, _wait_measures(terms), terms, filters, uses=WAIT_INPUTS)
         else:
-            rows = _allocation_rows(START, END, mode, filters)
+            rows = _allocation_rows(START, END, modes, filters)
             statement = _summarise(rows, group_by, _allocation_measures(), terms, filters, uses=ALLOCATION_INPUTS)
         if len(_STATEMENTS) > 512:
             _STATEMENTS.clear()
@@ -439,16 +461,17 @@ def waits_params(as_at_date: dt.date) -> dict:
 
 
 def waits_select(as_at_date: dt.date, group_by: Sequence[str], terms: Terms, filters: Filters = Filters(),
-                 mode: str = "calendar") -> sa.Select:
+                 modes: days.DayModes = days.DayModes()) -> sa.Select:
     """Who was waiting at the end of ``as_at_date``, per group: one SQL SELECT.
 
     The wait tracking INSERTs … SELECTs its daily snapshots from it, so a snapshot and the live
     report count alike. Its columns, in order, are the ``group_by`` names (each of client_group,
     stage, team, priority) followed by ``waiting, median_days, p90_days, max_days, over_threshold``;
     ``median_days`` and ``p90_days`` are floats of exact tenths (unrounded); every combination
-    of the grouped values has a row (waiting 0, percentiles NULL when nobody waits).
+    of the grouped values has a row (waiting 0, percentiles NULL when nobody waits). Days are counted in
+    each stage's mode (``modes``).
     """
-    return _statement("waits", group_by, terms, filters, mode).params(**waits_params(as_at_date))
+    return _statement("waits", group_by, terms, filters, modes).params(**waits_params(as_at_date))
 
 
 def periods_table(spans: Sequence[tuple[dt.date, dt.date, dt.date]]):
@@ -462,24 +485,25 @@ def periods_table(spans: Sequence[tuple[dt.date, dt.date, dt.date]]):
 
 
 def trend_selects(spans, group_by: Sequence[str], terms: Terms, filters: Filters,
-                  mode: str) -> tuple[sa.Select, sa.Select]:
+                  modes: days.DayModes) -> tuple[sa.Select, sa.Select]:
     """Waits at the end of each period and first allocations made in it: two SELECTs whose rows
     (period_start, period_end, groupings, figures) come in the same order."""
     periods = periods_table(spans)
     first_as_at, last_as_at = spans[0][2], spans[-1][2]
-    waits = _summarise(_waiting_rows_in(periods, first_as_at, last_as_at, mode, filters), group_by,
+    waits = _summarise(_waiting_rows_in(periods, first_as_at, last_as_at, modes, filters), group_by,
                        _wait_measures(terms), terms, filters, periods)
     periods2 = periods_table(spans)
-    rows = _allocation_rows(date_param(spans[0][0]), date_param(spans[-1][1]), mode, filters, periods2)
+    rows = _allocation_rows(date_param(spans[0][0]), date_param(spans[-1][1]), modes, filters, periods2)
     allocs = _summarise(rows, group_by, _allocation_measures(), terms, filters, periods2)
     return waits, allocs
 
 
-def began_select(first: dt.date, last: dt.date, group_by: Sequence[str], terms: Terms, mode: str) -> sa.Select:
+def began_select(first: dt.date, last: dt.date, group_by: Sequence[str], terms: Terms,
+                 modes: days.DayModes) -> sa.Select:
     """First allocations of the waits that began from ``first`` to ``last``, per group."""
     rows = sa.select(
         EPISODE.c.client_group, EPISODE.c.team, EPISODE.c.priority, EVENT.c.from_stage.label("stage"),
-        EVENT.c.allocation, day_count(EVENT.c.wait_from_on, EVENT.c.occurred_on, mode).label("days"),
+        EVENT.c.allocation, _allocation_days(modes).label("days"),
     ).select_from(EVENT.join(EPISODE, EPISODE.c.id == EVENT.c.episode_id)).where(
         EVENT.c.trigger == "allocate", EVENT.c.first_allocation.is_(True),
         EVENT.c.wait_from_on >= date_param(first), EVENT.c.wait_from_on <= date_param(last)).subquery("began")
@@ -622,32 +646,33 @@ class Reports:
             self._analytic()
         return [dict(r) for r in self.conn.execute(statement, params).mappings()]
 
-    def waits(self, day: dt.date, group_by: Sequence[str], terms: Terms, filters: Filters, mode: str, *,
+    def waits(self, day: dt.date, group_by: Sequence[str], terms: Terms, filters: Filters, modes: days.DayModes, *,
               settled: bool = False, heavy: bool = True) -> list[dict]:
         """Who waited at the end of ``day``, per group (unrounded percentiles). ``settled``: no event
         can be later than the day; ``heavy``: a past day, which also reads the log of every episode
         changed since."""
-        statement = _statement("waits", group_by, terms, filters, mode, settled)
+        statement = _statement("waits", group_by, terms, filters, modes, settled)
         return self._rows(statement, waits_params(day), heavy=heavy)
 
     def allocation(self, start: dt.date, end: dt.date, group_by: Sequence[str], terms: Terms, filters: Filters,
-                   mode: str) -> list[dict]:
+                   modes: days.DayModes) -> list[dict]:
         """First allocations made in [start, end], per group: counts, ``days_total`` and unrounded percentiles."""
-        statement = _statement("allocation", group_by, terms, filters, mode)
+        statement = _statement("allocation", group_by, terms, filters, modes)
         return self._rows(statement, {"start": start, "end": end})
 
     def trends(self, spans, group_by: Sequence[str], terms: Terms, filters: Filters,
-               mode: str) -> tuple[list[dict], list[dict]]:
+               modes: days.DayModes) -> tuple[list[dict], list[dict]]:
         """Waits at the end of each period and the first allocations made in it, in the same order."""
-        waits, allocs = trend_selects(spans, group_by, terms, filters, mode)
+        waits, allocs = trend_selects(spans, group_by, terms, filters, modes)
         return self._rows(waits), self._rows(allocs)
 
     def outcomes(self, spans, group_by: Sequence[str], terms: Terms, filters: Filters) -> list[dict]:
         return self._rows(outcomes_select(spans, group_by, terms, filters))
 
-    def began(self, first: dt.date, last: dt.date, group_by: Sequence[str], terms: Terms, mode: str) -> list[dict]:
+    def began(self, first: dt.date, last: dt.date, group_by: Sequence[str], terms: Terms,
+              modes: days.DayModes) -> list[dict]:
         """First allocations of the waits that began from ``first`` to ``last``, per group."""
-        return self._rows(began_select(first, last, group_by, terms, mode))
+        return self._rows(began_select(first, last, group_by, terms, modes))
 
     def queue_head(self, team: str, limit: int) -> list[EpisodeState]:
         """The first ``limit`` of the team's waiting episodes, in claim order."""

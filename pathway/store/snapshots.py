@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from pathway.domain.days import DayModes
 from pathway.domain.stages import CLOCKED
-from pathway.store.reports import Filters, Terms, day_count, waits_select
+from pathway.store.reports import Filters, Terms, stage_day_count, waits_select
 from pathway.store.tables import BREACH, EPISODE, EVENT, OUTBOX, SNAPSHOT
 
 # A snapshot row's key (besides its day) and its figures, as the waits report names them.
@@ -37,7 +38,7 @@ class Snapshots:
 
     # snapshots
 
-    def write(self, day: dt.date, terms: Terms, filters: Filters, mode: str, now: dt.datetime,
+    def write(self, day: dt.date, terms: Terms, filters: Filters, modes: DayModes, now: dt.datetime,
               today: bool = False) -> int:
         """Write the snapshot rows of ``day`` from the waits report's own query for the day (grouped by
         :data:`SNAPSHOT_KEY`), so a snapshot and the report cannot count differently; returns how many
@@ -45,7 +46,7 @@ class Snapshots:
 
         A finished day's rows are only inserted where missing, never rewritten; ``today``'s rows are
         updated where their figures have changed since (and no other row is touched)."""
-        waits = waits_select(day, list(SNAPSHOT_KEY), terms, filters, mode).subquery("w")
+        waits = waits_select(day, list(SNAPSHOT_KEY), terms, filters, modes).subquery("w")
         source = sa.select(sa.literal(day, sa.Date).label("day"), *(waits.c[k] for k in SNAPSHOT_KEY),
                            *(waits.c[f] for f in SNAPSHOT_FIGURES), sa.literal(now, SNAPSHOT.c.taken_at.type)
                            # SQLite reads "FROM w ON CONFLICT" as a join without a WHERE to end the SELECT.
@@ -81,11 +82,11 @@ class Snapshots:
     # breaches
 
     def add_breaches(self, rules: Sequence[tuple[str, str, int, dt.date]], as_at: dt.date, now: dt.datetime,
-                     mode: str, team: str | None = None) -> set[int]:
+                     modes: DayModes, team: str | None = None) -> set[int]:
         """Record a breach for every episode waiting in a rule's stage and client group since its latest
         start or earlier, that has no breach for this wait and threshold yet; returns the new ids.
         ``rules`` are (stage, client group, threshold days, the latest wait start over it by ``as_at``);
-        Days are counted as the reports count them (``mode``: calendar or working)."""
+        days are counted as the reports count them (each stage in its mode of ``modes``)."""
         pair = (EPISODE.c.stage, EPISODE.c.client_group)
         threshold = sa.case(*((sa.and_(pair[0] == s, pair[1] == g), t) for s, g, t, _ in rules))
         cutoff = sa.case(*((sa.and_(pair[0] == s, pair[1] == g), sa.literal(start)) for s, g, _, start in rules))
@@ -95,7 +96,8 @@ class Snapshots:
                                                 BREACH.c.threshold_days == threshold))
         found = (sa.select(EPISODE.c.id, EPISODE.c.stage, EPISODE.c.team, EPISODE.c.client_group,
                            EPISODE.c.wait_from, threshold,
-                           day_count(EVENT.c.wait_from_on, sa.literal(as_at, sa.Date()), mode),
+                           stage_day_count(EVENT.c.wait_from_on, sa.literal(as_at, sa.Date()), EPISODE.c.stage,
+                                           modes, CLOCKED),
                            sa.literal(as_at, sa.Date()), sa.literal(now, BREACH.c.detected_at.type))
                  .join(EVENT, sa.and_(EVENT.c.episode_id == EPISODE.c.id, EVENT.c.seq == EPISODE.c.version))
                  .where(EPISODE.c.stage.in_(CLOCKED), EVENT.c.wait_from_on <= cutoff, ~sa.exists(already)))

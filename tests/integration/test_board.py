@@ -61,8 +61,9 @@ def test_a_worker_at_cap_is_shown_the_crisis_they_may_still_take(busy):
 def test_the_figures_carry_their_targets_names_and_partial_week(busy):
     engine, _ = busy
     d = board_data(engine, "north", MANAGER)
-    assert d["targets"]["c1_waiting"] == {"days": 11, "by_client_group": {"mental_health": 14,
-                                                                         "learning_disability": 21}}
+    assert d["targets"]["c1_waiting"] == {"days": 11, "day_mode": "calendar",
+                                          "by_client_group": {"mental_health": 14, "learning_disability": 21}}
+    assert d["targets"]["contact"] == {"days": 2, "day_mode": "working", "by_client_group": {}}
     row = next(r for r in d["queue"] if r["person_ref"] == "P-000702")
     assert (row["threshold_days"], row["breach"]) == (14, True)
     assert {c["worker"]: c["name"] for c in d["caseloads"]}["amira"] == "Amira Khan"

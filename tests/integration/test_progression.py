@@ -48,8 +48,9 @@ def team(council, clock):
     s = e.record_contact("P-83", "mental_health", "south", occurred_at=at("06-01")).id
     e.fire(s, "refer", occurred_at=at("06-01"))
     e.fire(s, "allocate", worker="cara", occurred_at=at("06-01"))
-    # The front door: on 26 June one contact not yet decided; on 27 June three decided after 0, 1 and
-    # 2 days (a crisis the same day, a referral, a resolution); on 29 June two not yet decided.
+    # The front door: on Friday 26 June one contact not yet decided; on Saturday 27 June three decided the
+    # same day (a crisis), on the Sunday (a referral) and on Monday 29 June (a resolution): 0, 1 and 2 calendar
+    # days, 0, 0 and 1 working days; on 29 June two not yet decided.
     e.record_contact("P-701", "mental_health", "north", occurred_at=at("06-26"))
     g = e.record_contact("P-71", "mental_health", "north", occurred_at=at("06-27")).id
     e.fire(g, "resolve", outcome="signposted", occurred_at=at("06-29"))
@@ -96,27 +97,47 @@ def test_the_front_door_report_checked_by_hand(team):
          "median_days_to_decision": 0.0, "p90_days_to_decision": 0.0, "resolved_at_contact": 0,
          "share_resolved_at_contact": 0.0},
         {"day": dt.date(2026, 6, 26), **zero, "contacts": 1, "share_resolved_at_contact": 0.0},
-        # Days 0, 1, 2: median 1; p90 at rank 2.8: 1 + 0.8 x 1.
+        # The front door's days are working days: 0, 0 and 1 (Sunday is no working day, Monday is): median 0;
+        # p90 at rank 2.8: 0 + 0.8 x 1.
         {"day": dt.date(2026, 6, 27), "contacts": 3, "decided": 3, "decided_same_day": 1,
-         "median_days_to_decision": 1.0, "p90_days_to_decision": 1.8, "resolved_at_contact": 1,
+         "median_days_to_decision": 0.0, "p90_days_to_decision": 0.8, "resolved_at_contact": 1,
          "share_resolved_at_contact": 33.3},
         {"day": dt.date(2026, 6, 28), **zero, "share_resolved_at_contact": None},
         {"day": dt.date(2026, 6, 29), **zero, "contacts": 2, "share_resolved_at_contact": 0.0},
     ]
+    # In calendar days, when asked for or when the council counts the front door so: 0, 1 and 2, median 1;
+    # p90 at rank 2.8: 1 + 0.8 x 1.
+    row = team.reports.front_door(team="north", start="2026-06-27", end="2026-06-27", day_mode="calendar")[0]
+    assert (row["median_days_to_decision"], row["p90_days_to_decision"]) == (1.0, 1.8)
+    team.settings.day_mode_by_stage["contact"] = "calendar"
+    row = team.reports.front_door(team="north", start="2026-06-27", end="2026-06-27")[0]
+    assert (row["median_days_to_decision"], row["p90_days_to_decision"]) == (1.0, 1.8)
 
 
 def test_the_front_door_waits_breaches_and_snapshots(team):
-    rows = {r["client_group"]: r for r in team.reports.waits(group_by=["client_group"], stage="contact",
-                                                             team="north")}
-    # F1 waits 4 days (over the 2-day threshold), F2 and F3 1 day each.
-    assert rows["mental_health"] == {"client_group": "mental_health", "waiting": 3, "median_days": 1.0,
-                                     "p90_days": 3.4, "max_days": 4, "over_threshold": 1}
+    def front_door():
+        rows = team.reports.waits(group_by=["client_group"], stage="contact", team="north")
+        return {r["client_group"]: r for r in rows}["mental_health"]
+
+    def snapshot():
+        snap = [r for r in team.wait_snapshots() if r["stage"] == "contact" and r["waiting"]]
+        return [(r["team"], r["client_group"], r["waiting"], r["over_threshold"]) for r in snap]
+
+    # On Tuesday 30 June, F1 (since Friday 26 June) has waited 2 working days, Monday and Tuesday: not over
+    # the 2-day threshold; F2 and F3 (since Monday) 1 day each. Days 1, 1, 2: p90 at rank 2.8, 1 + 0.8 x 1.
+    assert front_door() == {"client_group": "mental_health", "waiting": 3, "median_days": 1.0,
+                            "p90_days": 1.8, "max_days": 2, "over_threshold": 0}
+    team.track_waits()
+    assert [b for b in team.breaches() if b["stage"] == "contact"] == []
+    assert snapshot() == [("north", "mental_health", 3, 0)]
+    # A council that counts the front door in calendar days: F1 waits 4 days, over the threshold.
+    team.settings.day_mode_by_stage["contact"] = "calendar"
+    assert front_door() == {"client_group": "mental_health", "waiting": 3, "median_days": 1.0,
+                            "p90_days": 3.4, "max_days": 4, "over_threshold": 1}
     team.track_waits()
     breaches = [b for b in team.breaches() if b["stage"] == "contact"]
     assert [(b["threshold_days"], b["days_waiting"]) for b in breaches] == [(2, 4)]
-    snap = [r for r in team.wait_snapshots() if r["stage"] == "contact" and r["waiting"]]
-    assert [(r["team"], r["client_group"], r["waiting"], r["over_threshold"]) for r in snap] == [
-        ("north", "mental_health", 3, 1)]
+    assert snapshot() == [("north", "mental_health", 3, 1)]  # today's rows follow the day
 
 
 # -- the same figures from the event log in plain Python ------------------------------------------------
@@ -187,14 +208,19 @@ def plain_front_door(engine, start: dt.date, end: dt.date) -> dict:
         contact_on = log[0]["occurred_on"]
         if start <= contact_on <= end:
             decision = next((e for e in log if e["from_stage"] == "contact" and e["to_stage"] != "contact"), None)
-            by_day[contact_on].append(decision and (decision["trigger"], (decision["occurred_on"] - contact_on).days))
+            # The front door's days, in the mode the settings give the stage (working days by default).
+            mode = engine.settings.day_mode_by_stage.get("contact", engine.settings.day_mode)
+            waited = decision and days.days_between(contact_on, decision["occurred_on"], mode)
+            by_day[contact_on].append(decision and (decision["trigger"], waited, decision["occurred_on"]))
     for day, found in by_day.items():
         decided = sorted(d[1] for d in found if d)
         median = p90 = None
         if decided:
             median = statistics.median(decided)
             p90 = statistics.quantiles(decided, n=10, method="inclusive")[8] if len(decided) > 1 else decided[0]
-        out[day] = {"contacts": len(found), "decided": len(decided), "decided_same_day": decided.count(0),
+        # The same day is the date, not 0 days: a Saturday's contact decided on Sunday is 0 working days later.
+        same_day = sum(1 for d in found if d and d[2] == day)
+        out[day] = {"contacts": len(found), "decided": len(decided), "decided_same_day": same_day,
                     "median_days_to_decision": one_decimal(median), "p90_days_to_decision": one_decimal(p90),
                     "resolved_at_contact": sum(1 for d in found if d and d[0] == "resolve")}
     return out

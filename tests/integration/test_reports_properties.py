@@ -1,5 +1,6 @@
 """Property: every figure of ``waits`` and ``allocation`` equals a plain-Python computation from the
-raw event log, for random small councils, on SQLite and PostgreSQL.
+raw event log, for random small councils, on SQLite and PostgreSQL, with days counted in one mode asked
+for or in each stage's own mode as random settings give them.
 
 The reference reads only the ``event`` rows and each episode's groupings and uses the standard
 library's ``statistics`` (median, inclusive quantiles) for the percentiles, so it shares no code
@@ -22,6 +23,7 @@ from pathway.domain.commands import Move
 from pathway.domain.stages import CLOCKED
 from pathway.errors import PathwayError
 from pathway.services import episodes
+from pathway.settings import Settings
 from pathway.store.tables import Episode, Event
 
 NOW = dt.datetime(2026, 6, 30, 16, 0, tzinfo=dt.UTC)
@@ -41,6 +43,10 @@ episode_plan = st.tuples(
 )
 council_plan = st.lists(episode_plan, min_size=1, max_size=10)
 groupings = st.lists(st.sampled_from(["client_group", "stage", "team", "priority"]), unique=True, max_size=2)
+MODES = ["calendar", "working"]
+# A day mode asked for (every stage counts in it), or the council's day_mode and day_mode_by_stage settings.
+day_modes = st.one_of(st.sampled_from(MODES), st.tuples(
+    st.sampled_from(MODES), st.dictionaries(st.sampled_from(CLOCKED), st.sampled_from(MODES), max_size=2)))
 
 
 def one_decimal(x) -> float | None:
@@ -110,7 +116,7 @@ def count(start: dt.date, end: dt.date, mode: str) -> int:
     return days.days_between(start, end, mode)
 
 
-def expected_waits(events, episodes, as_at, group_by, mode, settings_):
+def expected_waits(events, episodes, as_at, group_by, mode_of, settings_):
     last = {}
     for e in events:
         if e["occurred_on"] <= as_at and (e["episode_id"] not in last or e["seq"] > last[e["episode_id"]]["seq"]):
@@ -120,7 +126,7 @@ def expected_waits(events, episodes, as_at, group_by, mode, settings_):
     for episode_id, e in last.items():
         if e["to_stage"] in CLOCKED:
             ep = episodes[episode_id]
-            n = count(e["wait_from_on"], as_at, mode)
+            n = count(e["wait_from_on"], as_at, mode_of(e["to_stage"]))
             k = key_of(ep, e["to_stage"], group_by)
             groups[k].append(n)
             over[k] += n > settings_.threshold(e["to_stage"], ep.client_group)
@@ -132,13 +138,13 @@ def expected_waits(events, episodes, as_at, group_by, mode, settings_):
     return out
 
 
-def expected_allocation(events, episodes, start, end, group_by, mode):
+def expected_allocation(events, episodes, start, end, group_by, mode_of):
     groups = defaultdict(list)
     kinds = defaultdict(lambda: {"self": 0, "manager": 0})
     for e in events:
         if e["trigger"] == "allocate" and e["first_allocation"] and start <= e["occurred_on"] <= end:
             k = key_of(episodes[e["episode_id"]], e["from_stage"], group_by)
-            groups[k].append(count(e["wait_from_on"], e["occurred_on"], mode))
+            groups[k].append(count(e["wait_from_on"], e["occurred_on"], mode_of(e["from_stage"])))
             kinds[k][e["allocation"]] += 1
     out = {}
     for k, values in groups.items():
@@ -160,9 +166,21 @@ def clear(engine) -> None:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(plan=council_plan, group_by=groupings, as_at_day=st.integers(10, 90), span=st.tuples(
-    st.integers(0, 60), st.integers(0, 60)), mode=st.sampled_from(["calendar", "working"]))
+    st.integers(0, 60), st.integers(0, 60)), mode=day_modes)
 def test_reports_equal_a_plain_computation_from_the_event_log(engine, clock, plan, group_by, as_at_day, span,
                                                                mode):
+    if isinstance(mode, str):  # asked for: every stage's days in it
+        asked = mode
+
+        def mode_of(stage):
+            return asked
+    else:  # the settings: a stage's own mode (the front door's working by default), else the council's
+        asked = None
+        council = Settings(_env_file=None, day_mode=mode[0], day_mode_by_stage=mode[1])
+        engine.settings.day_mode, engine.settings.day_mode_by_stage = council.day_mode, council.day_mode_by_stage
+
+        def mode_of(stage):
+            return {"contact": "working", **mode[1]}.get(stage, mode[0])
     clock.set(NOW)
     clear(engine)
     build(engine, plan)
@@ -171,8 +189,8 @@ def test_reports_equal_a_plain_computation_from_the_event_log(engine, clock, pla
     start = FIRST + dt.timedelta(days=span[0])
     end = start + dt.timedelta(days=span[1])
 
-    rows = engine.reports.waits(group_by=group_by, as_at=as_at, day_mode=mode)
-    want = expected_waits(events, episodes, as_at, group_by, mode, engine.settings)
+    rows = engine.reports.waits(group_by=group_by, as_at=as_at, day_mode=asked)
+    want = expected_waits(events, episodes, as_at, group_by, mode_of, engine.settings)
     event(f"waiting groups: {min(len(want), 3)}+")
     zero = {"waiting": 0, "median_days": None, "p90_days": None, "max_days": None, "over_threshold": 0}
     for row in rows:
@@ -180,8 +198,8 @@ def test_reports_equal_a_plain_computation_from_the_event_log(engine, clock, pla
         assert {f: row[f] for f in zero} == want.pop(k, zero), (k, as_at, mode)
     assert want == {}  # no waiting group was left out of the report
 
-    rows = engine.reports.allocation(group_by=group_by, start=start, end=end, day_mode=mode)
-    want = expected_allocation(events, episodes, start, end, group_by, mode)
+    rows = engine.reports.allocation(group_by=group_by, start=start, end=end, day_mode=asked)
+    want = expected_allocation(events, episodes, start, end, group_by, mode_of)
     event(f"allocation groups: {min(len(want), 3)}+")
     zero = {"allocated": 0, "mean_days": None, "median_days": None, "p90_days": None, "self_allocated": 0,
             "manager_allocated": 0}

@@ -81,10 +81,42 @@ def test_the_file_and_the_environment_combine_setting_by_setting(clean_env, tmp_
     ("[workers]\ntrack_waits_minute = 60\n", "track_waits_minute.*less than or equal to 59"),
     ("[webhooks]\ntimout = 5\n", "timout.*Extra inputs are not permitted"),
     ("[webhooks]\nmax_attempts = 0\n", "max_attempts.*greater than or equal to 1"),
+    ('[days]\nby_stage = { c1_active = "working" }\n',
+     r"names stage 'c1_active'; the stages whose days are counted are contact, c1_waiting, c2_waiting, c3_waiting"),
+    ('[days]\nby_stage = { contact = "weekdays" }\n',
+     r"stage 'contact' the day mode 'weekdays'; use 'calendar' or 'working'"),
 ])
 def test_a_bad_setting_in_the_file_is_refused_naming_it_and_what_is_allowed(clean_env, tmp_path, text, message):
     with pytest.raises(pydantic.ValidationError, match=f"(?s){message}"):
         load_settings(toml(tmp_path, text))
+
+
+def test_each_stage_counts_its_days_in_its_own_mode_else_the_councils(clean_env, tmp_path):
+    clean_env.delenv("PATHWAY_DAY_MODE", raising=False)
+    clean_env.delenv("PATHWAY_DAY_MODE_BY_STAGE", raising=False)
+
+    def modes(settings):
+        return {stage: settings.day_mode_of(stage) for stage in ("contact", "c1_waiting", "c2_waiting", "c3_waiting")}
+
+    # By default the front door counts working days, the queues the council's calendar days.
+    assert modes(load_settings(toml(tmp_path, ""))) == {
+        "contact": "working", "c1_waiting": "calendar", "c2_waiting": "calendar", "c3_waiting": "calendar"}
+    # A council's own are laid over that default; the front door is undone by naming it.
+    settings = load_settings(toml(tmp_path, '[days]\nmode = "calendar"\nby_stage = { c3_waiting = "working" }\n'))
+    assert modes(settings) == {
+        "contact": "working", "c1_waiting": "calendar", "c2_waiting": "calendar", "c3_waiting": "working"}
+    settings = load_settings(toml(tmp_path, '[days]\nby_stage = { contact = "calendar" }\n'))
+    assert set(modes(settings).values()) == {"calendar"}
+    # Counting working days everywhere, the front door is no exception.
+    assert set(modes(load_settings(toml(tmp_path, '[days]\nmode = "working"\n'))).values()) == {"working"}
+    # The environment wins over the file (JSON).
+    clean_env.setenv("PATHWAY_DAY_MODE_BY_STAGE", '{"contact": "calendar", "c2_waiting": "working"}')
+    settings = load_settings(toml(tmp_path, '[days]\nby_stage = { c3_waiting = "working" }\n'))
+    assert modes(settings) == {
+        "contact": "calendar", "c1_waiting": "calendar", "c2_waiting": "working", "c3_waiting": "calendar"}
+    # In Python, an unknown stage or mode is refused the same way.
+    with pytest.raises(pydantic.ValidationError, match="names stage 'c4_waiting'"):
+        Settings(_env_file=None, day_mode_by_stage={"c4_waiting": "working"})
 
 
 def test_a_bad_setting_in_the_environment_is_refused_naming_it(clean_env, tmp_path):

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from pathway.domain.days import days_between, days_from, parse_time
+from pathway.domain.days import DayModes, days_between, days_from, parse_time
 from pathway.errors import ValidationError
 
 UTC = dt.UTC
@@ -24,6 +24,17 @@ def test_working_days_skip_weekends_and_bank_holidays():
     # Christmas 2026: Fri 25 Dec and Mon 28 Dec (Boxing Day substitute) are bank holidays.
     assert days_between(dt.date(2026, 12, 24), dt.date(2026, 12, 29), "working") == 1
     assert days_between(dt.date(2026, 3, 2), dt.date(2026, 3, 2), "working") == 0
+
+
+def test_each_stage_counts_in_its_own_mode_else_the_councils():
+    modes = DayModes.of_council("calendar", {"contact": "working", "c1_waiting": "calendar"})
+    assert modes == DayModes("calendar", (("contact", "working"),))  # a stage counting as the council is no exception
+    assert (modes.of("contact"), modes.of("c1_waiting"), modes.of("c3_active")) == ("working", "calendar", "calendar")
+    assert modes.among(["c1_waiting", "c2_waiting"]) == "calendar"
+    assert modes.among(["contact"]) == "working"
+    assert modes.among(["contact", "c1_waiting"]) is None
+    # A council counting working days everywhere has no exception left: the front door counts as it does.
+    assert DayModes.of_council("working", {"contact": "working"}) == DayModes("working")
 
 
 def test_bare_date_is_midnight_in_london():

@@ -187,7 +187,7 @@
     var others = Object.keys(t.by_client_group).map(function (g) {
       return groupName(d, g) + " " + t.by_client_group[g];
     });
-    return t.days + (others.length ? " (" + others.join(", ") + ")" : "");
+    return t.days + (t.day_mode === "working" ? " working" : "") + (others.length ? " (" + others.join(", ") + ")" : "");
   }
 
   function renderForecast(d) {
