@@ -136,12 +136,24 @@ def _keyed_contact(uow: Unit, command: RecordContact, key: str, body_hash: str) 
     return replay(uow, found.id, up_to_seq=1)
 
 
+# Move fields that only an allocation takes.
+ALLOCATE_ONLY = ("worker", "override")
+
+
+def check_allocate_only(command: Move) -> None:
+    """Refuse a field of :data:`ALLOCATE_ONLY` given to any trigger or event kind but allocate."""
+    if command.trigger == "allocate":
+        return
+    for name in ALLOCATE_ONLY:
+        if getattr(command, name) is not None:
+            raise ValidationError(f"{name} is given only with allocate, not with {command.trigger}", field=name)
+
+
 def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetime) -> tuple[Fact, EpisodeState]:
     """The event a move makes and the episode after it, checked but not written (no I/O)."""
     if command.outcome is not None:
         settings.check_outcome(command.outcome)
-    if command.worker is not None and command.trigger != "allocate":
-        raise ValidationError(f"worker is given only with allocate, not with {command.trigger}", field="worker")
+    check_allocate_only(command)
     events.check_fields(command.trigger, command.kind_fields())
     checks.check_note(command.note)
     at = checks.event_time(command.occurred_at, now, settings.security.horizon)
@@ -152,9 +164,6 @@ def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetim
     if command.to is not None:
         data["to"] = command.to
     if command.override is not None:
-        if command.trigger != "allocate":
-            raise ValidationError(f"override is given only with allocate, not with {command.trigger}",
-                                  field="override")
         data["override"] = command.override
     fact = Fact(command.trigger, at, worker=command.worker, outcome=command.outcome, data=data)
     return fact, apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses

@@ -84,8 +84,12 @@ def test_named_claim_and_manager_allocation_of_an_unskilled_worker_are_refused_u
 
 def test_override_is_given_only_with_allocate(desk):
     ep = waiting(desk, "PS-1", "physical_support", "2026-05-01")
-    with pytest.raises(ValidationError, match="override is given only with allocate"):
+    before = table_counts(desk)
+    with pytest.raises(ValidationError, match="override is given only with allocate, not with close"):
         desk.fire(ep.id, "close", outcome="declined", override="because")
+    with pytest.raises(ValidationError, match="override is given only with allocate, not with note"):
+        desk.fire(ep.id, "note", note="rang the family", override="because")
+    assert table_counts(desk) == before
 
 
 def test_the_most_specific_rule_decides(desk):
