@@ -180,7 +180,8 @@ class Engine:
     def fire(self, episode_id: int, trigger: str, *, actor: str | None = None, **fields) -> EpisodeOut:
         """Move an episode on: ``trigger`` is one of pathway.domain.stages.TRIGGERS; ``fields`` are the
         rest of a :class:`pathway.domain.commands.Move` (worker, outcome, keep_worker, to, note,
-        occurred_at, idempotency_key, expected_version)."""
+        occurred_at, idempotency_key, expected_version; a manager's allocation: override, weight and
+        weight_reason; an event kind's own fields)."""
         return self.move(episode_id, Move(trigger=trigger, **fields), actor=actor)
 
     def move(self, episode_id: int, command: Move, *, actor: str | None = None) -> EpisodeOut:
