@@ -49,6 +49,11 @@ class Move:
     override: str | None = field(default=None, metadata=_doc(
         "allocate by a manager: the reason for allocating a worker without the skill the person needs", 500,
         min_length=1))
+    weight: float | None = field(default=None, metadata=_doc(
+        "allocate by a manager: how much the person weighs in the worker's caseload (1 is an ordinary case; "
+        "settings.workforce.weight_min to weight_max), with weight_reason"))
+    weight_reason: str | None = field(default=None, metadata=_doc(
+        "allocate by a manager: why the person weighs what weight says (required with it)", 200, min_length=1))
     # The fields of the events that keep the stage (pathway.domain.events.KINDS says which kind takes which).
     reason: str | None = field(default=None, metadata=_doc(
         "flag, reprioritise, reclassify, transfer: why", 500, min_length=1))
@@ -88,6 +93,11 @@ class Move:
                 "outcome": self.outcome, "note": self.note, "keep_worker": self.keep_worker, "to": self.to}
         if self.override:
             body["override"] = self.override
+        # Counted only when given, as the kinds' fields are; 2 and 2.0 are the same weight.
+        if self.weight is not None:
+            body["weight"] = float(self.weight) if type(self.weight) is int else self.weight
+        if self.weight_reason is not None:
+            body["weight_reason"] = self.weight_reason
         # The event kinds' fields count only when given, so a move's hash is what it always was.
         body.update((name, getattr(self, name)) for name in KIND_FIELDS if getattr(self, name) is not None)
         return request_hash(body)

@@ -59,21 +59,30 @@ def next_for(queue: list[EpisodeState], load: float, cap: float, crisis_over_cap
 
 
 def enforce_cap(state: EpisodeState, worker_row: dict, load: float, *, default_cap: int,
-                crisis_over_cap: bool, weighted: bool = False) -> None:
+                crisis_over_cap: bool, weighted: bool = False, weight: float | None = None) -> None:
     """:func:`may_take`, or CaseloadFull saying why not. With weighting (``weighted``) the load is the sum
     of their active episodes' weights and the cap is scaled by their FTE; otherwise the load is the number
-    of active episodes."""
+    of active episodes.
+
+    ``weight``: what a manager's allocation weighs the episode at (weighting only; None is an ordinary
+    case). A worker at cap takes nothing more whatever it weighs, and an episode heavier than an ordinary
+    one needs room for its extra weight too: their load plus ``weight - 1`` must be under the cap. An
+    ordinary case, or any allocation without weighting, is :func:`may_take` exactly."""
     cap = cap_of(worker_row, default_cap, weighted)
-    if may_take(state, load, cap, crisis_over_cap):
+    extra = max(weight - 1.0, 0.0) if weighted and weight is not None else 0
+    if may_take(state, load + extra, cap, crisis_over_cap):
         return
     crisis_note = ("" if crisis_over_cap
                    else "; crisis contacts may not be taken over cap either (caseload.crisis_over_cap is false)")
     what = (f"a weighted caseload of {load:g} and a cap of {cap:g} (FTE {worker_row.get('fte') or 1.0:g})"
             if weighted else f"a caseload of {load} and a cap of {cap}")
-    raise CaseloadFull(
-        f"worker {worker_row['key']!r} has {what}: "
-        f"close or release an episode before taking episode {state.id}{crisis_note}",
-        worker=worker_row["key"], caseload=load, cap=cap, episode_id=state.id)
+    if extra:
+        what += f", no room for episode {state.id} at weight {weight:g} (it would take them to {load + weight:g})"
+        advice = "give it a lower weight, or close or release an episode first"
+    else:
+        advice = f"close or release an episode before taking episode {state.id}"
+    raise CaseloadFull(f"worker {worker_row['key']!r} has {what}: {advice}{crisis_note}",
+                       worker=worker_row["key"], caseload=load, cap=cap, episode_id=state.id)
 
 
 def enforce_active(worker_row: dict) -> None:

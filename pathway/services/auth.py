@@ -327,9 +327,10 @@ class Access:
         require(self.actor, "integration", "duty", "manager", doing="move episodes")
         ep = self._readable(episode_id)
         require_team(self.actor, ep.team, "move episodes")
-        if command.override is not None and self.actor.role not in ("manager", "admin"):
-            raise Forbidden(f"only a manager may allocate with an override; a {self.actor.role} token may not",
-                            role=self.actor.role)
+        for name, what in (("override", "allocate with an override"), ("weight", "weigh a person at allocation")):
+            if getattr(command, name) is not None and self.actor.role not in ("manager", "admin"):
+                raise Forbidden(f"only a manager may {what}; a {self.actor.role} token may not",
+                                role=self.actor.role)
         if self.actor.role == "duty" and command.trigger == "allocate":
             # A duty worker acts only as themself: allocating is taking it on their own caseload.
             if command.worker is not None and command.worker != self.actor.worker:

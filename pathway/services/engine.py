@@ -181,7 +181,8 @@ class Engine:
         """Move an episode on: ``trigger`` is one of pathway.domain.stages.TRIGGERS, or records an event that
         keeps the stage (pathway.domain.events.KINDS: a note, a flag, a conversation, …); ``fields`` are the
         rest of a :class:`pathway.domain.commands.Move` (worker, outcome, keep_worker, to, note,
-        occurred_at, idempotency_key, expected_version, and the kinds' fields)."""
+        occurred_at, idempotency_key, expected_version; a manager's allocation: override, weight and
+        weight_reason; an event kind's own fields)."""
         return self.move(episode_id, Move(trigger=trigger, **fields), actor=actor)
 
     def move(self, episode_id: int, command: Move, *, actor: str | None = None) -> EpisodeOut:

@@ -14,6 +14,7 @@ from pathway.domain.commands import Move, RecordContact
 from pathway.domain.duty import enforce_active, enforce_cap
 from pathway.domain.episode import EpisodeState, Fact, apply, fold, start
 from pathway.domain.stages import TRIGGERS
+from pathway.domain.workforce import check_text, check_weight
 from pathway.errors import Conflict, NotFound, StaleVersion, ValidationError
 from pathway.services.matching import check_allocation, load_of
 from pathway.settings import Settings
@@ -136,12 +137,24 @@ def _keyed_contact(uow: Unit, command: RecordContact, key: str, body_hash: str) 
     return replay(uow, found.id, up_to_seq=1)
 
 
+# Move fields that only an allocation takes.
+ALLOCATE_ONLY = ("worker", "override", "weight", "weight_reason")
+
+
+def check_allocate_only(command: Move) -> None:
+    """Refuse a field of :data:`ALLOCATE_ONLY` given to any trigger or event kind but allocate."""
+    if command.trigger == "allocate":
+        return
+    for name in ALLOCATE_ONLY:
+        if getattr(command, name) is not None:
+            raise ValidationError(f"{name} is given only with allocate, not with {command.trigger}", field=name)
+
+
 def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetime) -> tuple[Fact, EpisodeState]:
     """The event a move makes and the episode after it, checked but not written (no I/O)."""
     if command.outcome is not None:
         settings.check_outcome(command.outcome)
-    if command.worker is not None and command.trigger != "allocate":
-        raise ValidationError(f"worker is given only with allocate, not with {command.trigger}", field="worker")
+    check_allocate_only(command)
     events.check_fields(command.trigger, command.kind_fields())
     checks.check_note(command.note)
     at = checks.event_time(command.occurred_at, now, settings.security.horizon)
@@ -152,12 +165,20 @@ def plan(settings: Settings, state: EpisodeState, command: Move, now: dt.datetim
     if command.to is not None:
         data["to"] = command.to
     if command.override is not None:
-        if command.trigger != "allocate":
-            raise ValidationError(f"override is given only with allocate, not with {command.trigger}",
-                                  field="override")
         data["override"] = command.override
+    if command.weight is not None or command.weight_reason is not None:
+        data.update(_weighed(settings, command))
     fact = Fact(command.trigger, at, worker=command.worker, outcome=command.outcome, data=data)
     return fact, apply(state, fact)  # raises InvalidTransition / ValidationError for a move the table refuses
+
+
+def _weighed(settings: Settings, command: Move) -> dict:
+    """An allocation's weight and its reason, checked as a reweigh checks them."""
+    if command.weight is None:
+        raise ValidationError("weight_reason goes with weight: give both or neither", field="weight")
+    band = settings.workforce
+    weight = check_weight(command.weight, band.weight_min, band.weight_max)
+    return {"weight": weight, "weight_reason": check_text(command.weight_reason, "weight_reason")}
 
 
 def answered(uow: Unit, episode_id: int, key: str | None, command: Move, body_hash: str) -> EpisodeState | None:
@@ -226,9 +247,16 @@ def move(uow: Unit, settings: Settings, episode_id: int, command: Move, *, actor
         if load is None:
             load = load_of(uow, settings, command.worker)  # after the worker's lock: exact
         enforce_cap(state, worker_row, load, default_cap=settings.caseload.default_cap,
-                    crisis_over_cap=settings.caseload.crisis_over_cap, weighted=settings.workforce.weighting)
+                    crisis_over_cap=settings.caseload.crisis_over_cap, weighted=settings.workforce.weighting,
+                    weight=fact.data.get("weight"))
     event = event_row(state, new, fact, actor, command.note, allocation, key, body_hash, now)
     if not uow.episodes.move(state, new, event, now):
         raise Conflict(f"episode {episode_id} was changed by someone else; reload it and try again",
                        episode_id=episode_id)
+    if "weight" in fact.data:  # allocated already weighed: the weight and its audit in this unit of work
+        weight, reason = fact.data["weight"], fact.data["weight_reason"]
+        uow.workforce.set_weight({"episode_id": episode_id, "weight": weight, "reason": reason, "set_at": now,
+                                  "set_by": actor})
+        uow.workforce.record(command.worker, "reweigh", {"episode_id": episode_id, "weight": weight,
+                                                         "reason": reason, "trigger": "allocate"}, actor, now)
     return new

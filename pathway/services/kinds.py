@@ -35,6 +35,7 @@ def record(uow: Unit, settings: Settings, episode_id: int, command: Move, *, act
         if getattr(command, name) and name not in kind.takes():
             raise ValidationError(f"{name} is not taken by {kind.name} (it takes: "
                                   f"{', '.join(kind.takes()) or 'nothing but a note'})", field=name)
+    episodes.check_allocate_only(command)
     given = command.kind_fields()
     if command.note is not None:
         given["note"] = command.note

@@ -1,5 +1,5 @@
-"""The workforce over HTTP: who may write and read it, skills refusing a claim, a manager's override,
-absences and releasing a worker's people, supervision and its report."""
+"""The workforce over HTTP: who may write and read it, skills refusing a claim, a manager's override
+and a weight at allocation, absences and releasing a worker's people, supervision and its report."""
 
 from __future__ import annotations
 
@@ -50,6 +50,38 @@ def test_an_unskilled_claim_is_403_naming_the_skill_and_a_manager_may_override_w
                  json={"trigger": "allocate", "worker": "ben", "override": "knows the family"})
     assert r.status_code == 200, r.text
     assert api.engine.history(ep["id"])[-1]["data"] == {"override": "knows the family"}
+
+
+@pytest.mark.parametrize("settings", [Settings(_env_file=None, workforce={"weighting": True})], ids=["weighting"])
+def test_a_manager_allocates_a_person_already_weighed_and_a_weight_past_the_cap_is_409(api):
+    first, second = api.waiting("LAS-1"), api.waiting("LAS-2")
+    url = f"/episodes/{first['id']}/events"
+    weighed = {"trigger": "allocate", "worker": "amira", "weight": 2, "weight_reason": "court work"}
+
+    def writes():
+        return tuple(count(api.engine, table) for table in ("event", "episode_weight", "workforce_event"))
+
+    before = writes()
+    for who in ("amira", "integration"):  # a weight is a manager's, as a reweigh is
+        assert_error(api.post(url, who, json=weighed), 403, "forbidden", "only a manager may weigh")
+    assert_error(api.post(url, "manager", json={**weighed, "weight": 9}), 422, "validation_error",
+                 "weight must be a number from 0.25 to 4")
+    assert_error(api.post(url, "manager", json={**weighed, "weight_reason": None}), 422, "validation_error",
+                 "weight_reason is required")
+    assert_error(api.post(url, "manager", json={"trigger": "close", "outcome": "declined", "weight": 2,
+                                                "weight_reason": "court work"}),
+                 422, "validation_error", "weight is given only with allocate, not with close")
+    assert writes() == before
+    r = api.post(url, "manager", json=weighed)
+    assert r.status_code == 200, r.text
+    assert api.engine.history(first["id"])[-1]["data"] == {"weight": 2.0, "weight_reason": "court work"}
+    [row] = [r for r in api.get("/reports/caseloads?team=north", "manager").json() if r["worker"] == "amira"]
+    assert (row["caseload"], row["weight"], row["cap"]) == (1, 2.0, 3.0)
+    # amira's cap is 3: a second person weighing 2 would take her to 4
+    before = writes()
+    assert_error(api.post(f"/episodes/{second['id']}/events", "manager", json=weighed), 409, "caseload_full",
+                 "at weight 2")
+    assert writes() == before
 
 
 def test_absence_release_all_and_reallocation(api):

@@ -154,8 +154,8 @@ def test_every_move_is_the_same_through_the_library_http_and_the_command_line(co
 def a_move_with_every_field() -> Move:
     """A Move whose every field differs from its default."""
     values = {"trigger": "crisis", "occurred_at": AT, "worker": "amira", "outcome": "declined", "keep_worker": True,
-              "to": "c3", "note": "seen at home", "override": "only worker free", "idempotency_key": "k-1",
-              "expected_version": 7,
+              "to": "c3", "note": "seen at home", "override": "only worker free", "weight": 2.5,
+              "weight_reason": "court work", "idempotency_key": "k-1", "expected_version": 7,
               "reason": "stress", "where": "huddle", "decision": "visit", "next_action": "ring GP", "text": "visit",
               "due": "2099-01-01", "priority": "high", "client_group": "mental_health", "team": "south",
               "status": "booked", "mode": "video", "at": "2099-01-02T10:00:00+00:00", "minutes": 45}

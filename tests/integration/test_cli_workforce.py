@@ -78,3 +78,28 @@ def test_absence_release_all_and_supervision_report(shell, council):
     table = shell("report", "supervision", "--by", "manager", "--format", "csv")
     assert table.exit_code == 0, table.output
     assert table.stdout.splitlines() == ["manager,team,direct_reports,span_limit,over_span", "amira,north,0,10,False"]
+
+
+def test_a_manager_allocates_a_person_already_weighed(shell, council, tmp_path, monkeypatch):
+    config = tmp_path / "pathway.toml"
+    config.write_text("[workforce]\nweighting = true\n")
+    monkeypatch.setenv("PATHWAY_CONFIG_FILE", str(config))
+    first, second = (council.fire(council.record_contact(f"LAS-{n}", "physical_support", "north").id, "refer")
+                     for n in (1, 2))
+    allocate = ("--worker", "amira", "--weight", "2", "--weight-reason", "court work", "--actor", "nadia")
+    done = shell("episode", "fire", str(first.id), "allocate", *allocate, "--format", "json")
+    assert done.exit_code == 0, done.output
+    assert council.history(first.id)[-1]["data"] == {"weight": 2.0, "weight_reason": "court work"}
+    report = json.loads(shell("report", "caseloads", "--team", "north", "--format", "json").stdout)
+    assert next(r for r in report if r["worker"] == "amira")["weight"] == 2.0
+    events = len(council.history(second.id))
+    bad = shell("episode", "fire", str(second.id), "allocate", *allocate)  # amira's cap is 3: 2 + 2 would pass it
+    assert bad.exit_code == 1 and "at weight 2" in bad.output
+    bad = shell("episode", "fire", str(second.id), "allocate", "--worker", "amira", "--weight", "9",
+                "--weight-reason", "court work")
+    assert bad.exit_code == 1 and "weight must be a number from 0.25 to 4" in bad.output
+    bad = shell("episode", "fire", str(second.id), "close", "--outcome", "declined", "--weight", "2",
+                "--weight-reason", "court work")
+    assert bad.exit_code == 1 and "weight is given only with allocate, not with close" in bad.output
+    assert len(council.history(second.id)) == events
+    assert [r["kind"] for r in council.workforce.log("amira")] == ["reweigh"]

@@ -6,10 +6,10 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from pathway import CaseloadFull, Engine, Forbidden, NotFound, ValidationError
+from pathway import CaseloadFull, Conflict, Engine, Forbidden, NotFound, ValidationError
 from pathway.services.workforce import nobody_can_take
 from pathway.settings import Settings
-from pathway.store.tables import ABSENCE, EVENT, SUPERVISION, WORKER_SKILL, WORKFORCE_EVENT
+from pathway.store.tables import ABSENCE, EPISODE_WEIGHT, EVENT, SUPERVISION, WORKER_SKILL, WORKFORCE_EVENT
 
 RULES = [{"client_group": "learning_disability", "skill": "learning_disability"},
          {"client_group": "mental_health", "skill": "mental_health"},
@@ -41,7 +41,7 @@ def desk(council):
 def table_counts(engine):
     with engine.db.connect() as conn:
         return tuple(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                     for t in (EVENT, ABSENCE, SUPERVISION, WORKER_SKILL, WORKFORCE_EVENT))
+                     for t in (EVENT, ABSENCE, SUPERVISION, WORKER_SKILL, WORKFORCE_EVENT, EPISODE_WEIGHT))
 
 
 # -- skills and matching -------------------------------------------------------------------------
@@ -84,8 +84,12 @@ def test_named_claim_and_manager_allocation_of_an_unskilled_worker_are_refused_u
 
 def test_override_is_given_only_with_allocate(desk):
     ep = waiting(desk, "PS-1", "physical_support", "2026-05-01")
-    with pytest.raises(ValidationError, match="override is given only with allocate"):
+    before = table_counts(desk)
+    with pytest.raises(ValidationError, match="override is given only with allocate, not with close"):
         desk.fire(ep.id, "close", outcome="declined", override="because")
+    with pytest.raises(ValidationError, match="override is given only with allocate, not with note"):
+        desk.fire(ep.id, "note", note="rang the family", override="because")
+    assert table_counts(desk) == before
 
 
 def test_the_most_specific_rule_decides(desk):
@@ -351,6 +355,100 @@ def test_with_weighting_the_weighted_caseload_meets_cap_times_fte(db_url, clock)
                                             "actor": "manager:north:Nadia",
                                             "data": {"episode_id": eps[0].id, "weight": 0.5,
                                                      "reason": "a simple review"}}
+    e.dispose()
+
+
+def test_a_manager_allocates_a_person_already_weighed(db_url, clock):
+    e = weighted_engine(db_url, clock)
+    eps = [waiting(e, f"PS-{i}", "physical_support", "2026-05-01") for i in range(3)]
+    ep = e.fire(eps[0].id, "allocate", worker="amira", weight=2, weight_reason="court work",
+                actor="manager:north:Nadia")
+    assert (ep.stage, ep.worker) == ("c1_active", "amira")
+    row = {r["worker"]: r for r in e.caseloads("north")}["amira"]
+    assert {k: row[k] for k in ("caseload", "weight", "cap", "free", "over_cap")} == {
+        "caseload": 1, "weight": 2.0, "cap": 2.0, "free": 0, "over_cap": False}
+    last = e.history(ep.id)[-1]
+    assert (last["trigger"], last["data"]) == ("allocate", {"weight": 2.0, "weight_reason": "court work"})
+    assert e.workforce.log("amira")[-1] == {**e.workforce.log("amira")[-1], "kind": "reweigh",
+                                            "actor": "manager:north:Nadia",
+                                            "data": {"episode_id": ep.id, "weight": 2.0, "reason": "court work",
+                                                     "trigger": "allocate"}}
+    assert e.replay(ep.id) == e.get(ep.id)
+    # a claim never weighs: the next claim is refused at the weighted cap, and claims write no weight
+    with pytest.raises(CaseloadFull, match="a weighted caseload of 2 and a cap of 2"):
+        e.claim_next("north", "amira")
+    e.workforce.update("amira", fte=1.0)
+    before = table_counts(e)
+    assert e.claim(eps[1].id, "amira").worker == "amira"
+    assert table_counts(e)[-1] == before[-1]
+    e.dispose()
+
+
+def test_an_allocation_whose_weight_would_pass_cap_times_fte_is_refused_and_nothing_written(db_url, clock):
+    e = weighted_engine(db_url, clock)  # amira: cap 4 x FTE 0.5 = 2
+    first, second = (waiting(e, f"PS-{i}", "physical_support", "2026-05-01") for i in range(2))
+    e.claim(first.id, "amira")  # a weighted caseload of 1
+    before = table_counts(e)
+    with pytest.raises(CaseloadFull, match="no room for episode .* at weight 2 .it would take them to 3."):
+        e.fire(second.id, "allocate", worker="amira", weight=2, weight_reason="court work")
+    assert table_counts(e) == before  # no event, no weight, no workforce event
+    assert e.get(second.id).stage == "c1_waiting"
+    # an ordinary case is the rule it always was: a worker under cap takes it
+    ep = e.fire(second.id, "allocate", worker="amira", weight=1, weight_reason="an ordinary review")
+    assert ep.worker == "amira"
+    assert {r["worker"]: r for r in e.caseloads("north")}["amira"]["weight"] == 2.0
+    e.dispose()
+
+
+def test_without_weighting_an_allocation_weight_is_recorded_and_the_cap_counts_episodes(db_url, clock):
+    e = weighted_engine(db_url, clock, weighting=False)  # amira: cap 4, counted
+    eps = [waiting(e, f"PS-{i}", "physical_support", "2026-05-01") for i in range(5)]
+    for ep in eps[:3]:
+        e.fire(ep.id, "allocate", worker="amira", weight=4, weight_reason="complex family")
+    assert e.fire(eps[3].id, "allocate", worker="amira", weight=4, weight_reason="complex family").worker == "amira"
+    with pytest.raises(CaseloadFull, match="a caseload of 4 and a cap of 4"):
+        e.fire(eps[4].id, "allocate", worker="amira", weight=0.25, weight_reason="a simple review")
+    row = {r["worker"]: r for r in e.caseloads("north")}["amira"]
+    assert (row["caseload"], row["weight"], row["cap"]) == (4, 16.0, 4)
+    e.dispose()
+
+
+def test_bad_weights_at_allocation_are_refused_and_nothing_written(db_url, clock):
+    e = weighted_engine(db_url, clock)
+    ep = waiting(e, "PS-1", "physical_support", "2026-05-01")
+    before = table_counts(e)
+    for weight in (5, 0.1, 0, True, "2"):
+        with pytest.raises(ValidationError, match="weight must be a number from 0.25 to 4"):
+            e.fire(ep.id, "allocate", worker="amira", weight=weight, weight_reason="complex")
+    with pytest.raises(ValidationError, match="weight_reason is required"):
+        e.fire(ep.id, "allocate", worker="amira", weight=2)
+    with pytest.raises(ValidationError, match="weight_reason is required"):
+        e.fire(ep.id, "allocate", worker="amira", weight=2, weight_reason=" ")
+    with pytest.raises(ValidationError, match="weight_reason goes with weight"):
+        e.fire(ep.id, "allocate", worker="amira", weight_reason="complex")
+    for trigger, fields in (("close", {"outcome": "declined"}), ("release", {}), ("note", {"note": "rang"}),
+                            ("flag", {"reason": "stuck"})):
+        with pytest.raises(ValidationError, match=f"weight is given only with allocate, not with {trigger}"):
+            e.fire(ep.id, trigger, weight=2, weight_reason="complex", **fields)
+    assert table_counts(e) == before
+    assert e.get(ep.id).stage == "c1_waiting"
+    e.dispose()
+
+
+def test_a_repeated_allocation_key_with_another_weight_is_a_conflict(db_url, clock):
+    e = weighted_engine(db_url, clock)
+    e.workforce.update("amira", fte=1.0)
+    ep = waiting(e, "PS-1", "physical_support", "2026-05-01")
+    first = e.fire(ep.id, "allocate", worker="amira", weight=2, weight_reason="court work", idempotency_key="a-1")
+    # the same request again (2 and 2.0 are one weight) is answered as the first was, with nothing written
+    before = table_counts(e)
+    assert e.fire(ep.id, "allocate", worker="amira", weight=2.0, weight_reason="court work",
+                  idempotency_key="a-1") == first
+    assert table_counts(e) == before
+    for other in ({"weight": 3, "weight_reason": "court work"}, {"weight": 2, "weight_reason": "another"}, {}):
+        with pytest.raises(Conflict, match="idempotency_key 'a-1' was already used"):
+            e.fire(ep.id, "allocate", worker="amira", idempotency_key="a-1", **other)
+    assert table_counts(e) == before
     e.dispose()
 
 
