@@ -123,6 +123,10 @@ class DayModes:
                 return mode
         return self.default
 
+    def counts_working(self, stages: Iterable[str]) -> bool:
+        """Whether the days of any of ``stages`` are working days."""
+        return any(self.of(s) == "working" for s in stages)
+
     def among(self, stages: Iterable[str]) -> str | None:
         """The one mode the days of every stage in ``stages`` are counted in; None when they differ."""
         found = {self.of(s) for s in stages}

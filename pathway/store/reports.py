@@ -292,20 +292,30 @@ def _candidates(first_day: dt.date, last_day: dt.date, filters: Filters):
     return _episode_filters(cand, filters).subquery("cand")
 
 
-def group_on(episode_id, current, day=None, seq=None):
-    """The episode's client group at the end of ``day``, or just after its event ``seq``: what its first
-    reclassify after that changed from, else its client group now (a reclassify keeps the group it
-    replaced in ``data.from``)."""
+def group_on(episode_id, current, seq):
+    """The episode's client group just after its event ``seq``: what its first reclassify after that
+    changed from, else its client group now (a reclassify keeps the group it replaced in ``data.from``).
+    For a day's waits, :func:`reclassified_after` gives the same as a join."""
     later = EVENT.alias("reclassified")
-    after = later.c.occurred_on > day if seq is None else later.c.seq > seq
     first = (sa.select(later.c.data[("from", "client_group")].as_string())
-             .where(later.c.episode_id == episode_id, later.c.trigger == "reclassify", after)
+             .where(later.c.episode_id == episode_id, later.c.trigger == "reclassify", later.c.seq > seq)
              .order_by(later.c.seq).limit(1).scalar_subquery())
     # Few episodes are ever reclassified: the set of those is read once (an uncorrelated IN, which
     # PostgreSQL hashes and SQLite indexes), so the lookup above runs for them alone, not every row.
     ever = EVENT.alias("ever_reclassified")
     reclassified = episode_id.in_(sa.select(ever.c.episode_id).where(ever.c.trigger == "reclassify"))
     return sa.case((reclassified, sa.func.coalesce(first, current)), else_=current).label("client_group")
+
+
+def reclassified_after(day):
+    """Each episode reclassified after ``day``, with the client group its first such reclassify replaced
+    (kept in ``data.from``): the group it had at the end of the day. Few episodes are ever reclassified,
+    so this is a small set, joined to the episodes once (a hash join), not looked up row by row."""
+    r = EVENT.alias("reclassify")
+    ranked = (sa.select(r.c.episode_id, r.c.data[("from", "client_group")].as_string().label("from_group"),
+                        sa.func.row_number().over(partition_by=r.c.episode_id, order_by=r.c.seq).label("k"))
+              .where(r.c.trigger == "reclassify", r.c.occurred_on > day).subquery("reclassifies"))
+    return sa.select(ranked.c.episode_id, ranked.c.from_group).where(ranked.c.k == const(1)).subquery("reclassified")
 
 
 def _waiting_rows(as_at, until, modes: days.DayModes, filters: Filters, group_by: Sequence[str] = GROUPINGS,
@@ -324,12 +334,15 @@ def _waiting_rows(as_at, until, modes: days.DayModes, filters: Filters, group_by
     # Only the columns the report reads: the statement stays short (see ``const``).
     kept = [g for g in ("client_group", "team", "priority") if g == "client_group" or g in group_by]
     # The client group the day had (a later reclassify changed it); none can come later than a settled day.
-    columns = [EPISODE.c[g] if g != "client_group" or settled else group_on(EPISODE.c.id, EPISODE.c[g], as_at)
-               for g in kept]
-    unchanged = sa.select(*columns, EPISODE.c.stage, EPISODE.c.wait_from_on).where(
+    source, columns = EPISODE, [EPISODE.c[g] for g in kept]
+    if not settled:
+        after = reclassified_after(as_at)
+        source = EPISODE.outerjoin(after, after.c.episode_id == EPISODE.c.id)
+        columns[0] = sa.func.coalesce(after.c.from_group, EPISODE.c.client_group).label("client_group")
+    unchanged = sa.select(*columns, EPISODE.c.stage, EPISODE.c.wait_from_on).select_from(source).where(
         EPISODE.c.stage_at < until)
     unchanged = _episode_filters(unchanged, filters)
-    changed = sa.select(EPISODE.c.id, *columns).where(
+    changed = sa.select(EPISODE.c.id, *columns).select_from(source).where(
         EPISODE.c.stage_at >= until, EPISODE.c.contact_at < until)
     changed = _episode_filters(changed, filters).subquery("changed")
     last = (
@@ -652,6 +665,7 @@ class Reports:
         can be later than the day; ``heavy``: a past day, which also reads the log of every episode
         changed since."""
         statement = _statement("waits", group_by, terms, filters, modes, settled)
+        heavy = heavy or modes.counts_working([filters.stage] if filters.stage else CLOCKED)
         return self._rows(statement, waits_params(day), heavy=heavy)
 
     def allocation(self, start: dt.date, end: dt.date, group_by: Sequence[str], terms: Terms, filters: Filters,
@@ -687,10 +701,12 @@ class Reports:
 
 # PostgreSQL settings for the transaction of a heavy report: it is one short analytic query, which JIT
 # compilation slows down more than it speeds up, and whose sort should stay in memory. Today's
-# waits go without them: they read the waiting episodes alone, a plan far below jit_above_cost
-# whose sort takes kilobytes, so the settings would only cost a round trip.
+# waits go without them when their days are calendar days: they read the waiting episodes alone, a
+# plan far below jit_above_cost whose sort takes kilobytes, so the settings would only cost a round
+# trip. Working days are looked up in the calendar for each row, which the planner costs high enough
+# to compile (a compile of tens of milliseconds for a query of a few): those waits take them too.
 REPORT_SESSION = {"jit": "off", "work_mem": "64MB"}
-_SET_LOCAL = "SELECT " + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in REPORT_SESSION.items())
+SET_LOCAL = "SELECT " + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in REPORT_SESSION.items())
 
 
 class PostgresReports(Reports):
@@ -700,5 +716,5 @@ class PostgresReports(Reports):
 
     def _analytic(self) -> None:
         if not self._tuned:
-            self.conn.exec_driver_sql(_SET_LOCAL)  # SET LOCAL, in one round trip
+            self.conn.exec_driver_sql(SET_LOCAL)  # SET LOCAL, in one round trip
             self._tuned = True

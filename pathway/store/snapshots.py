@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from pathway.domain.days import DayModes
 from pathway.domain.stages import CLOCKED
-from pathway.store.reports import Filters, Terms, stage_day_count, waits_select
+from pathway.store.reports import SET_LOCAL, Filters, Terms, stage_day_count, waits_select
 from pathway.store.tables import BREACH, EPISODE, EVENT, OUTBOX, SNAPSHOT
 
 # A snapshot row's key (besides its day) and its figures, as the waits report names them.
@@ -61,7 +61,11 @@ class Snapshots:
                 where=sa.or_(*(SNAPSHOT.c[f].is_distinct_from(new[f]) for f in SNAPSHOT_FIGURES)))
         else:
             insert = insert.on_conflict_do_nothing()
+        self._analytic()
         return len(self.conn.execute(insert.returning(SNAPSHOT.c.id)).all())
+
+    def _analytic(self) -> None:
+        """Get the transaction ready for the waits report's query (the PostgreSQL form tunes it)."""
 
     def last_day(self, before: dt.date, team: str | None = None) -> dt.date | None:
         """The last day before ``before`` that has a snapshot (of ``team``); None if none has."""
@@ -126,6 +130,10 @@ class Snapshots:
 
 
 class PostgresSnapshots(Snapshots):
-    """PostgreSQL: the same statements in PostgreSQL's ``INSERT … ON CONFLICT``."""
+    """PostgreSQL: the same statements in PostgreSQL's ``INSERT … ON CONFLICT``; a snapshot's transaction
+    runs with the reports' settings (pathway.store.reports.REPORT_SESSION: no JIT compile of its query)."""
 
     insert = staticmethod(postgresql.insert)
+
+    def _analytic(self) -> None:
+        self.conn.exec_driver_sql(SET_LOCAL)
