@@ -104,8 +104,10 @@ class Engine:
     def now(self) -> dt.datetime:
         return self.clock()
 
-    def episode_out(self, state: EpisodeState, as_at: dt.datetime | None = None) -> EpisodeOut:
-        modes = self.settings.day_modes
+    def episode_out(self, state: EpisodeState, as_at: dt.datetime | None = None, modes=None) -> EpisodeOut:
+        """The episode as back ends see it, its days counted at ``as_at`` (now) in ``modes`` (the settings'
+        day modes: a list of episodes works them out once)."""
+        modes = modes or self.settings.day_modes
         values = {k: getattr(state, k) for k in _STATE_OUT}
         values["days_waiting"] = state.days_waiting(as_at or self.now(), modes)
         values["days_to_allocation"] = state.days_to_allocation(modes)
@@ -240,7 +242,9 @@ class Engine:
         with self.store.unit(write=False) as uow:
             states = duty.queue(uow, team)
             takers = workforce.takers(uow, self.settings, team, states, self.now())
-        return [self.episode_out(state).model_copy(update={"takers": takers[state.id]}) for state in states]
+        now, modes = self.now(), self.settings.day_modes
+        return [self.episode_out(state, now, modes).model_copy(update={"takers": takers[state.id]})
+                for state in states]
 
     def release_all(self, worker: str, reason: str, *, actor: str | None = None) -> list[EpisodeOut]:
         """Every active episode of ``worker`` back to its queue in one transaction (a ``release`` event
@@ -271,13 +275,16 @@ class Engine:
     def front_door(self, team: str) -> list[EpisodeOut]:
         """The team's contacts waiting for a decision (resolve, refer or crisis): crises first, then by arrival."""
         with self.store.unit(write=False) as uow:
-            return [self.episode_out(state) for state in tray.front_door(uow, team)]
+            states = tray.front_door(uow, team)
+        now, modes = self.now(), self.settings.day_modes
+        return [self.episode_out(state, now, modes) for state in states]
 
     def tray(self, worker: str) -> list[EpisodeCasework]:
         """The worker's active episodes, oldest allocation first, with their casework (pathway/services/tray.py)."""
         with self.store.unit(write=False) as uow:
             rows = tray.tray(uow, worker)
-        return [self._casework(*row) for row in rows]
+        now, modes = self.now(), self.settings.day_modes
+        return [self._casework(*row, now, modes) for row in rows]
 
     def episodes(self, **filters) -> dict:
         """A page of episodes by id: ``{"items": [...], "next_cursor": ...}``. Filters: team, worker, stage,
@@ -285,10 +292,10 @@ class Engine:
         ask = tray.check_listing(self.settings, self.now(), **filters)
         with self.store.unit(write=False) as uow:
             rows, next_cursor = tray.listing(uow, ask)
-        return {"items": [self._casework(*row) for row in rows], "next_cursor": next_cursor}
-
-    def _casework(self, state, last, progress) -> EpisodeCasework:
         now, modes = self.now(), self.settings.day_modes
+        return {"items": [self._casework(*row, now, modes) for row in rows], "next_cursor": next_cursor}
+
+    def _casework(self, state, last, progress, now: dt.datetime, modes) -> EpisodeCasework:
         # Built from a row the store just read: constructed, not validated again (a page has 50 of them).
         values = {k: getattr(state, k) for k in _STATE_OUT}
         values["days_waiting"] = state.days_waiting(now, modes)
