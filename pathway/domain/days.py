@@ -85,15 +85,40 @@ def days_between(start: dt.date, end: dt.date, mode: str = "calendar") -> int:
         return (end - start).days
     if mode != "working":
         raise ValidationError(f"day mode {mode!r}: use {' or '.join(map(repr, MODES))}", field="day_mode")
-    sign = 1
     if end < start:
-        start, end, sign = end, start, -1
-    count = 0
-    day = start + dt.timedelta(days=1)
-    while day <= end:
-        count += is_working_day(day)
+        return -_working_after(end, start)
+    return _working_after(start, end)
+
+
+@lru_cache(maxsize=128)
+def _working_by_day(year: int) -> tuple[int, tuple[int, ...]]:
+    """The ordinal of 1 January of ``year``, and for each day of the year (by its index from 1 January)
+    the working days from 1 January to it, included."""
+    off = bank_holidays(year)
+    counts, n = [], 0
+    day = dt.date(year, 1, 1)
+    while day.year == year:
+        n += day.weekday() < 5 and day not in off
+        counts.append(n)
         day += dt.timedelta(days=1)
-    return sign * count
+    return dt.date(year, 1, 1).toordinal(), tuple(counts)
+
+
+def _working_to(day: dt.date) -> int:
+    """Working days from 1 January of the day's year to the day, included."""
+    first, counts = _working_by_day(day.year)
+    return counts[day.toordinal() - first]
+
+
+def _working_after(start: dt.date, end: dt.date) -> int:
+    """Working days in (start, end], ``start`` on or before ``end``: two lookups in each year's running
+    count (a page of episodes counts them for every row)."""
+    if start.year == end.year:
+        return _working_to(end) - _working_to(start)
+    count = _working_by_day(start.year)[1][-1] - _working_to(start)
+    for year in range(start.year + 1, end.year):
+        count += _working_by_day(year)[1][-1]
+    return count + _working_to(end)
 
 
 def days_from(start: dt.datetime, end: dt.datetime, mode: str = "calendar") -> int:

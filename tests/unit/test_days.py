@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pathway.domain.days import DayModes, days_between, days_from, parse_time
 from pathway.errors import ValidationError
@@ -46,3 +48,14 @@ def test_bare_date_is_midnight_in_london():
 def test_bad_time_says_what_is_allowed():
     with pytest.raises(ValidationError, match="not an ISO 8601"):
         parse_time("next tuesday")
+
+
+@given(start=st.dates(dt.date(2000, 1, 1), dt.date(2060, 12, 31)), span=st.integers(-800, 800))
+def test_working_days_are_the_working_days_counted_one_by_one(start, span):
+    """The running count per year gives what counting each day in (start, end] gives."""
+    from pathway.domain.days import is_working_day
+
+    end = start + dt.timedelta(days=span)
+    low, high = min(start, end), max(start, end)
+    counted = sum(is_working_day(low + dt.timedelta(days=i)) for i in range(1, (high - low).days + 1))
+    assert days_between(start, end, "working") == (counted if end >= start else -counted)
