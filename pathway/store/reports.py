@@ -531,9 +531,12 @@ def repeats_among(contacts, first: dt.date, repeat_days: int, last=None):
     the same person (such a closure is on or after ``first - repeat_days``, and on or before ``last``
     when given).
 
-    The closures that can count are read first, on their own (a CTE that PostgreSQL materialises):
-    a bounded range of dates, each with its person, so the contacts meet them in one hash join
-    rather than by looking up each contact's person's other episodes one by one."""
+    The closures that can count are a bounded range of dates, each with its person, met by the
+    contacts in one hash join rather than by looking up each contact's person's other episodes one
+    by one. They are left for the planner to inline (not materialised): with the tables' statistics
+    it sizes the join right and hashes it; over a materialised set it guessed millions of rows and
+    sorted both sides for a merge join (on the 1 M council, 2.2 s against 1.4 s for the 3C measures'
+    statement)."""
     earlier = EPISODE.alias("earlier_episode")
     closes = EVENT.alias("earlier_close")
     window = [closes.c.to_stage == "closed", closes.c.occurred_on >= date_param(first - dt.timedelta(days=repeat_days))]
@@ -541,7 +544,7 @@ def repeats_among(contacts, first: dt.date, repeat_days: int, last=None):
         window.append(closes.c.occurred_on <= last)
     closed = (sa.select(earlier.c.person_ref, closes.c.episode_id, closes.c.occurred_at, closes.c.occurred_on)
               .select_from(closes.join(earlier, earlier.c.id == closes.c.episode_id)).where(*window)
-              .cte("closed").prefix_with("MATERIALIZED", dialect="postgresql"))
+              .cte("closed"))
     return (
         sa.select(contacts.c.contact_id.label("id"))
         .select_from(contacts.join(closed, sa.and_(closed.c.person_ref == contacts.c.person_ref,
