@@ -172,10 +172,17 @@ def new_long_term_select(spans, split: Split, team: str | None = None):
     theirs = EPISODE.alias("theirs")
     is_lts = lambda e: sa.and_(e.c.trigger.in_(("close", "resolve")), e.c.to_stage == "closed",  # noqa: E731
                                e.c.outcome == "long_term_support")
-    earlier = (sa.select(other.c.id).select_from(other.join(theirs, theirs.c.id == other.c.episode_id))
-               .where(theirs.c.person_ref == own.c.person_ref, is_lts(other),
-                      sa.or_(other.c.occurred_at < lts.c.occurred_at,
-                             sa.and_(other.c.occurred_at == lts.c.occurred_at, other.c.id < lts.c.id)))
+    # An earlier such closure of another episode, found on the episode rows: closed is the last stage, so
+    # an episode closed with long-term support has that outcome and its closing event's time as closed_at
+    # (an episode closes once). Only at the same instant is its closing event (the episode's last, seq =
+    # version) read, to order the two.
+    closing_event = (sa.select(other.c.id).where(other.c.episode_id == theirs.c.id, other.c.seq == theirs.c.version)
+                     .scalar_subquery())
+    earlier = (sa.select(theirs.c.id)
+               .where(theirs.c.person_ref == own.c.person_ref, theirs.c.id != own.c.id, theirs.c.stage == "closed",
+                      theirs.c.outcome == "long_term_support",
+                      sa.or_(theirs.c.closed_at < lts.c.occurred_at,
+                             sa.and_(theirs.c.closed_at == lts.c.occurred_at, closing_event < lts.c.id)))
                .exists())
     rows = (sa.select(periods.c.period_start, split.label(own).label("cohort"))
             .select_from(lts.join(own, own.c.id == lts.c.episode_id)
