@@ -21,6 +21,7 @@ from pathway.domain.scrutiny import OUTREACH_OUTCOMES, WELFARE_CHECK
 from pathway.domain.stages import CONVERSATIONS
 from pathway.store.episodes import STATE_COLUMNS
 from pathway.store.reports import (
+    CLOSING,
     MEDIAN,
     P90,
     const,
@@ -174,9 +175,8 @@ def new_long_term_select(spans, split: Split, team: str | None = None):
                                e.c.outcome == "long_term_support")
     # An earlier such closure of another episode, found on the episode rows: closed is the last stage, so
     # an episode closed with long-term support has that outcome and its closing event's time as closed_at
-    # (an episode closes once). Only at the same instant is its closing event (the episode's last, seq =
-    # version) read, to order the two.
-    closing_event = (sa.select(other.c.id).where(other.c.episode_id == theirs.c.id, other.c.seq == theirs.c.version)
+    # (an episode closes once). Only at the same instant is its closing event read, to order the two.
+    closing_event = (sa.select(other.c.id).where(other.c.episode_id == theirs.c.id, other.c.trigger.in_(CLOSING))
                      .scalar_subquery())
     earlier = (sa.select(theirs.c.id)
                .where(theirs.c.person_ref == own.c.person_ref, theirs.c.id != own.c.id, theirs.c.stage == "closed",

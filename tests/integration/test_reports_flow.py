@@ -63,6 +63,9 @@ def test_outcomes_and_flow_by_month(council, clock):
     # R-2 resolved on 20 March, back on 25 June: 97 days later, not a repeat within 90 days.
     r2 = engine.record_contact("R-2", "unknown", "north", occurred_at=at("03-10")).id
     engine.fire(r2, "resolve", outcome="signposted", occurred_at=at("03-20"))
+    # A note on R-2's closed episode on 20 June closes nothing: no closure in June, and the contact
+    # of 25 June is still 97 days after the closure.
+    engine.fire(r2, "note", note="letter sent", occurred_at=at("06-20"))
     engine.record_contact("R-2", "unknown", "north", occurred_at=at("06-25"))
     # R-3 met at conversation 1; R-4 needs conversation 3.
     r3 = contact(engine, "R-3", "learning_disability", on="06-02")
