@@ -37,6 +37,18 @@ def get_engine(actor: str = "cli"):
         fail(exc)
 
 
+def with_engine(use, actor: str = "cli"):
+    """``use(engine)`` on an engine acting as ``actor``, disposed of afterwards; a domain error is
+    printed and exits (pathway.cli.app.fail). The way every command runs its one call."""
+    engine = get_engine(actor=actor)
+    try:
+        return use(engine)
+    except PathwayError as exc:
+        fail(exc)
+    finally:
+        engine.dispose()
+
+
 def migrate_on_start() -> None:
     """``serve`` and ``worker`` bring the schema up to date as they start, unless PATHWAY_MIGRATE_ON_START
     is off (then an out-of-date schema stops them with what to do)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pathway.cli.app import Format, app, console, fail, get_engine, print_rows
+from pathway.cli.app import Format, app, console, fail, get_engine, print_rows, with_engine
 from pathway.errors import PathwayError
 
 duty_app = typer.Typer(help="The duty desk: team queues and self-allocation.", no_args_is_help=True)
@@ -18,14 +18,7 @@ CLAIM_COLUMNS = ("id", "person_ref", "client_group", "team", "stage", "priority"
 
 def _read(use, numbered: bool = False) -> list[dict]:
     """Rows of what ``use(engine)`` lists (with their position when ``numbered``); a domain error exits 1."""
-    engine = get_engine()
-    try:
-        items = use(engine)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
-    rows = [item.model_dump(mode="json") for item in items]
+    rows = [item.model_dump(mode="json") for item in with_engine(use)]
     return [{"position": n, **row} for n, row in enumerate(rows, 1)] if numbered else rows
 
 

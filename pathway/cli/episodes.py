@@ -16,9 +16,8 @@ import typing
 
 import typer
 
-from pathway.cli.app import Format, app, fail, get_engine, print_rows
+from pathway.cli.app import Format, app, print_rows, with_engine
 from pathway.domain.commands import Move, RecordContact, fields_of
-from pathway.errors import PathwayError
 
 episode_app = typer.Typer(help="Episodes: contacts, moves, an episode and its event log.", no_args_is_help=True)
 app.add_typer(episode_app, name="episode")
@@ -108,14 +107,8 @@ def print_episode(ep, fmt: Format) -> None:
 
 
 def _call(actor: str | None, use):
-    """Run ``use(engine)`` on an engine acting as ``actor``; a domain error is printed and exits 1."""
-    engine = get_engine(actor=actor or default_actor())
-    try:
-        return use(engine)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    """Run ``use(engine)`` on an engine acting as ``actor`` (the person at the terminal by default)."""
+    return with_engine(use, actor or default_actor())
 
 
 @episode_app.command("contact")

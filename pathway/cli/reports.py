@@ -6,8 +6,7 @@ import enum
 
 import typer
 
-from pathway.cli.app import Format, app, fail, get_engine, print_rows
-from pathway.errors import PathwayError
+from pathway.cli.app import Format, app, print_rows, with_engine
 
 report_app = typer.Typer(help="Waits, days to allocation, trends, caseloads, outcomes and forecasts.",
                          no_args_is_help=True)
@@ -37,14 +36,7 @@ DAYS = typer.Option(None, "--days", help="calendar or working days for every sta
 
 
 def _run(title: str, fmt: Format, call) -> None:
-    engine = get_engine()
-    try:
-        rows = call(engine.reports)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
-    print_rows(rows, fmt, title=title)
+    print_rows(with_engine(lambda engine: call(engine.reports)), fmt, title=title)
 
 
 def _mode(days: Days | None) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from pathway.cli.app import Format, app, console, err_console, fail, get_engine, print_rows
+from pathway.cli.app import Format, app, console, err_console, fail, get_engine, print_rows, with_engine
 from pathway.cli.episodes import episode_app
 from pathway.cli.reports import FORMAT, FROM, TEAM, TO, _run, report_app
 from pathway.errors import PathwayError
@@ -99,13 +99,7 @@ def sample(start: str = typer.Option(..., "--from", help="first day of the perio
            seed: int = typer.Option(..., "--seed", help="the same seed gives the same sample"),
            fmt: Format = FORMAT) -> None:
     """Draw a reproducible stratified sample of the episodes active or closed in the period."""
-    engine = get_engine()
-    try:
-        drawn = engine.audit_sample(start, end, rate, seed=seed, stratify=stratify)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    drawn = with_engine(lambda engine: engine.audit_sample(start, end, rate, seed=seed, stratify=stratify))
     if fmt == Format.json:
         sys.stdout.write(json.dumps(drawn, indent=2, default=str) + "\n")
         return
@@ -123,14 +117,8 @@ def record(episode: int = typer.Argument(..., help="the episode audited"),
            reason: str = typer.Option(None, "--reason", help="why, when the episode is in no sample"),
            actor: str = typer.Option("cli", "--actor", help="who records it")) -> None:
     """Record a case-file audit of an episode."""
-    engine = get_engine()
-    try:
-        row = engine.record_audit(episode, rating, auditor=auditor or actor, audited_on=on, themes=themes,
-                                  reason=reason, actor=actor)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    row = with_engine(lambda engine: engine.record_audit(episode, rating, auditor=auditor or actor, audited_on=on,
+                                                         themes=themes, reason=reason, actor=actor))
     console.print(f"audit {row['id']}: episode {episode} rated {row['rating']} on {row['audited_on']}"
                   + ("" if row["in_sample"] else " (outside the sample)"))
 
@@ -169,12 +157,6 @@ def conversation(episode: int = typer.Argument(..., help="the episode"),
                  actor: str = typer.Option("cli", "--actor", help="who records it")) -> None:
     """Record a conversation with the person; the episode's stage stays as it is (the same event as
     pathway episode fire ID conversation --status STATUS …)."""
-    engine = get_engine()
-    try:
-        ep = engine.fire(episode, "conversation", status=status, mode=mode, at=at, minutes=minutes,
-                         occurred_at=occurred_at, note=note, actor=actor)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    ep = with_engine(lambda engine: engine.fire(episode, "conversation", status=status, mode=mode, at=at,
+                                                minutes=minutes, occurred_at=occurred_at, note=note, actor=actor))
     console.print(f"episode {ep.id}: conversation {status} recorded (stage {ep.stage}, version {ep.version})")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from pathway.cli.app import Format, app, fail, get_engine, print_rows
-from pathway.errors import PathwayError
+from pathway.cli.app import Format, app, print_rows, with_engine
 
 team_app = typer.Typer(help="Teams: their queues, huddles and reports are by team.", no_args_is_help=True)
 staff_app = typer.Typer(help="A team's workers: caseload caps, moves between teams, active or not.",
@@ -20,13 +19,7 @@ STAFF_COLUMNS = ("key", "name", "team", "active", "caseload", "cap", "free", "ov
 
 
 def _run(call, fmt: Format, title: str, columns) -> None:
-    engine = get_engine()
-    try:
-        rows = call(engine)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    rows = with_engine(call)
     print_rows(rows if isinstance(rows, list) else [rows], fmt, title=title, columns=columns)
 
 

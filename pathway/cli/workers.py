@@ -17,6 +17,7 @@ from pathway.cli.app import (
     migrate_on_start,
     print_error,
     print_rows,
+    with_engine,
 )
 from pathway.errors import PathwayError, SetupError
 
@@ -132,13 +133,7 @@ def webhook_add(url: str = typer.Argument(..., help="https:// URL to POST to (ht
                 format: Format = typer.Option(Format.table, "--format", help="table, json or csv")) -> None:
     """Subscribe URL to event kinds (episode.<trigger>, episode.record_contact, breach): Standard Webhooks posts."""
     kinds = [k.strip() for e in events for k in e.split(",") if k.strip()]
-    engine = get_engine()
-    try:
-        hook = engine.add_webhook(url, kinds, secret, teams=teams)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    hook = with_engine(lambda engine: engine.add_webhook(url, kinds, secret, teams=teams))
     _show_secret(hook)
     shown = {k: v for k, v in hook.items() if k != "secret"}
     print_rows([{**shown, "events": ",".join(hook["events"])}], format, title="webhook added", columns=WEBHOOK_COLUMNS)
@@ -154,13 +149,7 @@ def webhook_rotate(webhook_id: int = typer.Argument(..., help="the webhook's id"
                    overlap: float | None = typer.Option(None, "--overlap", help="seconds the old secret also signs "
                                                         "(default: the webhooks.rotation_overlap setting)")) -> None:
     """A new signing secret (shown once); the old one also signs for the overlap, so the receiver can switch."""
-    engine = get_engine()
-    try:
-        hook = engine.rotate_webhook_secret(webhook_id, overlap=overlap)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    hook = with_engine(lambda engine: engine.rotate_webhook_secret(webhook_id, overlap=overlap))
     _show_secret(hook)
     console.print(f"webhook {webhook_id}: the previous secret signs until {hook['previous_secret_until']}")
 
@@ -169,24 +158,14 @@ def webhook_rotate(webhook_id: int = typer.Argument(..., help="the webhook's id"
 def webhook_redeliver(webhook_id: int = typer.Argument(..., help="the webhook's id"),
                       delivery_id: int = typer.Argument(..., help="the delivery's id (webhook deliveries)")) -> None:
     """Send one delivery again, whatever its status."""
-    engine = get_engine()
-    try:
-        engine.redeliver(webhook_id, delivery_id)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    with_engine(lambda engine: engine.redeliver(webhook_id, delivery_id))
     console.print(f"webhook {webhook_id} delivery {delivery_id} will be sent again")
 
 
 @webhook_app.command("list")
 def webhook_list(format: Format = typer.Option(Format.table, "--format", help="table, json or csv")) -> None:
     """Every subscription, with whether it is paused and why (never its secret)."""
-    engine = get_engine()
-    try:
-        hooks = engine.webhooks()
-    finally:
-        engine.dispose()
+    hooks = with_engine(lambda engine: engine.webhooks())
     print_rows([{**h, "events": ",".join(h["events"])} for h in hooks], format, title="webhooks",
                columns=WEBHOOK_COLUMNS)
 
@@ -194,13 +173,7 @@ def webhook_list(format: Format = typer.Option(Format.table, "--format", help="t
 @webhook_app.command("resume")
 def webhook_resume(webhook_id: int = typer.Argument(..., help="the webhook's id")) -> None:
     """Un-pause a subscriber; the deliveries that waited go out on the next dispatch."""
-    engine = get_engine()
-    try:
-        engine.resume_webhook(webhook_id)
-    except PathwayError as exc:
-        fail(exc)
-    finally:
-        engine.dispose()
+    with_engine(lambda engine: engine.resume_webhook(webhook_id))
     console.print(f"webhook {webhook_id} resumed")
 
 
@@ -208,9 +181,5 @@ def webhook_resume(webhook_id: int = typer.Argument(..., help="the webhook's id"
 def webhook_deliveries(webhook: int | None = typer.Option(None, "--webhook", help="one subscription only"),
                        format: Format = typer.Option(Format.table, "--format", help="table, json or csv")) -> None:
     """The delivery log: status, attempts and the last answer of each delivery."""
-    engine = get_engine()
-    try:
-        rows = engine.deliveries(webhook)
-    finally:
-        engine.dispose()
+    rows = with_engine(lambda engine: engine.deliveries(webhook))
     print_rows(rows, format, title="deliveries", columns=DELIVERY_COLUMNS)

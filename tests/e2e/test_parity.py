@@ -183,7 +183,9 @@ def test_every_move_field_is_an_option_of_episode_fire(monkeypatch):
         def dispose(self):
             pass
 
-    monkeypatch.setattr("pathway.cli.episodes.get_engine", lambda actor: Recorder())
+    import sys
+
+    monkeypatch.setattr(sys.modules["pathway.cli.app"], "get_engine", lambda actor: Recorder())
     runner.invoke(cli_app, cli_args(5, sent))
     assert seen == [(5, sent)]
 

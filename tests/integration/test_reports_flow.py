@@ -136,10 +136,12 @@ def test_caseloads_per_worker_and_per_team(huddle):  # noqa: F811
 
 
 def test_the_report_command(huddle, monkeypatch):  # noqa: F811
-    from pathway.cli import app
-    from pathway.cli import reports as cli_reports
+    import sys
 
-    monkeypatch.setattr(cli_reports, "get_engine", lambda: _Borrowed(huddle))
+    from pathway.cli import app
+
+    # Every command opens its engine through pathway.cli.app.with_engine.
+    monkeypatch.setattr(sys.modules["pathway.cli.app"], "get_engine", lambda *a, **k: _Borrowed(huddle))
     runner = CliRunner()
     out = runner.invoke(app, ["report", "waits", "--by", "team", "--format", "json"])
     assert out.exit_code == 0, out.output

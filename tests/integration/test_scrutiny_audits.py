@@ -191,11 +191,12 @@ class _Borrowed:
 
 
 def test_the_scrutiny_commands(files, monkeypatch, tmp_path):
+    import sys
+
     from pathway.cli import app
-    from pathway.cli import reports as cli_reports
     from pathway.cli import scrutiny as cli_scrutiny
 
-    for module in (cli_reports, cli_scrutiny):
+    for module in (sys.modules["pathway.cli.app"], cli_scrutiny):  # with_engine's, and the pack's own
         monkeypatch.setattr(module, "get_engine", lambda *a, **k: _Borrowed(files))
     runner = CliRunner()
     out = runner.invoke(app, ["audit", "sample", "--from", "2026-04-01", "--to", "2026-06-30", "--rate", "0.25",
